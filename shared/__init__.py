@@ -1,0 +1,1 @@
+"""The library every mcc service uses: settings, event contracts, messaging, database, Redis, metrics, logging."""

@@ -1,0 +1,22 @@
+"""FastAPI dependency aliases every service uses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shared.runtime import Runtime
+from shared.uow import UnitOfWork
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    return request.app.state.runtime.uow()
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]

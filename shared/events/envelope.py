@@ -1,0 +1,45 @@
+"""CloudEvents 1.0 JSON envelope: the one shape every mcc event has on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+def new_event_id() -> str:
+    """A fresh event id; it is also the Nats-Msg-Id, so publishing it twice stores it once."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """CloudEvents 1.0 structured-mode JSON (https://github.com/cloudevents/spec, v1.0.2)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=new_event_id, min_length=1)
+    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /mcc/hotline")
+    type: str = Field(min_length=1, description="reverse-DNS event type with version, e.g. cn.mcc.order.escalated.v1")
+    time: datetime = Field(default_factory=utcnow)
+    subject: str | None = Field(None, description="the aggregate the event is about (order id, incident id)")
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = None
+    data: DataT
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class RawCloudEvent(CloudEvent[Any]):  # type: ignore[type-var]
+    """An envelope whose data has not been checked against its type's model yet."""
+
+    data: Any

@@ -1,0 +1,124 @@
+"""FastAPI app factory: health, readiness, metrics, field-level 4xx errors and a body-size limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.metrics import MetricsMiddleware, metrics_endpoint
+
+log = logging.getLogger("mcc.http")
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors as [{field, message, type}], field as a dotted path without the 'body' prefix."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "form"):
+            where, loc = loc[0], loc[1:]
+        else:
+            where = "body"
+        out.append({"field": ".".join(loc) or where, "in": where, "message": err.get("msg", ""),
+                    "type": err.get("type", "")})
+    return out
+
+
+class BodySizeLimit:
+    """Refuses request bodies over a limit with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(send, self.max_bytes)
+            return
+        received = 0
+
+        async def limited_receive():  # noqa: ANN202
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = JSONResponse({"detail": [{"field": "body", "in": "body", "type": "too_large",
+                                     "message": f"request body larger than {limit} bytes"}]}, 413).body
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
+               readiness: Callable[[], Awaitable[dict[str, str]]],
+               on_start: Callable[[], Awaitable[None]] | None = None,
+               on_stop: Callable[[], Awaitable[None]] | None = None,
+               max_body_bytes: int = 1_000_000, description: str = "") -> FastAPI:
+    """One service's HTTP app with the endpoints and behaviour every service shares."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if on_start:
+            await on_start()
+        try:
+            yield
+        finally:
+            if on_stop:
+                await on_stop()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+
+    @app.get("/healthz", tags=["ops"], summary="alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["ops"], summary="NATS, database and Redis reachable")
+    async def readyz() -> JSONResponse:
+        checks = await readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "service": service, "checks": checks},
+                            status_code=200 if ok else 503)
+
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": field_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(MetricsMiddleware, service=service)
+    return app

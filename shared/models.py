@@ -1,0 +1,23 @@
+"""SQLModel helpers: a base class per service (its own MetaData, so services never share tables) and a
+timezone-safe datetime column for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+
+from shared.counters import counter_table
+from shared.db import UTCDateTime
+from shared.outbox import messaging_tables
+
+__all__ = ["UTCDateTime", "service_base"]
+
+
+def service_base(service: str) -> tuple[type[SQLModel], MetaData]:
+    """A SQLModel base whose tables land in the service's own MetaData, with outbox, inbox and counter."""
+    reg = registry()
+    base = type(f"{service.title()}Table", (SQLModel,), {"__module__": __name__}, registry=reg)
+    messaging_tables(reg.metadata)
+    counter_table(reg.metadata)
+    return base, reg.metadata

@@ -1,0 +1,188 @@
+"""Transactional outbox and inbox.
+
+A service writes its state change and the event that announces it in one database transaction (the
+outbox row). A relay publishes outbox rows to JetStream with `Nats-Msg-Id` = event id and deletes them
+once the server has acknowledged them. If NATS is down the rows wait; nothing committed is lost, and a
+row published twice (a relay killed between ack and delete) is dropped by JetStream's dedup window and,
+past it, by the consumers' inbox.
+
+The inbox (`processed_event`) records which event ids a consumer has applied, in the same transaction
+as the effect, so a redelivered event has no second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import UTCDateTime
+from shared.events.catalog import EventSpec
+from shared.events.envelope import CloudEvent, utcnow
+
+log = logging.getLogger("mcc.outbox")
+
+
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The outbox and inbox tables, added to a service's own metadata."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", String(64), primary_key=True, comment="event id = Nats-Msg-Id"),
+        Column("seq", Integer, nullable=False, index=True, comment="publish order"),
+        Column("subject", String(200), nullable=False),
+        Column("type", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+    )
+    inbox = Table(
+        "processed_event",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("processed_at", UTCDateTime(), nullable=False),
+    )
+    return outbox, inbox
+
+
+def build_event(spec: EventSpec, data: BaseModel, *, source: str, subject: str | None = None,
+                event_id: str | None = None, time: datetime | None = None) -> CloudEvent[Any]:
+    """A CloudEvent for an event type of the catalog."""
+    if not isinstance(data, spec.data_model):
+        raise TypeError(f"{spec.type} carries {spec.data_model.__name__}, not {type(data).__name__}")
+    fields: dict[str, Any] = {"source": source, "type": spec.type, "subject": subject, "data": data}
+    if event_id:
+        fields["id"] = event_id
+    if time:
+        fields["time"] = time
+    return CloudEvent[Any](**fields)
+
+
+class Outbox:
+    """Adds events to the outbox inside a caller's transaction and wakes the relay after commit."""
+
+    def __init__(self, table: Table, *, source: str) -> None:
+        self.table = table
+        self.source = source
+        self._wake = asyncio.Event()
+        self._seq = 0
+
+    def _next_seq(self) -> int:
+        # Monotonic within a process; across processes order is by created_at then seq, which is all a
+        # relay needs (consumers never rely on cross-aggregate order).
+        self._seq += 1
+        return self._seq
+
+    async def add(self, session: AsyncSession, spec: EventSpec, data: BaseModel, *,
+                  subject: str | None = None, event_id: str | None = None) -> CloudEvent[Any]:
+        """Stage an event in the session's transaction; it is published only if the transaction commits."""
+        event = build_event(spec, data, source=self.source, subject=subject, event_id=event_id)
+        await session.execute(
+            self.table.insert().values(
+                id=event.id, seq=self._next_seq(), subject=spec.subject, type=spec.type,
+                payload=event.to_json(), created_at=event.time, attempts=0,
+            )
+        )
+        return event
+
+    def nudge(self) -> None:
+        """Tell the relay there is something to publish now rather than at its next poll."""
+        self._wake.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+
+Publish = Callable[[str, bytes, str], Awaitable[None]]  # (subject, payload, msg_id)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows, oldest first, many in flight; deletes them once acknowledged."""
+
+    def __init__(self, outbox: Outbox, sessions: async_sessionmaker[AsyncSession], publish: Publish,
+                 *, batch_size: int = 500, poll_s: float = 1.0, on_published: Callable[[str], None] | None = None):
+        self.outbox = outbox
+        self.sessions = sessions
+        self.publish = publish
+        self.batch_size = batch_size
+        self.poll_s = poll_s
+        self.on_published = on_published
+        self._stopping = asyncio.Event()
+        self.healthy = True
+
+    async def run(self) -> None:
+        backoff = self.poll_s
+        while not self._stopping.is_set():
+            try:
+                sent = await self.relay_once()
+                self.healthy = True
+                backoff = self.poll_s
+                if sent == self.batch_size:
+                    continue  # more waiting: don't sleep
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS down, DB busy: rows stay, try again later
+                self.healthy = False
+                log.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
+                backoff = min(backoff * 2, 10.0)
+            await self.outbox.wait(backoff)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.outbox.nudge()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published and removed."""
+        table = self.outbox.table
+        async with self.sessions() as session:
+            query = select(table.c.id, table.c.subject, table.c.payload).order_by(
+                table.c.created_at, table.c.seq).limit(self.batch_size)
+            if session.bind.dialect.name == "postgresql":
+                # Two relays (two processes of a service) take disjoint batches.
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.execute(query)).all()
+            if not rows:
+                await session.commit()
+                return 0
+            results = await asyncio.gather(
+                *(self.publish(r.subject, r.payload, r.id) for r in rows), return_exceptions=True
+            )
+            done = [r.id for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+            failed = [(r.id, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+            if done:
+                await session.execute(delete(table).where(table.c.id.in_(done)))
+            for row_id, exc in failed[:50]:
+                await session.execute(
+                    table.update().where(table.c.id == row_id).values(
+                        attempts=table.c.attempts + 1, last_error=repr(exc)[:1000])
+                )
+            await session.commit()
+        if self.on_published:
+            for row in rows:
+                if row.id in done:
+                    self.on_published(row.subject)
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(rows)} outbox events not published: {failed[0][1]!r}")
+        return len(done)
+
+
+async def mark_processed(session: AsyncSession, inbox: Table, *, consumer: str, event_id: str) -> bool:
+    """Record that `consumer` applied `event_id` in this transaction; False if it already had."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(inbox).values(consumer=consumer, event_id=event_id, processed_at=utcnow())
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["consumer", "event_id"]))
+    return result.rowcount == 1

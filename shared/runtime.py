@@ -1,0 +1,103 @@
+"""The infrastructure one service process holds: database, outbox relay, NATS bus, Redis.
+
+Each service's composition root (its `bootstrap.py`) builds one of these from its settings, or tests
+pass their own parts by argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.db import create_engine, session_factory
+from shared.messaging import Bus
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import ServiceSettings
+from shared.uow import UnitOfWork
+
+log = logging.getLogger("mcc.runtime")
+
+
+@dataclass
+class Runtime:
+    service: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    inbox: Table
+    bus: Bus
+    redis: aioredis.Redis
+    relay: OutboxRelay
+    schema: str | None = None
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, service: str, settings: ServiceSettings, metadata: MetaData, *,
+              engine: AsyncEngine | None = None, schema: str | None = None) -> Runtime:
+        engine = engine or create_engine(settings.database_url, schema=schema)
+        sessions = session_factory(engine)
+        outbox = Outbox(metadata.tables["outbox"], source=f"/mcc/{service}")
+        bus = Bus(settings.nats_url, service=service, max_deliver=settings.consumer_max_deliver,
+                  ack_wait_s=settings.consumer_ack_wait_s)
+        relay = OutboxRelay(outbox, sessions, bus.publish_raw, poll_s=settings.outbox_poll_s)
+        client = aioredis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        return cls(service, settings, engine, sessions, outbox, metadata.tables["processed_event"], bus,
+                   client, relay, schema)
+
+    async def start(self) -> None:
+        """Connect to NATS in the background and start publishing the outbox."""
+        await self.bus.start()
+        self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox"))
+        self.background.append(asyncio.create_task(self._gauges(), name=f"{self.service}-gauges"))
+
+    async def stop(self) -> None:
+        """Finish in-flight messages, flush what the outbox can, drain NATS, close the rest."""
+        await self.bus.stop()
+        self.relay.stop()
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state: 'ok' or why not."""
+        checks: dict[str, str] = {}
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {exc!r}"[:200]
+        try:
+            await asyncio.wait_for(self.redis.ping(), 2)
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unreachable: {exc!r}"[:200]
+        checks["nats"] = "ok" if self.bus.is_ready() else "not connected"
+        return checks
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work on this service's database and outbox."""
+        return UnitOfWork(self.sessions, self.outbox, self.inbox)
+
+    async def _gauges(self) -> None:
+        table = self.outbox.table
+        while True:
+            await asyncio.sleep(5)
+            with contextlib.suppress(Exception):
+                async with self.sessions() as session:
+                    pending = (await session.execute(select(func.count()).select_from(table))).scalar_one()
+                metrics.OUTBOX_PENDING.labels(self.service).set(pending)
+                for consumer, lag in (await self.bus.consumer_lag()).items():
+                    metrics.CONSUMER_LAG.labels(self.service, consumer).set(lag)

@@ -1,0 +1,48 @@
+"""Wiring one service process: runtime + consumers + HTTP app, shared by every composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from shared.http import create_app
+from shared.logs import configure_logging
+from shared.messaging import ConsumerSpec
+from shared.migrations import upgrade
+from shared.runtime import Runtime
+
+
+def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
+                consumers: Sequence[ConsumerSpec] = (), migrate: bool = True,
+                extra_start: Callable[[], Awaitable[None]] | None = None,
+                extra_stop: Callable[[], Awaitable[None]] | None = None,
+                max_body_bytes: int = 1_000_000, description: str = "") -> FastAPI:
+    """The FastAPI app of one service: migrations, NATS consumers and the outbox relay start with it."""
+    settings = runtime.settings
+
+    async def on_start() -> None:
+        if migrate:
+            await upgrade(runtime.service, settings.database_url, schema=runtime.schema)
+        for spec in consumers:
+            runtime.bus.subscribe(spec)
+        await runtime.start()
+        if extra_start:
+            await extra_start()
+
+    async def on_stop() -> None:
+        if extra_stop:
+            await extra_stop()
+        await runtime.stop()
+
+    app = create_app(service=runtime.service, title=title, routers=routers, readiness=runtime.readiness,
+                     on_start=on_start, on_stop=on_stop, max_body_bytes=max_body_bytes,
+                     description=description)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.token_secret = settings.token_secret
+    return app
+
+
+def configure_process_logging(runtime: Runtime) -> None:
+    configure_logging(runtime.service, runtime.settings.log_level, runtime.settings.log_json)

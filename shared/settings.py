@@ -1,0 +1,34 @@
+"""Configuration through environment variables only: one settings class per service over this shared base.
+
+Variables every service shares are `MCC_*`; a service's own are `MCC_<SERVICE>_*` and are declared on its
+subclass with an explicit alias, e.g. `MCC_DISPATCH_DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where NATS and Redis are, logging, tokens, consumer behaviour."""
+
+    model_config = SettingsConfigDict(env_prefix="MCC_", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field("mcc", exclude=True)
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL")
+    log_level: str = Field("INFO", description="Python log level")
+    log_json: bool = Field(True, description="structured JSON logs (false: plain text for a terminal)")
+    host: str = Field("127.0.0.1", description="HTTP bind address")
+    token_secret: str = Field(
+        "dev-only-secret-change-me",
+        description="HMAC secret that signs bearer tokens; a long random value in production",
+    )
+    consumer_max_deliver: int = Field(5, ge=1, description="deliveries before a message is dead-lettered")
+    consumer_ack_wait_s: float = Field(30.0, gt=0, description="seconds before an unacked message is redelivered")
+    outbox_poll_s: float = Field(1.0, gt=0, description="how often the outbox relay looks for unpublished events")
+
+    # Each service redeclares these two with its own alias (MCC_<SERVICE>_DATABASE_URL / _PORT).
+    database_url: str = "sqlite:///var/mcc.db"
+    port: int = 8000
