@@ -1,0 +1,1 @@
+"""mcc services: intake, dispatch, grid and hotline, each a FastAPI app with NATS consumers."""
