@@ -112,6 +112,12 @@ class Bus:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._subscriptions: list[Any] = []
+        self._reconnect_hooks: list[Callable[[], None]] = []
+
+    def on_reconnect(self, hook: Callable[[], None]) -> None:
+        """Call `hook` whenever the connection comes back (the outbox relay publishes at once)."""
+        self._reconnect_hooks.append(hook)
 
     # -- connection ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -148,6 +154,8 @@ class Bus:
             return
         self.connected.set()
         log.info("connected to NATS", extra={"url": self.url})
+        for hook in self._reconnect_hooks:
+            hook()
         for spec in self._consumers:
             for i in range(spec.concurrency):
                 self._tasks.append(asyncio.create_task(self._consume(spec), name=f"{spec.durable}-{i}"))
@@ -157,6 +165,8 @@ class Bus:
 
     async def _on_reconnect(self) -> None:
         log.info("NATS reconnected")
+        for hook in self._reconnect_hooks:
+            hook()
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("NATS error", extra={"error": repr(exc)})
@@ -204,6 +214,7 @@ class Bus:
                 if sub is None:
                     await self._ensure_consumer(spec, config)
                     sub = await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+                    self._subscriptions.append(sub)
                 msgs = await sub.fetch(spec.batch, timeout=1)
             except (TimeoutError, NatsTimeoutError):
                 continue
@@ -312,6 +323,12 @@ class Bus:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        # Pull subscriptions hold nothing in flight now; unsubscribing them first keeps drain() from
+        # waiting on their internal queues, so drain only flushes what we published.
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subscriptions.clear()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.nc.drain(), timeout)

@@ -121,6 +121,7 @@ class OutboxRelay:
         self.poll_s = poll_s
         self.on_published = on_published
         self._stopping = asyncio.Event()
+        self._reset_backoff = False
         self.healthy = True
 
     async def run(self) -> None:
@@ -137,11 +138,18 @@ class OutboxRelay:
             except Exception as exc:  # NATS down, DB busy: rows stay, try again later
                 self.healthy = False
                 log.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 5.0)
             await self.outbox.wait(backoff)
+            if self._reset_backoff:
+                self._reset_backoff, backoff = False, self.poll_s
 
     def stop(self) -> None:
         self._stopping.set()
+        self.outbox.nudge()
+
+    def wake(self) -> None:
+        """Try again now (NATS is back), whatever the backoff said."""
+        self._reset_backoff = True
         self.outbox.nudge()
 
     async def relay_once(self) -> int:

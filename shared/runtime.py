@@ -55,6 +55,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Connect to NATS in the background and start publishing the outbox."""
+        self.bus.on_reconnect(self.relay.wake)
         await self.bus.start()
         self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox"))
         self.background.append(asyncio.create_task(self._gauges(), name=f"{self.service}-gauges"))

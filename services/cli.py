@@ -1,0 +1,254 @@
+"""`mcc`: the command line. `mcc up` runs the whole command centre locally; the rest are tools for it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shared.devservers import ServerProcess, free_port, nats_server, redis_server
+
+SERVICES = ("grid", "intake", "dispatch", "hotline")
+DEFAULT_PORTS = {"intake": 8001, "hotline": 8002, "grid": 8003, "dispatch": 8004}
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _port(preferred: int) -> int:
+    """The preferred port if it is free, another free one if not (a dev machine may run its own servers)."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+def service_env(var: Path, *, nats_url: str, redis_url: str, ports: dict[str, int], json_logs: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "MCC_NATS_URL": nats_url,
+        "MCC_REDIS_URL": redis_url,
+        "MCC_LOG_JSON": "true" if json_logs else "false",
+        "MCC_INTAKE_GRID_URL": f"http://127.0.0.1:{ports['grid']}",
+    })
+    for name in SERVICES:
+        env.setdefault(f"MCC_{name.upper()}_DATABASE_URL", f"sqlite:///{var / (name + '.db')}")
+        env[f"MCC_{name.upper()}_PORT"] = str(ports[name])
+    return env
+
+
+def start_service(name: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+    argv = [sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.bootstrap:app",
+            "--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "15", "--no-access-log"]
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return ServiceProcess(name, port, proc)
+
+
+def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> dict[str, bool]:
+    deadline = time.monotonic() + timeout
+    ready = {s.name: False for s in services}
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline and not all(ready.values()):
+            for s in services:
+                if ready[s.name]:
+                    continue
+                if s.proc.poll() is not None:
+                    raise RuntimeError(f"{s.name} exited with {s.proc.returncode}; see its log")
+                try:
+                    ready[s.name] = client.get(f"{s.url}/readyz").status_code == 200
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+    return ready
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start nats-server, redis-server and the four services; stop them all on Ctrl-C."""
+    var = Path(args.var).resolve()
+    (var / "logs").mkdir(parents=True, exist_ok=True)
+    nats = nats_server(var / "nats", _port(args.nats_port))
+    redis = redis_server(var / "redis", _port(args.redis_port), persist=True)
+    nats.start()
+    redis.start()
+    nats_url, redis_url = f"nats://127.0.0.1:{nats.port}", f"redis://127.0.0.1:{redis.port}/0"
+    ports = {name: _port(DEFAULT_PORTS[name]) for name in SERVICES}
+    env = service_env(var, nats_url=nats_url, redis_url=redis_url, ports=ports, json_logs=True)
+    services = [start_service(name, ports[name], env, var / "logs") for name in SERVICES]
+    stopping = False
+
+    def shutdown(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        print(f"mcc: starting (logs in {var / 'logs'}) ...", flush=True)
+        ready = wait_ready(services, timeout=args.ready_timeout)
+        _print_summary(services, nats, redis, ready, env)
+        if args.exit_when_ready:
+            return 0 if all(ready.values()) else 1
+        while not stopping:
+            for s in services:
+                if s.proc.poll() is not None:
+                    print(f"mcc: {s.name} exited with {s.proc.returncode}; see {var / 'logs' / (s.name + '.log')}",
+                          flush=True)
+                    stopping = True
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("mcc: stopping ...", flush=True)
+        _stop_all(services, [nats, redis])
+        print("mcc: stopped", flush=True)
+
+
+def _stop_all(services: list[ServiceProcess], servers: list[ServerProcess]) -> None:
+    for s in services:
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGTERM)
+    for s in services:
+        try:
+            s.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            s.proc.kill()
+    for server in servers:
+        server.stop()
+
+
+def _print_summary(services: list[ServiceProcess], nats: ServerProcess, redis: ServerProcess,
+                   ready: dict[str, bool], env: dict[str, str]) -> None:
+    from shared.auth import Role, mint_token
+    from shared.settings import ServiceSettings
+
+    secret = ServiceSettings().token_secret if "MCC_TOKEN_SECRET" not in env else env["MCC_TOKEN_SECRET"]
+    print("\nmcc is up:\n")
+    print(f"  {'service':<10} {'ready':<6} url")
+    for s in services:
+        print(f"  {s.name:<10} {'yes' if ready[s.name] else 'NO':<6} {s.url}  (API docs {s.url}/docs)")
+    print(f"  {'nats':<10} {'yes':<6} nats://127.0.0.1:{nats.port}  (JetStream, data in {nats.data_dir})")
+    print(f"  {'redis':<10} {'yes':<6} redis://127.0.0.1:{redis.port}")
+    operator = mint_token(secret, subject="demo-operator", role=Role.OPERATOR, unit_code="320600")
+    city = mint_token(secret, subject="demo-city", role=Role.CITY, unit_code="320600")
+    print("\nDemo tokens (12 h):")
+    print(f"  operator: {operator}")
+    print(f"  city:     {city}")
+    print("\nPress Ctrl-C to stop everything.\n", flush=True)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring one service's (or every service's) database schema up to date."""
+    from shared.migrations import upgrade
+
+    names = SERVICES if args.service == "all" else (args.service,)
+    for name in names:
+        settings = _settings(name)
+        asyncio.run(upgrade(name, settings.database_url))
+        print(f"{name}: migrated")
+    return 0
+
+
+def cmd_makemigration(args: argparse.Namespace) -> int:
+    from shared.migrations import make_revision
+
+    asyncio.run(make_revision(args.service, args.message))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Mint a bearer token signed with MCC_TOKEN_SECRET."""
+    from datetime import timedelta
+
+    from shared.auth import mint_token
+    from shared.settings import ServiceSettings
+
+    token = mint_token(ServiceSettings().token_secret, subject=args.subject, role=args.role, unit_code=args.unit,
+                       name=args.name, ttl=timedelta(hours=args.hours))
+    print(token)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run one service in this process (what a container runs)."""
+    import uvicorn
+
+    settings = _settings(args.service)
+    uvicorn.run(f"services.{args.service}.bootstrap:app", factory=True, host=args.host or settings.host,
+                port=args.port or settings.port, timeout_graceful_shutdown=15, access_log=False)
+    return 0
+
+
+def _settings(service: str):  # noqa: ANN202
+    import importlib
+
+    module = importlib.import_module(f"services.{service}.config")
+    cls = next(getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings")
+    return cls()
+
+
+def parser() -> argparse.ArgumentParser:
+    from shared.auth import Role
+
+    p = argparse.ArgumentParser(prog="mcc", description="mcc municipal command centre")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole stack locally (nats, redis, four services)")
+    up.add_argument("--var", default="var", help="where databases, NATS data and logs go (default ./var)")
+    up.add_argument("--nats-port", type=int, default=14222)
+    up.add_argument("--redis-port", type=int, default=16379)
+    up.add_argument("--ready-timeout", type=float, default=60)
+    up.add_argument("--exit-when-ready", action="store_true", help="start, report readiness, stop (for checks)")
+    up.set_defaults(func=cmd_up)
+
+    mig = sub.add_parser("migrate", help="apply database migrations")
+    mig.add_argument("service", choices=(*SERVICES, "all"), nargs="?", default="all")
+    mig.set_defaults(func=cmd_migrate)
+
+    mk = sub.add_parser("makemigration", help="autogenerate a migration from a service's models")
+    mk.add_argument("service", choices=SERVICES)
+    mk.add_argument("-m", "--message", required=True)
+    mk.set_defaults(func=cmd_makemigration)
+
+    tok = sub.add_parser("token", help="mint a bearer token")
+    tok.add_argument("--role", required=True, choices=[r.value for r in Role])
+    tok.add_argument("--unit", required=True, help="unit code the user acts for, e.g. 320612101")
+    tok.add_argument("--subject", default="user", help="user id")
+    tok.add_argument("--name", default=None)
+    tok.add_argument("--hours", type=float, default=12)
+    tok.set_defaults(func=cmd_token)
+
+    serve = sub.add_parser("serve", help="run one service in this process")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
