@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
@@ -36,7 +37,9 @@ class CloudEvent(BaseModel, Generic[DataT]):
     data: DataT
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(exclude_none=True).encode()
+        """Structured-mode JSON; unset optional envelope attributes are left out, data is kept whole."""
+        body = {k: v for k, v in self.model_dump(mode="json").items() if v is not None or k == "data"}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class RawCloudEvent(CloudEvent[Any]):  # type: ignore[type-var]

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MASKED_PHONE = re.compile(r"^\d{3}\*{4}\d{4}$|^\*+$")
+MASKED_PHONE = re.compile(r"^\d{3,4}\*{4}\d{4}$|^\*+$")
 
 
 class Channel(StrEnum):

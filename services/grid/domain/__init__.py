@@ -1,0 +1,1 @@
+"""The grid service's pure domain: grids, location lookup."""

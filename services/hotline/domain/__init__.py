@@ -1,0 +1,1 @@
+"""The hotline's pure domain: privacy, appeals, scope, knowledge base, duplicates, follow-up. No I/O."""

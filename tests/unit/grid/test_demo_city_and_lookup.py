@@ -1,0 +1,51 @@
+"""The demo city has Nantong's shape, and lookup answers inside, on a boundary and outside every grid."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from services.grid.domain.lookup import GridIndex
+from shared.democity import grids, units
+
+
+def test_the_demo_city_has_one_city_ten_counties_ninety_six_towns_and_nantongs_grid_counts():
+    kinds = Counter(u.kind for u in units())
+    assert (kinds["city"], kinds["county"], kinds["town"]) == (1, 10, 96)
+    by_kind = Counter(g.kind for g in grids())
+    assert by_kind == {"comprehensive": 8450, "dedicated": 853}
+
+
+def test_every_grid_code_is_unique_and_extends_its_village_code():
+    all_grids = grids()
+    codes = [g.code for g in all_grids]
+    assert len(set(codes)) == len(codes)
+    village_codes = {u.code for u in units() if u.kind in ("village", "community")}
+    assert all(g.code.startswith(g.village_code) and len(g.code) == 15 for g in all_grids)
+    assert {g.village_code for g in all_grids} <= village_codes
+
+
+def test_a_point_inside_a_grid_is_located_to_that_grid_and_its_parents():
+    grid = next(g for g in grids() if g.kind == "comprehensive")
+    (x0, y0), (x1, _), (_, y1) = grid.polygon[0], grid.polygon[1], grid.polygon[2]
+    # The lower-left corner quarter is outside any dedicated grid (those sit in the middle).
+    found = GridIndex.build(grids()).locate(x0 + (x1 - x0) * 0.1, y0 + (y1 - y0) * 0.1)
+    assert (found.grid_code, found.town_code, found.flagged) == (grid.code, grid.town_code, False)
+
+
+def test_a_point_inside_a_dedicated_grid_belongs_to_the_dedicated_grid():
+    dedicated = next(g for g in grids() if g.kind == "dedicated")
+    (x0, y0), (x1, _), (_, y1) = dedicated.polygon[0], dedicated.polygon[1], dedicated.polygon[2]
+    assert GridIndex.build(grids()).locate((x0 + x1) / 2, (y0 + y1) / 2).grid_code == dedicated.code
+
+
+def test_a_point_on_a_shared_edge_gets_the_lowest_code_every_time():
+    village = [g for g in grids() if g.kind == "comprehensive"][:2]
+    (x0, _), (x1, y_top) = village[0].polygon[0], village[0].polygon[2]
+    index = GridIndex.build(grids())
+    answers = {index.locate(x0 + (x1 - x0) * 0.05, y_top).grid_code for _ in range(5)}
+    assert answers == {min(village[0].code, village[1].code)}
+
+
+def test_a_point_outside_every_grid_falls_back_to_the_nearest_town_flagged():
+    found = GridIndex.build(grids()).locate(119.0, 32.0)
+    assert found.grid_code is None and found.town_code and found.flagged and found.distance_m > 0

@@ -1,0 +1,41 @@
+"""The README stays true: every configuration variable a service reads is documented there."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from pydantic import AliasChoices
+
+from services.cli import SERVICES
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def env_names(settings_cls) -> set[str]:
+    prefix = settings_cls.model_config.get("env_prefix", "")
+    names = set()
+    for name, field in settings_cls.model_fields.items():
+        if name == "service_name":
+            continue
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.add(str(alias.choices[0]))
+        elif isinstance(alias, str):
+            names.add(alias)
+        else:
+            names.add(f"{prefix}{name}".upper())
+    return names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_setting_of_the_service_is_documented_in_the_readme(service):
+    module = importlib.import_module(f"services.{service}.config")
+    cls = next(getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings")
+    documented = {n for n in env_names(cls) if n in README or n.replace(service.upper(), "<NAME>") in README}
+    assert documented == env_names(cls)
+
+
+def test_the_readme_shows_the_two_commands():
+    assert "make run" in README and "make test" in README
