@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from services.hotline.domain.privacy import normalise_phone
 from services.hotline.service import handlers
 from shared.deps import UowDep
 from shared.events.v1 import AppealType, Coordinates, Urgency
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["appeals"])
 
 
 class AppealCreate(BaseModel):
-    caller_phone: str | None = Field(None, max_length=20, description="来电号码")
+    caller_phone: str | None = Field(None, max_length=30, description="来电号码")
     caller_name: str | None = Field(None, max_length=50)
     appeal_type: AppealType
     category_code: str = Field(min_length=1, max_length=32)
@@ -26,6 +27,11 @@ class AppealCreate(BaseModel):
     urgency: Urgency | None = None
     confidential: bool = False
     anonymous: bool = False
+
+    @field_validator("caller_phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value else None
 
 
 class AppealPublic(BaseModel):

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from services.hotline.adapters.orm import Appeal, metadata
+from services.hotline.domain.privacy import caller_for_handlers
 from shared.counters import next_number
 from shared.events.catalog import INCIDENT_REPORTED
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import (
     AppealType,
-    CallerRef,
     Channel,
     Coordinates,
     IncidentReported,
@@ -24,12 +24,6 @@ from shared.events.v1 import (
 from shared.uow import UnitOfWork
 
 CONSUMER_ORDERS = "hotline-orders"
-
-
-def mask_phone(phone: str) -> str:
-    """138****1234: what anyone outside the hotline may see of a number."""
-    digits = "".join(c for c in phone if c.isdigit())
-    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "*" * max(len(digits), 4)
 
 
 async def create_appeal(*, uow: UnitOfWork, operator: str | None, phone: str | None, name: str | None,
@@ -50,8 +44,7 @@ async def create_appeal(*, uow: UnitOfWork, operator: str | None, phone: str | N
             operator=operator, created_at=now, updated_at=now,
         )
         uow.session.add(appeal)
-        protected = confidential or anonymous or appeal_type is AppealType.REPORT
-        caller = None if protected or not phone else CallerRef(phone_masked=mask_phone(phone), name=name)
+        caller = caller_for_handlers(appeal)
         report = IncidentReported(
             incident_id=appeal.incident_id, channel=Channel.HOTLINE, source_ref=appeal.number,
             appeal_type=appeal_type, category_code=category_code, description=description, urgency=urgency,

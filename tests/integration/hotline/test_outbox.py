@@ -60,3 +60,19 @@ async def test_an_appeal_event_carries_the_masked_phone_only(db, nats_url, redis
 async def _at_least(coro, n):
     messages = await coro
     return messages if len(messages) >= n else None
+
+
+async def test_a_bad_phone_number_is_a_field_level_422_and_writes_nothing(db, nats_url, redis_url):
+    runtime = make_runtime("hotline", HotlineSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url)
+    async with running(bootstrap.build(runtime=runtime)) as client:
+        response = await client.post("/api/v1/appeals", json={**APPEAL, "caller_phone": "12ab"})
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["detail"]] == ["caller_phone"]
+        missing = await client.post("/api/v1/appeals", json={"appeal_type": "nonsense"})
+        assert missing.status_code == 422
+        assert {"appeal_type", "category_code", "description"} <= {e["field"] for e in missing.json()["detail"]}
+        async with runtime.sessions() as session:
+            from sqlalchemy import func, select
+
+            from services.hotline.adapters.orm import Appeal
+            assert (await session.execute(select(func.count()).select_from(Appeal))).scalar_one() == 0
