@@ -22,7 +22,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(True, description="structured JSON logs (false: plain text for a terminal)")
     host: str = Field("127.0.0.1", description="HTTP bind address")
     token_secret: str = Field(
-        "dev-only-secret-change-me",
+        "dev-only-secret-change-me-in-production",
         description="HMAC secret that signs bearer tokens; a long random value in production",
     )
     consumer_max_deliver: int = Field(5, ge=1, description="deliveries before a message is dead-lettered")

@@ -14,9 +14,8 @@ from shared.service import configure_process_logging, service_app
 
 def demo_index() -> Index:
     """The spatial index over the demo city's 9,303 grids."""
-    from shared.democity import grids
-
     from services.grid.domain.lookup import GridIndex
+    from shared.democity import grids
 
     return GridIndex.build(grids())
 
