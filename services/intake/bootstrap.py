@@ -8,13 +8,21 @@ from services.intake.adapters.grid_client import GridClient
 from services.intake.adapters.orm import metadata
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints import api, consumers
-from services.intake.service.handlers import Locator
+from services.intake.service.handlers import AddressMatcher, Locator
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
 
 
+def demo_places() -> AddressMatcher:
+    """Place names of the demo city's topology, for appeals that come with an address and no coordinates."""
+    from services.intake.domain.address import PlaceMatcher
+    from shared.democity import units
+
+    return PlaceMatcher.build(units())
+
+
 def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = None,
-          locator: Locator | None = None) -> FastAPI:
+          locator: Locator | None = None, places: AddressMatcher | None = None) -> FastAPI:
     """The intake app; tests pass their own settings, runtime or locator by argument."""
     settings = settings or IntakeSettings()
     runtime = runtime or Runtime.build("intake", settings, metadata)
@@ -27,7 +35,7 @@ def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = N
             await grid.close()
 
     return service_app(runtime=runtime, title="mcc intake", routers=[api.router],
-                       consumers=consumers.consumers(runtime, locator=locator), extra_stop=close,
+                       consumers=consumers.consumers(runtime, locator=locator, places=places or demo_places()), extra_stop=close,
                        description="The one door: normalise every channel, locate, publish")
 
 

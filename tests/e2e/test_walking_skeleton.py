@@ -64,3 +64,17 @@ def test_every_service_is_ready_and_exposes_metrics(stack, service):
         assert ready.status_code == 200 and set(ready.json()["checks"]) == {"database", "redis", "nats"}
         metrics = client.get(f"{stack.url(service)}/metrics").text
         assert "mcc_http_requests_total" in metrics
+
+
+def test_an_appeal_with_only_an_address_is_located_by_the_place_names_in_it(stack):
+    from shared.democity import units
+
+    town = next(u for u in units() if u.kind == "town" and u.name == "钟秀镇")
+    county = next(u for u in units() if u.code == town.parent_code)
+    with httpx.Client(timeout=10) as client:
+        created = client.post(f"{stack.url('hotline')}/api/v1/appeals", json={
+            "caller_phone": "13912345678", "appeal_type": "help", "category_code": "0301",
+            "description": "门口路灯坏了", "address": f"{county.name}{town.name}人民路18号"})
+        assert created.status_code == 201, created.text
+        order = eventually_sync(lambda: order_for(client, stack, source_ref=created.json()["number"]), timeout=30)
+        assert (order["unit_code"], order["located_by"]) == (town.code, "address")

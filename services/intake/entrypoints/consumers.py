@@ -11,9 +11,10 @@ from shared.messaging import ConsumerSpec
 from shared.runtime import Runtime
 
 
-def consumers(runtime: Runtime, *, locator: handlers.Locator) -> list[ConsumerSpec]:
+def consumers(runtime: Runtime, *, locator: handlers.Locator,
+              places: handlers.AddressMatcher | None = None) -> list[ConsumerSpec]:
     async def on_reported(event: CloudEvent[Any]) -> None:
-        await handlers.handle_incident_reported(event, uow=runtime.uow(), locator=locator)
+        await handlers.handle_incident_reported(event, uow=runtime.uow(), locator=locator, places=places)
 
     return [ConsumerSpec(stream=INCIDENT_REPORTED.stream, durable=handlers.CONSUMER_REPORTED,
                          subjects=(INCIDENT_REPORTED.subject,), handler=on_reported)]

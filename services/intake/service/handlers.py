@@ -20,8 +20,13 @@ class Locator(Protocol):
     async def locate(self, lon: float, lat: float) -> GridLocation: ...
 
 
-async def locate(report: IncidentReported, *, locator: Locator) -> tuple[Location, LocatedBy]:
-    """Where the incident is, as far down the grid/town/county tree as can be told."""
+class AddressMatcher(Protocol):
+    def match(self, text: str) -> Any: ...
+
+
+async def locate(report: IncidentReported, *, locator: Locator,
+                 places: AddressMatcher | None = None) -> tuple[Location, LocatedBy]:
+    """Where the incident is: grid codes the channel knew, else coordinates, else the address's place names."""
     loc = report.location
     if loc.town_code:
         return loc, LocatedBy.GRID
@@ -30,13 +35,18 @@ async def locate(report: IncidentReported, *, locator: Locator) -> tuple[Locatio
         located = loc.model_copy(update={"grid_code": found.grid_code, "village_code": found.village_code,
                                          "town_code": found.town_code, "county_code": found.county_code})
         return located, LocatedBy(found.located_by)
+    if loc.address and places is not None and (match := places.match(loc.address)) is not None:
+        located = loc.model_copy(update={"village_code": match.village_code, "town_code": match.town_code,
+                                         "county_code": match.county_code})
+        return located, LocatedBy.ADDRESS
     return loc, LocatedBy.UNLOCATED
 
 
-async def handle_incident_reported(event: CloudEvent[Any], *, uow: UnitOfWork, locator: Locator) -> None:
+async def handle_incident_reported(event: CloudEvent[Any], *, uow: UnitOfWork, locator: Locator,
+                                   places: AddressMatcher | None = None) -> None:
     """Accept one reported incident: record it once and publish it located, for dispatch."""
     report: IncidentReported = event.data
-    location, located_by = await locate(report, locator=locator)  # network: outside the transaction
+    location, located_by = await locate(report, locator=locator, places=places)  # network: outside the transaction
     async with uow:
         if not await uow.first_delivery(consumer=CONSUMER_REPORTED, event_id=event.id):
             return
