@@ -39,11 +39,14 @@ def service_port(argv: list[str], env: dict[str, str]) -> int:
     return int(env.get(f"MCC_{service.upper()}_PORT", DEFAULT_PORTS[service]))
 
 
-def main(args: list[str]) -> int:
+def main(args: list[str], *, cmdline: Path = Path("/proc/1/cmdline"), env: dict[str, str] | None = None) -> int:
+    """Exit status for the container runtime: 0 if the service answers 200 on the path (default /healthz)."""
     path = args[0] if args else "/healthz"
     try:
-        port = service_port(service_argv(Path("/proc/1/cmdline").read_bytes()), dict(os.environ))
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=4) as response:  # noqa: S310
+        port = service_port(service_argv(cmdline.read_bytes()), dict(os.environ) if env is None else env)
+        # No proxy: an http_proxy set for the container's outbound traffic must not capture loopback.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}{path}", timeout=4) as response:
             return 0 if response.status == 200 else 1
     except (OSError, ValueError, urllib.error.URLError) as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
