@@ -9,22 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 
 from shared.events.envelope import utcnow
-
-
-class Role(StrEnum):
-    OPERATOR = "operator"  # 12345 话务员
-    TOWN = "town_dispatcher"  # 镇/街道 指挥中心
-    COUNTY = "county_dispatcher"  # 县级指挥中心
-    CITY = "city_dispatcher"  # 市级指挥中心
-    DEPARTMENT = "department"  # 职能部门 handling its own orders
-    ADMIN = "admin"  # topology, API keys
+from shared.roles import Role
 
 
 @dataclass(frozen=True)

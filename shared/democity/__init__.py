@@ -24,7 +24,8 @@ VILLAGE_STEMS = "兴仁 友谊 新华 永安 团结 红旗 先锋 光明 东风 
 FUNCTIONS = (
     ("water", "水务局"), ("roads", "交通运输局"), ("market", "市场监督管理局"), ("environment", "生态环境局"),
     ("urban_management", "城市管理局"), ("housing", "住房和城乡建设局"), ("health", "卫生健康委员会"),
-    ("human_resources", "人力资源和社会保障局"),
+    ("human_resources", "人力资源和社会保障局"), ("education", "教育局"), ("agriculture", "农业农村局"),
+    ("civil_affairs", "民政局"), ("public_security", "公安局"),
 )
 COMPREHENSIVE_GRIDS = 8450
 DEDICATED_GRIDS = 853
