@@ -1,0 +1,95 @@
+"""Idempotency keys, API keys and rate limits on the real database matrix and a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from services.hotline.adapters.orm import metadata
+from services.hotline.config import HotlineSettings
+from shared import apikeys, idempotency, ratelimit
+from shared.migrations import upgrade
+from tests.support.apps import make_runtime
+
+
+@pytest.fixture
+async def runtime(db, nats_url, redis_url):
+    rt = make_runtime("hotline", HotlineSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url)
+    await upgrade("hotline", db.url, schema=db.schema)
+    yield rt
+    await rt.engine.dispose()
+
+
+async def test_concurrent_creates_with_one_key_make_one_record_and_answer_the_same(runtime):
+    keys, counter = metadata.tables["idempotency_key"], metadata.tables["counter"]
+    created = []
+
+    async def create(uow):
+        await uow.session.execute(counter.insert().values(name=f"n{len(created)}", value=1))
+        created.append(1)
+        return 201, {"number": f"n{len(created)}"}
+
+    results = await asyncio.gather(*[
+        idempotency.run_once(runtime.uow, keys, scope="t", key="abc-1", fingerprint="f", create=create)
+        for _ in range(5)])
+    assert len({r.body["number"] for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    async with runtime.uow() as uow:
+        assert (await uow.session.execute(select(func.count()).select_from(counter))).scalar_one() == 1
+
+
+async def test_a_key_reused_for_another_request_is_a_conflict(runtime):
+    keys = metadata.tables["idempotency_key"]
+
+    async def create(uow):
+        return 201, {"ok": True}
+
+    await idempotency.run_once(runtime.uow, keys, scope="t", key="k", fingerprint=idempotency.fingerprint({"a": 1}),
+                               create=create)
+    with pytest.raises(idempotency.IdempotencyConflict):
+        await idempotency.run_once(runtime.uow, keys, scope="t", key="k",
+                                   fingerprint=idempotency.fingerprint({"a": 2}), create=create)
+
+
+def test_key_syntax_is_printable_ascii_up_to_200_characters():
+    assert idempotency.valid_key("0b6f3c1e-5d8a-4b7e-9a61-2f4d3c2b1a00")
+    assert not idempotency.valid_key("") and not idempotency.valid_key("a b") and not idempotency.valid_key("x" * 201)
+
+
+async def test_an_api_key_verifies_until_revoked_and_only_its_hash_is_stored(runtime):
+    table = metadata.tables["api_key"]
+    async with runtime.uow() as uow:
+        record, plaintext = await apikeys.issue(uow.session, table, name="崇川网格通", scope_unit="320613")
+        await uow.commit()
+    async with runtime.uow() as uow:
+        stored = (await uow.session.execute(select(table))).one()
+        assert plaintext not in str(tuple(stored))
+        assert (await apikeys.verify(uow.session, table, plaintext)).scope_unit == "320613"
+        assert await apikeys.verify(uow.session, table, plaintext[:-1] + "A" if plaintext[-1] != "A" else "B") is None
+        assert await apikeys.verify(uow.session, table, "not-a-key") is None
+        assert await apikeys.revoke(uow.session, table, key_id=record.id)
+        await uow.commit()
+    async with runtime.uow() as uow:
+        assert await apikeys.verify(uow.session, table, plaintext) is None
+
+
+async def test_the_rate_limit_refuses_past_the_quota_and_says_when_to_retry(redis_url):
+    redis = Redis.from_url(redis_url)
+    try:
+        decisions = [await ratelimit.hit(redis, name="key1", limit=3, window_s=60) for _ in range(4)]
+        assert [d.allowed for d in decisions] == [True, True, True, False]
+        assert decisions[-1].remaining == 0 and 0 < int(decisions[-1].headers()["Retry-After"]) <= 60
+        assert (await ratelimit.hit(redis, name="key2", limit=3, window_s=60)).allowed
+    finally:
+        await redis.aclose()
+
+
+async def test_the_rate_limit_lets_requests_through_when_redis_is_down():
+    redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        assert (await ratelimit.hit(redis, name="k", limit=1)).allowed
+    finally:
+        await redis.aclose()
