@@ -86,10 +86,11 @@ async def run_once(new_uow: Callable[[], Any], table: Table, *, scope: str, key:
         stored = await lookup(uow.session, table, scope=scope, key=key, fingerprint=fingerprint)
         if stored is not None:
             return stored
-        status_code, body = await create(uow)
-        await remember(uow.session, table, scope=scope, key=key, fingerprint=fingerprint,
-                       status_code=status_code, body=body)
         try:
+            # On PostgreSQL the duplicate's insert waits for the winner's commit and fails right there.
+            status_code, body = await create(uow)
+            await remember(uow.session, table, scope=scope, key=key, fingerprint=fingerprint,
+                           status_code=status_code, body=body)
             await uow.commit()
             return Stored(status_code, body, replayed=False)
         except IntegrityError:

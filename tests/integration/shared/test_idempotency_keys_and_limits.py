@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from redis.asyncio import Redis
@@ -28,9 +29,10 @@ async def test_concurrent_creates_with_one_key_make_one_record_and_answer_the_sa
     created = []
 
     async def create(uow):
-        await uow.session.execute(counter.insert().values(name=f"n{len(created)}", value=1))
-        created.append(1)
-        return 201, {"number": f"n{len(created)}"}
+        number = f"n{uuid.uuid4().hex[:8]}"
+        created.append(number)
+        await uow.session.execute(counter.insert().values(name=number, value=1))
+        return 201, {"number": number}
 
     results = await asyncio.gather(*[
         idempotency.run_once(runtime.uow, keys, scope="t", key="abc-1", fingerprint="f", create=create)
