@@ -26,6 +26,30 @@ EVENTS_DEAD_LETTERED = Counter(
 CONSUMER_LAG = Gauge("mcc_consumer_lag_messages", "messages pending or unacked", ["service", "consumer"])
 OUTBOX_PENDING = Gauge("mcc_outbox_pending_events", "committed events not yet published", ["service"])
 
+# --- the command centre's own figures (issue 6). Label values: channel, appeal_type (enums), category_group
+# (the 2-digit big class), tier (town/county/city), county/town codes (10 + 96), timeliness on_time|late.
+_TIMES = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 432000, 864000, 1728000)
+APPEALS_RECEIVED = Counter("mcc_appeals_received_total", "appeals and reports accepted by intake",
+                           ["channel", "appeal_type", "category_group"])
+HOTLINE_DISPOSITIONS = Counter("mcc_hotline_dispositions_total",
+                               "hotline appeals by what happened next (dispatched, answered, emergency, "
+                               "out_of_scope, linked)", ["disposition"])
+GRID_EVENTS = Counter("mcc_grid_events_total", "grid app events by outcome (resolved_on_spot, reported, "
+                      "escalated)", ["outcome"])
+DETECTIONS = Counter("mcc_detections_total", "machine detections by outcome (dispatched, review)", ["outcome"])
+ORDERS_DISPATCHED = Counter("mcc_orders_dispatched_total", "orders sent to a unit", ["tier"])
+ORDERS_SIGNED = Counter("mcc_orders_signed_total", "orders signed for (签收)", ["tier", "timeliness"])
+ORDERS_CLOSED = Counter("mcc_orders_closed_total", "orders closed by the unit (办结)", ["tier", "timeliness"])
+ORDERS_RETURNED = Counter("mcc_orders_returned_total", "return requests (退单)", ["tier"])
+ORDERS_REOPENED = Counter("mcc_orders_reopened_total", "orders reopened (重办)", ["tier"])
+ORDERS_MERGED = Counter("mcc_orders_merged_total", "orders merged into a master (并单)", [])
+ORDERS_ESCALATED = Counter("mcc_orders_escalated_total", "escalations (提级)", ["from_tier", "to_tier"])
+ORDER_TIME_TO_SIGN = Histogram("mcc_order_time_to_sign_seconds", "dispatch to sign-for", ["tier"], buckets=_TIMES)
+ORDER_TIME_TO_CLOSE = Histogram("mcc_order_time_to_close_seconds", "dispatch to close", ["tier"], buckets=_TIMES)
+ORDERS_OPEN = Gauge("mcc_orders_open", "open orders by holding area", ["county", "town"])
+ORDERS_OVERDUE = Gauge("mcc_orders_overdue", "open orders past a deadline by holding area", ["county", "town"])
+EARLY_WARNINGS = Counter("mcc_early_warnings_total", "early-warning alerts raised", ["category_group"])
+
 
 class MetricsMiddleware:
     """Counts and times every request by its route template (bounded), not its raw path."""
