@@ -4,20 +4,48 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.dispatch.adapters import reference
 from services.dispatch.adapters.orm import metadata
 from services.dispatch.config import DispatchSettings
+from services.dispatch.domain.org import OrgTree
+from services.dispatch.domain.policy import DispatchPolicy
 from services.dispatch.entrypoints import api, consumers
+from services.dispatch.entrypoints.timers import TimerLoop
+from services.dispatch.service import handlers
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
 
 
-def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """The dispatch app; tests pass their own settings (or a runtime) by argument."""
+def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None = None,
+          policy: DispatchPolicy | None = None, timers: bool = True) -> FastAPI:
+    """The dispatch app; tests pass their own settings, runtime or policy by argument.
+
+    The tree in the database wins over the one in `policy` (or the topology file): it is only loaded into an
+    empty database, and admin edits live there.
+    """
     settings = settings or DispatchSettings()
     runtime = runtime or Runtime.build("dispatch", settings, metadata)
-    return service_app(runtime=runtime, title="mcc dispatch", routers=[api.router],
-                       consumers=consumers.consumers(runtime, city_code=settings.city_code),
-                       description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)")
+    initial = reference.initial_units(settings) if policy is None else list(policy.org)
+    policy = policy or reference.build_policy(settings, OrgTree.from_units(initial))
+    holder = handlers.PolicyHolder(policy)
+    timer_loop = TimerLoop(runtime, holder, settings)
+
+    async def start() -> None:
+        org, version = await handlers.load_org(uow=runtime.uow())
+        if org is None:
+            org = await handlers.replace_units(uow=runtime.uow(), units=initial, replace_all=True)
+            _, version = await handlers.load_org(uow=runtime.uow())
+        holder.policy, holder.topology_version = holder.policy.with_org(org), version
+        holder.ready.set()
+        if timers:
+            timer_loop.start()
+
+    app = service_app(runtime=runtime, title="mcc dispatch", routers=[api.router],
+                      consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=timer_loop.stop,
+                      description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)")
+    app.state.policy = holder
+    app.state.timers = timer_loop
+    return app
 
 
 def app() -> FastAPI:

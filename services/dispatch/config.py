@@ -7,10 +7,26 @@ from pydantic import AliasChoices, Field
 from shared.settings import ServiceSettings
 
 
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(f"MCC_DISPATCH_{name.upper()}", name)
+
+
 class DispatchSettings(ServiceSettings):
     service_name: str = "dispatch"
-    database_url: str = Field("sqlite:///var/dispatch.db",
-                              validation_alias=AliasChoices("MCC_DISPATCH_DATABASE_URL", "database_url"))
-    port: int = Field(8004, validation_alias=AliasChoices("MCC_DISPATCH_PORT", "port"))
+    database_url: str = Field("sqlite:///var/dispatch.db", validation_alias=_alias("database_url"))
+    port: int = Field(8004, validation_alias=_alias("port"))
     city_code: str = Field("320600", validation_alias=AliasChoices("MCC_CITY_CODE", "city_code"),
                            description="the city unit at the top of the tree")
+    topology_file: str | None = Field(None, validation_alias=_alias("topology_file"),
+                                      description="YAML/JSON unit list loaded into an empty database "
+                                                  "(default: the demo city)")
+    sla_file: str | None = Field(None, validation_alias=_alias("sla_file"))
+    duties_file: str | None = Field(None, validation_alias=_alias("duties_file"))
+    escalation_file: str | None = Field(None, validation_alias=_alias("escalation_file"))
+    categories_file: str | None = Field(None, validation_alias=_alias("categories_file"))
+    time_scale: float = Field(1.0, gt=0, validation_alias=_alias("time_scale"),
+                              description="policy seconds per real second (3600: an SLA hour lasts a second)")
+    timer_poll_s: float = Field(0.5, gt=0, validation_alias=_alias("timer_poll_s"))
+    timer_batch: int = Field(200, ge=1, le=5000, validation_alias=_alias("timer_batch"))
+    topology_poll_s: float = Field(5.0, gt=0, validation_alias=_alias("topology_poll_s"))
+    access_log_days: int = Field(365, ge=1, validation_alias=_alias("access_log_days"))

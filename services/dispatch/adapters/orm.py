@@ -37,11 +37,27 @@ class WorkOrderBase(DispatchTable):  # type: ignore[misc,valid-type]
     lat: float | None = None
     located_by: str = Field(max_length=16)
     confidential: bool = False
+    supervised: bool = False
+    merged_into: str | None = Field(default=None, max_length=64)
+    signed_on_time: bool | None = None
+    closed_on_time: bool | None = None
+    return_count: int = 0
+    reopen_count: int = 0
+    escalation_count: int = 0
+    urge_count: int = 0
+    duplicate_count: int = Field(default=0, description="hotline appeals linked to this order (重复件)")
+    extension_pending: bool = False
+    satisfaction: str | None = Field(default=None, max_length=32)
+    resolved: bool | None = None
 
 
 class WorkOrder(WorkOrderBase, table=True):
-    __tablename__ = "work_order"
+    """The order row. `lifecycle` holds the whole domain state (clocks, steps taken, warnings given, the
+    follow-up); the columns beside it mirror what queries, queues, rates and the timer poller filter on."""
 
+    __tablename__ = "work_order"
+    __table_args__ = (Index("ix_work_order_unit_state", "unit_code", "state"),
+                      Index("ix_work_order_next_due", "next_due_at"))
     id: str = Field(primary_key=True, max_length=64)
     caller: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -49,6 +65,13 @@ class WorkOrder(WorkOrderBase, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sign_deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     handle_deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    dispatched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    first_sign_deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    signed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    lifecycle: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class OrderAudit(DispatchTable, table=True):  # type: ignore[misc,valid-type]
@@ -68,4 +91,33 @@ class OrderAudit(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     unit_code: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, max_length=2000)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OrgUnitRow(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """The organisation tree (city → county → town → village/community, and departments), editable."""
+
+    __tablename__ = "org_unit"
+
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=16)
+    parent_code: str | None = Field(default=None, max_length=64, index=True)
+    function: str | None = Field(default=None, max_length=32)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OrderAccess(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """Every read of an order: who, in which role and unit, when, which order, through which view."""
+
+    __tablename__ = "order_access"
+    __table_args__ = (Index("ix_order_access_order", "order_id", "at"), Index("ix_order_access_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(max_length=64)
+    order_number: str = Field(max_length=32)
+    subject: str = Field(max_length=100)
+    role: str = Field(max_length=32)
+    unit_code: str | None = Field(default=None, max_length=64)
+    view: str = Field(max_length=32)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

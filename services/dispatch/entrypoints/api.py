@@ -1,21 +1,61 @@
-"""Dispatch HTTP API: thin routes that parse, call a handler and answer."""
+"""Dispatch HTTP API: thin routes that parse, call a handler and answer.
+
+Every route needs a bearer token. A dispatcher sees only its own tier's orders: another town's order answers
+404 exactly like a missing one. Every read of an order is written to the access log.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.dispatch.adapters.orm import WorkOrderBase
+from services.dispatch.adapters.reference import UnitRecord, parse_units
+from services.dispatch.adapters.repository import StaleOrder
+from services.dispatch.domain.lifecycle import (
+    Action,
+    Actor,
+    FollowUp,
+    ForbiddenTransition,
+    InvalidCommand,
+    NotPermitted,
+    OrderNotVisible,
+    OrderState,
+)
+from services.dispatch.domain.org import OrgTreeError, UnitKind
+from services.dispatch.domain.sla import Duration
 from services.dispatch.service import handlers
+from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import UowDep
+from shared.events.envelope import utcnow
+from shared.roles import Role
 
-router = APIRouter(prefix="/api/v1", tags=["orders"])
+router = APIRouter(prefix="/api/v1")
+
+ORDER_ROLES = (Role.OPERATOR, Role.TOWN, Role.COUNTY, Role.CITY, Role.DEPARTMENT)
+OrderReader = Annotated[Principal, require_roles(*ORDER_ROLES)]
+CityReader = Annotated[Principal, require_roles(Role.CITY, Role.ADMIN)]
+Admin = Annotated[Principal, require_roles(Role.ADMIN)]
+
+
+def get_holder(request: Request) -> handlers.PolicyHolder:
+    return request.app.state.policy
+
+
+HolderDep = Annotated[handlers.PolicyHolder, Depends(get_holder)]
+
+
+# --- shapes -------------------------------------------------------------------------------------------------
 
 
 class WorkOrderPublic(WorkOrderBase):
+    """An order as handling units see it: the caller only masked, and not at all on confidential orders
+    and reports (the incident never carried it)."""
+
     id: str
     caller: dict[str, Any] | None = None
     reported_at: datetime
@@ -23,6 +63,13 @@ class WorkOrderPublic(WorkOrderBase):
     updated_at: datetime
     sign_deadline: datetime | None = None
     handle_deadline: datetime | None = None
+    assigned_at: datetime | None = None
+    dispatched_at: datetime | None = None
+    signed_at: datetime | None = None
+    closed_at: datetime | None = None
+    time_left_s: float | None = Field(None, description="seconds until the running deadline (negative: overdue)")
+    overdue: bool = False
+    allowed_actions: list[str] | None = Field(None, description="what the caller of this API may do now")
 
 
 class AuditPublic(BaseModel):
@@ -38,23 +85,237 @@ class AuditPublic(BaseModel):
     event_id: str
 
 
-@router.get("/orders/{order_id}", response_model=WorkOrderPublic, summary="a work order by id or number")
-async def read_order(order_id: str, uow: UowDep) -> Any:
-    order = await handlers.get_order(uow, order_id=order_id)
-    if order is None:
-        raise HTTPException(404, detail=f"no work order {order_id}")
-    return order
+class OrderWithHistory(WorkOrderPublic):
+    history: list[AuditPublic]
 
 
-@router.get("/orders/{order_id}/history", response_model=list[AuditPublic], summary="every transition")
-async def read_history(order_id: str, uow: UowDep) -> Any:
-    order = await handlers.get_order(uow, order_id=order_id)
-    if order is None:
-        raise HTTPException(404, detail=f"no work order {order_id}")
-    return await handlers.order_history(uow, order_id=order.id)
+class OrderPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[WorkOrderPublic]
 
 
-@router.get("/orders", response_model=list[WorkOrderPublic], summary="orders by incident or channel record")
-async def list_orders(uow: UowDep, incident_id: str | None = None, source_ref: str | None = None,
-                      limit: int = Query(50, ge=1, le=500)) -> Any:
-    return await handlers.find_orders(uow, incident_id=incident_id, source_ref=source_ref, limit=limit)
+class FollowUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    resolved: bool | None = None
+    unit_at_fault: bool | None = None
+
+
+class ActionRequest(BaseModel):
+    """The inputs an action may need; each action reads only its own (see docs/dispatch.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=2000, description="退单/延期/改派/提级/驳回 need one")
+    to_unit: str | None = Field(None, max_length=64, description="route, reassign: the unit to send it to")
+    extension: str | None = Field(None, max_length=32, description="request/approve_extension, e.g. 3wd or 48h")
+    result: str | None = Field(None, max_length=5000, description="close: 办理结果")
+    evidence: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(default_factory=list, max_length=20)
+    follow_up: FollowUpIn | None = None
+    master: str | None = Field(None, max_length=64, description="merge: the master order's id or number")
+    expected_version: int | None = Field(None, ge=0, description="refuse (409) if the order moved on meanwhile")
+
+    @field_validator("extension")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            Duration.parse(value)
+        return value
+
+
+class UnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    kind: UnitKind
+    parent_code: str | None = Field(None, max_length=64)
+    function: str | None = Field(None, max_length=32)
+
+
+class UnitOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    function: str | None
+
+
+class TopologyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    units: list[Annotated[dict[str, Any], Field()]] = Field(min_length=1)
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor.of(principal)
+
+
+def _public(row: Any, allowed: tuple[Action, ...] | None = None) -> dict[str, Any]:
+    data = WorkOrderPublic.model_validate(row, from_attributes=True).model_dump()
+    now = utcnow()
+    deadline = row.sign_deadline if row.state == OrderState.DISPATCHED.value else (
+        row.handle_deadline if row.state in (OrderState.SIGNED.value, OrderState.IN_PROGRESS.value) else None)
+    if deadline is not None:
+        data["time_left_s"] = round((deadline - now).total_seconds(), 1)
+        data["overdue"] = deadline < now
+    if allowed is not None:
+        data["allowed_actions"] = [a.value for a in allowed]
+    return data
+
+
+def _refusal(exc: Exception) -> HTTPException | JSONResponse:
+    if isinstance(exc, OrderNotVisible):
+        return HTTPException(404, detail=str(exc))
+    if isinstance(exc, NotPermitted):
+        return HTTPException(403, detail=str(exc))
+    if isinstance(exc, ForbiddenTransition):
+        allowed = exc.allowed_for_actor if exc.allowed_for_actor is not None else exc.allowed_actions
+        return JSONResponse(status_code=409, content={
+            "detail": str(exc), "current_state": exc.current_state.value,
+            "allowed_actions": [a.value for a in allowed]})
+    if isinstance(exc, InvalidCommand):
+        return JSONResponse(status_code=422, content={
+            "detail": [{"field": "body", "in": "body", "message": str(exc), "type": "invalid_command"}]})
+    if isinstance(exc, StaleOrder):
+        return JSONResponse(status_code=409, content={"detail": str(exc), "stale": True})
+    raise exc
+
+
+# --- orders -------------------------------------------------------------------------------------------------
+
+
+@router.get("/orders/{order_ref}", response_model=WorkOrderPublic, tags=["orders"],
+            summary="a work order by id or number (logged)")
+async def read_order(order_ref: str, uow: UowDep, holder: HolderDep, principal: OrderReader) -> Any:
+    try:
+        row, _, allowed = await handlers.read_order(uow=uow, holder=holder, actor=_actor(principal),
+                                                    order_ref=order_ref)
+    except OrderNotVisible as exc:
+        raise _refusal(exc) from exc
+    return _public(row, allowed)
+
+
+@router.get("/orders/{order_ref}/history", response_model=OrderWithHistory, tags=["orders"],
+            summary="a work order with every transition (logged)")
+async def read_history(order_ref: str, uow: UowDep, holder: HolderDep, principal: OrderReader) -> Any:
+    try:
+        row, history, allowed = await handlers.read_order(uow=uow, holder=holder, actor=_actor(principal),
+                                                          order_ref=order_ref, view="history")
+    except OrderNotVisible as exc:
+        raise _refusal(exc) from exc
+    return {**_public(row, allowed), "history": [AuditPublic.model_validate(h, from_attributes=True)
+                                                 for h in history or ()]}
+
+
+@router.post("/orders/{order_ref}/actions/{action}", response_model=WorkOrderPublic, tags=["orders"],
+             summary="take a lifecycle action: sign, start, return, close, escalate, ...",
+             responses={409: {"description": "not allowed now: the current state and the allowed actions"}})
+async def act(order_ref: str, action: Action, body: ActionRequest, uow: UowDep, holder: HolderDep,
+              principal: CurrentPrincipal) -> Any:
+    command = handlers.Command(
+        action=action, reason=body.reason, to_unit=body.to_unit,
+        extension=Duration.parse(body.extension) if body.extension else None, result=body.result,
+        evidence=tuple(body.evidence),
+        follow_up=FollowUp(body.follow_up.satisfaction, body.follow_up.resolved, body.follow_up.unit_at_fault)
+        if body.follow_up else None, master=body.master, expected_version=body.expected_version)
+    try:
+        outcome = await handlers.take_action(uow=uow, holder=holder, actor=_actor(principal), order_ref=order_ref,
+                                             command=command)
+    except (OrderNotVisible, NotPermitted, ForbiddenTransition, InvalidCommand, StaleOrder) as exc:
+        refusal = _refusal(exc)
+        if isinstance(refusal, HTTPException):
+            raise refusal from exc
+        return refusal
+    return _public(outcome.row, outcome.allowed)
+
+
+@router.get("/orders", response_model=OrderPage, tags=["orders"],
+            summary="a unit's queue: awaiting sign-for, in progress, overdue ... with time left (logged)")
+async def list_orders(
+    uow: UowDep, holder: HolderDep, principal: OrderReader,
+    view: Literal["open", "awaiting_sign", "in_progress", "queued", "return_requested", "overdue", "closed",
+                  "all"] = "open",
+    unit: str | None = Query(None, max_length=64), county: str | None = Query(None, max_length=16),
+    town: str | None = Query(None, max_length=16), category: str | None = Query(None, max_length=32),
+    urgency: Literal["normal", "urgent"] | None = None, supervised: bool | None = None,
+    incident_id: str | None = Query(None, max_length=64), source_ref: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+) -> Any:
+    filters = handlers.QueueFilter(view=view, unit_code=unit, county_code=county, town_code=town,
+                                   category_code=category, urgency=urgency, supervised=supervised,
+                                   incident_id=incident_id, source_ref=source_ref, limit=limit, offset=offset)
+    rows, total = await handlers.list_orders(uow=uow, holder=holder, actor=_actor(principal), filters=filters)
+    return {"total": total, "limit": limit, "offset": offset, "items": [_public(r) for r in rows]}
+
+
+class AccessPublic(BaseModel):
+    order_id: str
+    order_number: str
+    subject: str
+    role: str
+    unit_code: str | None
+    view: str
+    at: datetime
+
+
+@router.get("/access-log", response_model=list[AccessPublic], tags=["privacy"],
+            summary="who read which order, when (the city only)")
+async def read_access_log(uow: UowDep, principal: CityReader, order: str | None = Query(None, max_length=64),
+                          subject: str | None = Query(None, max_length=100), since: datetime | None = None,
+                          until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
+                          offset: int = Query(0, ge=0)) -> Any:
+    return await handlers.access_log(uow=uow, order_ref=order, subject=subject, since=since, until=until,
+                                     limit=limit, offset=offset)
+
+
+# --- topology -----------------------------------------------------------------------------------------------
+
+
+@router.get("/units", response_model=list[UnitOut], tags=["topology"], summary="units of the tree")
+async def list_units(holder: HolderDep, _: CurrentPrincipal, parent: str | None = Query(None, max_length=64),
+                     kind: UnitKind | None = None) -> Any:
+    org = holder.policy.org
+    units = org.children(parent) if parent else list(org)
+    return [UnitOut(code=u.code, name=u.name, kind=u.kind.value, parent_code=u.parent_code, function=u.function)
+            for u in units if kind is None or u.kind is kind]
+
+
+def _tree_problems(exc: OrgTreeError | ValueError) -> JSONResponse:
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    return JSONResponse(status_code=422, content={"detail": [
+        {"field": "units", "in": "body", "message": p, "type": "invalid_topology"} for p in problems]})
+
+
+@router.put("/admin/units/{code}", response_model=UnitOut, tags=["topology"], summary="add or change a unit")
+async def put_unit(code: str, body: UnitIn, uow: UowDep, holder: HolderDep, _: Admin) -> Any:
+    record = UnitRecord(code, body.name, body.kind.value, body.parent_code, body.function)
+    try:
+        tree = await handlers.replace_units(uow=uow, units=[record], replace_all=False)
+    except (OrgTreeError, ValueError) as exc:
+        return _tree_problems(exc)
+    holder.policy = holder.policy.with_org(tree)
+    return UnitOut(code=code, name=body.name, kind=body.kind.value, parent_code=body.parent_code,
+                   function=body.function)
+
+
+@router.delete("/admin/units/{code}", status_code=204, tags=["topology"], summary="remove an empty unit")
+async def remove_unit(code: str, uow: UowDep, holder: HolderDep, _: Admin) -> None:
+    try:
+        tree = await handlers.delete_unit(uow=uow, code=code)
+    except KeyError as exc:
+        raise HTTPException(404, detail=f"no unit {code}") from exc
+    except (OrgTreeError, ValueError) as exc:
+        raise HTTPException(409, detail=getattr(exc, "problems", None) or str(exc)) from exc
+    holder.policy = holder.policy.with_org(tree)
+
+
+@router.put("/admin/topology", tags=["topology"], summary="replace the whole tree (validated first)")
+async def put_topology(body: TopologyIn, uow: UowDep, holder: HolderDep, _: Admin) -> Any:
+    try:
+        tree = await handlers.replace_units(uow=uow, units=parse_units(body.units), replace_all=True)
+    except (OrgTreeError, ValueError) as exc:
+        return _tree_problems(exc)
+    holder.policy = holder.policy.with_org(tree)
+    return {"units": len(tree)}

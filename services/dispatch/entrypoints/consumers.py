@@ -5,15 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from services.dispatch.service import handlers
-from shared.events.catalog import INCIDENT_ACCEPTED
+from shared.events.catalog import FOLLOWUP_RECORDED, INCIDENT_ACCEPTED
 from shared.events.envelope import CloudEvent
 from shared.messaging import ConsumerSpec
 from shared.runtime import Runtime
 
 
-def consumers(runtime: Runtime, *, city_code: str) -> list[ConsumerSpec]:
+def consumers(runtime: Runtime, holder: handlers.PolicyHolder) -> list[ConsumerSpec]:
     async def on_incident(event: CloudEvent[Any]) -> None:
-        await handlers.handle_incident_accepted(event, uow=runtime.uow(), city_code=city_code)
+        await holder.ready.wait()
+        await handlers.handle_incident_accepted(event, uow=runtime.uow(), holder=holder)
 
-    return [ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=handlers.CONSUMER_INCIDENTS,
-                         subjects=(INCIDENT_ACCEPTED.subject,), handler=on_incident)]
+    async def on_follow_up(event: CloudEvent[Any]) -> None:
+        await holder.ready.wait()
+        await handlers.handle_follow_up(event, uow=runtime.uow(), holder=holder)
+
+    return [
+        ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=handlers.CONSUMER_INCIDENTS,
+                     subjects=(INCIDENT_ACCEPTED.subject,), handler=on_incident),
+        ConsumerSpec(stream=FOLLOWUP_RECORDED.stream, durable=handlers.CONSUMER_FOLLOWUPS,
+                     subjects=(FOLLOWUP_RECORDED.subject,), handler=on_follow_up),
+    ]

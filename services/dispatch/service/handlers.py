@@ -1,20 +1,65 @@
-"""Dispatch's service layer: commands and events in, one transaction each, events out via the outbox."""
+"""Dispatch's service layer: each use case is one transaction that changes an order through the domain's
+state machine and writes, with it, one audit row and one outbox event per transition."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select, update
 
-from services.dispatch.adapters.orm import OrderAudit, WorkOrder, metadata
+from services.dispatch.adapters import repository
+from services.dispatch.adapters.orm import OrderAccess, OrderAudit, OrgUnitRow, WorkOrder, metadata
+from services.dispatch.domain.lifecycle import (
+    OPEN_STATES,
+    Action,
+    Actor,
+    Decision,
+    FollowUp,
+    InvalidCommand,
+    Order,
+    OrderNotVisible,
+    OrderState,
+    Satisfaction,
+    allowed_actions,
+    can_act,
+    decide,
+)
+from services.dispatch.domain.org import OrgTree, UnitKind
+from services.dispatch.domain.policy import DispatchPolicy
+from services.dispatch.domain.sla import Duration, Limits
+from services.dispatch.domain.timers import due_decisions, next_due
+from shared import metrics
 from shared.counters import next_number
 from shared.events.catalog import ORDER_EVENTS
 from shared.events.envelope import CloudEvent, utcnow
-from shared.events.v1 import IncidentAccepted, OrderChanged
+from shared.events.v1 import FollowUpRecorded, IncidentAccepted, OrderChanged
+from shared.roles import Role
 from shared.uow import UnitOfWork
 
+log = logging.getLogger("mcc.dispatch")
+
 CONSUMER_INCIDENTS = "dispatch-incidents"
+CONSUMER_FOLLOWUPS = "dispatch-followups"
+TOPOLOGY_COUNTER = "topology-version"
+
+
+class PolicyHolder:
+    """The current DispatchPolicy of this process; replaced whole when the topology changes. Consumers wait
+    for `ready` so no event is routed before the stored tree is loaded."""
+
+    def __init__(self, policy: DispatchPolicy) -> None:
+        self.policy = policy
+        self.topology_version = 0
+        self.ready = asyncio.Event()
+
+
+# --- writing transitions ----------------------------------------------------------------------------------
 
 
 def order_changed(order: WorkOrder, *, action: str, from_state: str | None, actor: str,
@@ -34,17 +79,66 @@ async def record_transition(uow: UnitOfWork, order: WorkOrder, *, event_name: st
                             from_state: str | None, actor: str, reason: str | None = None,
                             details: dict[str, Any] | None = None) -> None:
     """One transition = one audit row + one event, in the caller's transaction."""
+    details = _jsonable(details or {})
     data = order_changed(order, action=action, from_state=from_state, actor=actor, reason=reason,
                          details=details)
     event = await uow.emit(ORDER_EVENTS[event_name], data, subject=order.id)
     uow.session.add(OrderAudit(order_id=order.id, event_id=event.id, action=action, from_state=from_state,
                                to_state=order.state, version=order.version, actor=actor,
-                               unit_code=order.unit_code, reason=reason, details=details or {}, at=event.time))
+                               unit_code=order.unit_code, reason=reason, details=details, at=event.time))
 
 
-async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: UnitOfWork, city_code: str) -> None:
-    """Turn a located incident into a work order assigned to the unit that owns its location."""
-    incident = event.data
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+async def apply_decision(uow: UnitOfWork, row: WorkOrder, decision: Decision, policy: DispatchPolicy) -> None:
+    """Write a decision to its row (only against the version read) with its audit row and event."""
+    values = repository.row_values(row, decision, next_due_at=next_due(decision.order, policy.timer))
+    await repository.save(uow.session, row, values)
+    await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
+                            from_state=decision.from_state.value, actor=decision.actor.subject,
+                            reason=decision.reason, details=dict(decision.details))
+
+
+def count(decision: Decision, row: WorkOrder) -> None:
+    """Prometheus counters for a committed transition."""
+    action, tier = decision.action, row.tier or "unknown"
+    if decision.to_state is OrderState.DISPATCHED and action in (Action.DISPATCH, Action.ROUTE, Action.REASSIGN,
+                                                                 Action.ESCALATE, Action.REOPEN):
+        metrics.ORDERS_DISPATCHED.labels(tier).inc()
+    if action is Action.SIGN:
+        metrics.ORDERS_SIGNED.labels(tier, "on_time" if decision.details.get("on_time") else "late").inc()
+        if decision.before.assigned_at:
+            metrics.ORDER_TIME_TO_SIGN.labels(tier).observe((decision.at - decision.before.assigned_at).total_seconds())
+    elif action is Action.CLOSE:
+        metrics.ORDERS_CLOSED.labels(tier, "on_time" if decision.details.get("on_time") else "late").inc()
+        if row.dispatched_at:
+            metrics.ORDER_TIME_TO_CLOSE.labels(tier).observe((decision.at - row.dispatched_at).total_seconds())
+    elif action is Action.RETURN:
+        metrics.ORDERS_RETURNED.labels(tier).inc()
+    elif action is Action.REOPEN:
+        metrics.ORDERS_REOPENED.labels(tier).inc()
+    elif action is Action.MERGE:
+        metrics.ORDERS_MERGED.inc()
+    elif action is Action.ESCALATE:
+        before = decision.before.tier.value if decision.before.tier else "unknown"
+        metrics.ORDERS_ESCALATED.labels(before, tier).inc()
+
+
+# --- incidents become orders --------------------------------------------------------------------------------
+
+
+async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: UnitOfWork,
+                                   holder: PolicyHolder) -> None:
+    """Turn a located incident into a work order sent to the unit that owns it (or a county queue)."""
+    incident, policy = event.data, holder.policy
     async with uow:
         if not await uow.first_delivery(consumer=CONSUMER_INCIDENTS, event_id=event.id):
             return
@@ -52,17 +146,14 @@ async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: 
         if existing.scalar_one_or_none() is not None:
             return  # the same incident republished under another event id
         loc = incident.location
-        if loc.town_code:
-            unit, tier, state, event_name = loc.town_code, "town", "dispatched", "dispatched"
-        elif loc.county_code:
-            unit, tier, state, event_name = loc.county_code, "county", "queued", "queued"
-        else:
-            unit, tier, state, event_name = city_code, "city", "queued", "queued"
+        routing = policy.route(incident.category_code, loc.village_code, loc.town_code, loc.county_code)
         now = utcnow()
-        order = WorkOrder(
+        place = policy.place(loc.town_code, loc.county_code)
+        row = WorkOrder(
             id=str(uuid.uuid4()), number=await next_number(uow.session, metadata.tables["counter"], prefix="GD",
-                                                  day=now.strftime("%Y%m%d")),
-            incident_id=incident.incident_id, state=state, version=1, unit_code=unit, tier=tier,
+                                                           day=now.strftime("%Y%m%d")),
+            incident_id=incident.incident_id, state=OrderState.ACCEPTED.value, version=0,
+            unit_code=routing.unit_code or policy.org.city_code, tier=(routing.tier or "city"),
             county_code=loc.county_code, town_code=loc.town_code, village_code=loc.village_code,
             grid_code=loc.grid_code, category_code=incident.category_code, appeal_type=incident.appeal_type.value,
             urgency=incident.urgency.value, channel=incident.channel.value, source_ref=incident.source_ref,
@@ -70,36 +161,356 @@ async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: 
             lon=loc.coordinates.lon if loc.coordinates else None, lat=loc.coordinates.lat if loc.coordinates else None,
             located_by=incident.located_by.value, confidential=incident.confidential,
             caller=incident.caller.model_dump() if incident.caller else None,
-            reported_at=incident.reported_at, created_at=now, updated_at=now,
+            reported_at=incident.reported_at, created_at=now, updated_at=now, lifecycle={},
         )
-        uow.session.add(order)
-        await record_transition(uow, order, event_name=event_name, action="dispatch", from_state=None,
-                                actor="system:router", reason=f"located by {incident.located_by.value}")
+        uow.session.add(row)
+        await uow.session.flush()
+        order = Order(id=row.id, state=OrderState.ACCEPTED)
+        limits = policy.limits(place=place, appeal_type=row.appeal_type, category_code=row.category_code,
+                               urgency=row.urgency)
+        action = Action.QUEUE if routing.queue else Action.DISPATCH
+        decision = decide(order, action, Actor.system("router"), now, org=policy.org, calendar=policy.calendar,
+                          settings=policy.sla.settings, to_unit=routing.unit_code, limits=limits,
+                          reason=routing.reason)
+        await apply_decision(uow, row, decision, policy)
         await uow.commit()
+    count(decision, row)
 
 
-async def get_order(uow: UnitOfWork, *, order_id: str) -> WorkOrder | None:
-    """An order by id or by its number."""
+# --- people act on orders ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a person asks for: an action and the inputs it may need."""
+
+    action: Action
+    reason: str | None = None
+    to_unit: str | None = None
+    extension: Duration | None = None
+    result: str | None = None
+    evidence: tuple[str, ...] = ()
+    follow_up: FollowUp | None = None
+    master: str | None = None
+    expected_version: int | None = None
+
+
+@dataclass
+class Outcome:
+    row: WorkOrder
+    decision: Decision
+    allowed: tuple[Action, ...] = field(default=())
+
+
+async def _load(uow: UnitOfWork, ref: str) -> WorkOrder | None:
+    result = await uow.session.execute(select(WorkOrder).where((WorkOrder.id == ref) | (WorkOrder.number == ref)))
+    return result.scalar_one_or_none()
+
+
+def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Limits | None:
+    if command.action in (Action.DISPATCH, Action.ROUTE, Action.REOPEN):
+        return policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
+                             category_code=row.category_code, urgency=row.urgency)
+    return None
+
+
+async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
+                      command: Command) -> Outcome:
+    """Take one lifecycle action on an order for a person (404 outside their scope, 409 when not allowed)."""
+    policy = holder.policy
+    now = utcnow()
     async with uow:
-        result = await uow.session.execute(
-            select(WorkOrder).where((WorkOrder.id == order_id) | (WorkOrder.number == order_id)))
-        return result.scalar_one_or_none()
+        row = await _load(uow, order_ref)
+        if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
+            raise OrderNotVisible(f"no work order {order_ref}")
+        if command.expected_version is not None and command.expected_version != row.version:
+            raise repository.StaleOrder(f"order {row.number} is at version {row.version}, not "
+                                        f"{command.expected_version}")
+        master_row = await _load(uow, command.master) if command.master else None
+        if command.master and master_row is None:
+            raise InvalidCommand(f"no master order {command.master}")
+        decision = decide(
+            repository.to_domain(row), command.action, actor, now, org=policy.org, calendar=policy.calendar,
+            settings=policy.sla.settings, to_unit=command.to_unit, limits=_limits_for(command, row, policy),
+            reason=command.reason, extension=command.extension, result=command.result,
+            evidence=command.evidence, follow_up=command.follow_up,
+            master=repository.to_domain(master_row) if master_row is not None else None)
+        await apply_decision(uow, row, decision, policy)
+        if decision.action is Action.MERGE and master_row is not None:
+            await uow.session.execute(update(WorkOrder).where(WorkOrder.id == master_row.id)
+                                      .values(duplicate_count=WorkOrder.duplicate_count + 1))
+        await uow.commit()
+    count(decision, row)
+    return Outcome(row, decision, allowed_actions(decision.order, actor=actor, org=policy.org))
 
 
-async def find_orders(uow: UnitOfWork, *, incident_id: str | None = None, source_ref: str | None = None,
-                      limit: int = 50) -> list[WorkOrder]:
-    """Orders by the incident or channel record they came from."""
+async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWork, holder: PolicyHolder) -> None:
+    """A 回访 result: record it on the closed order, then archive it or, when the caller is dissatisfied and
+    the unit was at fault, reopen it (重办)."""
+    data, policy = event.data, holder.policy
+    now = utcnow()
+    decisions: list[Decision] = []
     async with uow:
-        query = select(WorkOrder).order_by(WorkOrder.created_at.desc()).limit(limit)
-        if incident_id:
-            query = query.where(WorkOrder.incident_id == incident_id)
-        if source_ref:
-            query = query.where(WorkOrder.source_ref == source_ref)
+        if not await uow.first_delivery(consumer=CONSUMER_FOLLOWUPS, event_id=event.id):
+            return
+        row = await _load(uow, data.order_id)
+        if row is None or row.state != OrderState.CLOSED.value:
+            log.warning("follow-up for an order that is not awaiting one: ignored",
+                        extra={"order_id": data.order_id, "state": row.state if row else None})
+            await uow.commit()
+            return
+        if not data.reached or data.satisfaction is None:
+            await uow.commit()  # not reached: the hotline calls again; nothing changes here
+            return
+        operator = Actor(f"operator:{data.operator}", Role.OPERATOR)
+        follow_up = FollowUp(Satisfaction(data.satisfaction), data.resolved, data.unit_at_fault)
+        order = repository.to_domain(row)
+        decision = decide(order, Action.FOLLOW_UP, operator, now, org=policy.org, follow_up=follow_up,
+                          reason=data.comment, calendar=policy.calendar, settings=policy.sla.settings)
+        await apply_decision(uow, row, decision, policy)
+        decisions.append(decision)
+        reopen = follow_up.satisfaction is Satisfaction.DISSATISFIED and follow_up.unit_at_fault is True
+        if reopen:
+            limits = policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
+                                   category_code=row.category_code, urgency=row.urgency)
+            decision = decide(decision.order, Action.REOPEN, operator, now, org=policy.org, limits=limits,
+                              reason="群众不满意且承办单位有责，重办", calendar=policy.calendar,
+                              settings=policy.sla.settings)
+        else:
+            decision = decide(decision.order, Action.ARCHIVE, Actor.system("followup"), now, org=policy.org,
+                              reason="回访完成，归档", calendar=policy.calendar, settings=policy.sla.settings)
+        await apply_decision(uow, row, decision, policy)
+        decisions.append(decision)
+        await uow.commit()
+    for d in decisions:
+        count(d, row)
+
+
+# --- timers -------------------------------------------------------------------------------------------------
+
+
+async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetime | None = None,
+                          batch: int = 200) -> int:
+    """Take every warning and escalation step due on up to `batch` overdue orders; the number of transitions.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL), so several dispatch processes share the work
+    without waiting on each other; SQLite serialises writers. Each write is conditional on the version read,
+    and what is due is computed from the order's own log, so a duplicate or stale firing does nothing.
+    """
+    policy = holder.policy
+    now = now or utcnow()
+    fired: list[tuple[Decision, WorkOrder]] = []
+    async with uow:
+        query = (select(WorkOrder).where(WorkOrder.next_due_at <= now).order_by(WorkOrder.next_due_at)
+                 .limit(batch).with_for_update(skip_locked=True))
+        rows = list((await uow.session.execute(query)).scalars())
+        for row in rows:
+            order = repository.to_domain(row)
+            decisions = due_decisions(order, now, policy.timer)
+            if not decisions:  # nothing due after all (policy changed, clock paused): just reschedule
+                await repository.save(uow.session, row, {"next_due_at": next_due(order, policy.timer),
+                                                         "version": row.version})
+                continue
+            for decision in decisions:
+                await apply_decision(uow, row, decision, policy)
+                fired.append((decision, row))
+        await uow.commit()
+    for decision, row in fired:
+        count(decision, row)
+    return len(fired)
+
+
+async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder, batch: int = 1000) -> int:
+    """Recompute next_due_at of every open order (after the escalation chain or SLA settings changed)."""
+    policy, changed = holder.policy, 0
+    async with uow:
+        rows = (await uow.session.execute(select(WorkOrder).where(
+            WorkOrder.state.in_([s.value for s in OPEN_STATES])))).scalars()
+        for row in rows:
+            due = next_due(repository.to_domain(row), policy.timer)
+            if due != row.next_due_at:
+                await repository.save(uow.session, row, {"next_due_at": due, "version": row.version})
+                changed += 1
+        await uow.commit()
+    return changed
+
+
+async def refresh_gauges(*, uow: UnitOfWork, now: datetime | None = None) -> None:
+    """Open and overdue orders per county and town, for Prometheus."""
+    now = now or utcnow()
+    open_states = [s.value for s in OPEN_STATES]
+    overdue = QUEUE_VIEWS["overdue"](now)
+    async with uow:
+        rows = (await uow.session.execute(
+            select(WorkOrder.county_code, WorkOrder.town_code, func.count(), func.sum(case((overdue, 1), else_=0)))
+            .where(WorkOrder.state.in_(open_states)).group_by(WorkOrder.county_code, WorkOrder.town_code))).all()
+    metrics.ORDERS_OPEN.clear()
+    metrics.ORDERS_OVERDUE.clear()
+    for county, town, total, late in rows:
+        metrics.ORDERS_OPEN.labels(county or "", town or "").set(total)
+        metrics.ORDERS_OVERDUE.labels(county or "", town or "").set(late or 0)
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+def scope_filter(actor: Actor, org: OrgTree) -> Any:
+    """The SQL condition for the orders an actor may see (None: all of them)."""
+    role = actor.role
+    if role in (Role.CITY, Role.OPERATOR, "system"):
+        return None
+    unit = org.get(actor.unit_code)
+    if unit is None or role == Role.ADMIN:
+        return WorkOrder.id.is_(None)  # nothing
+    if role in (Role.TOWN, Role.DEPARTMENT):
+        return WorkOrder.unit_code == unit.code
+    if role == Role.COUNTY and unit.kind is UnitKind.COUNTY:
+        codes = [unit.code] + [u.code for u in org if org.is_dispatch_target(u.code) and org.is_within(u.code, unit.code)]
+        return WorkOrder.unit_code.in_(sorted(set(codes)))
+    return WorkOrder.id.is_(None)
+
+
+async def _log_access(uow: UnitOfWork, actor: Actor, rows: Sequence[WorkOrder], view: str) -> None:
+    now = utcnow()
+    uow.session.add_all([OrderAccess(order_id=r.id, order_number=r.number, subject=actor.subject,
+                                     role=str(actor.role), unit_code=actor.unit_code, view=view, at=now)
+                         for r in rows])
+
+
+async def read_order(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
+                     view: str = "detail") -> tuple[WorkOrder, list[OrderAudit] | None, tuple[Action, ...]]:
+    """An order (and for view=history its audit trail) for someone allowed to see it; the read is logged."""
+    policy = holder.policy
+    async with uow:
+        row = await _load(uow, order_ref)
+        if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
+            raise OrderNotVisible(f"no work order {order_ref}")
+        history = None
+        if view == "history":
+            history = list((await uow.session.execute(
+                select(OrderAudit).where(OrderAudit.order_id == row.id).order_by(OrderAudit.id))).scalars())
+        await _log_access(uow, actor, [row], view)
+        await uow.commit()
+    return row, history, allowed_actions(repository.to_domain(row), actor=actor, org=policy.org)
+
+
+QUEUE_VIEWS: dict[str, Callable[[datetime], Any]] = {
+    "open": lambda now: WorkOrder.state.in_([s.value for s in OPEN_STATES]),
+    "awaiting_sign": lambda now: WorkOrder.state == OrderState.DISPATCHED.value,
+    "in_progress": lambda now: WorkOrder.state.in_([OrderState.SIGNED.value, OrderState.IN_PROGRESS.value]),
+    "queued": lambda now: WorkOrder.state == OrderState.QUEUED.value,
+    "return_requested": lambda now: WorkOrder.state == OrderState.RETURN_REQUESTED.value,
+    "overdue": lambda now: (WorkOrder.state.in_([s.value for s in OPEN_STATES])
+                            & or_((WorkOrder.state == OrderState.DISPATCHED.value) & (WorkOrder.sign_deadline < now),
+                                  WorkOrder.state.in_([OrderState.SIGNED.value, OrderState.IN_PROGRESS.value])
+                                  & (WorkOrder.handle_deadline < now))),
+    "closed": lambda now: WorkOrder.state == OrderState.CLOSED.value,
+    "all": lambda now: None,
+}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    view: str = "open"
+    unit_code: str | None = None
+    county_code: str | None = None
+    town_code: str | None = None
+    category_code: str | None = None
+    urgency: str | None = None
+    supervised: bool | None = None
+    incident_id: str | None = None
+    source_ref: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+async def list_orders(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor,
+                      filters: QueueFilter) -> tuple[list[WorkOrder], int]:
+    """A page of the orders an actor may see, by view and filters, most urgent deadline first; and the total."""
+    now = utcnow()
+    conditions = [c for c in (scope_filter(actor, holder.policy.org), QUEUE_VIEWS[filters.view](now)) if c is not None]
+    for column, value in ((WorkOrder.unit_code, filters.unit_code), (WorkOrder.county_code, filters.county_code),
+                          (WorkOrder.town_code, filters.town_code), (WorkOrder.urgency, filters.urgency),
+                          (WorkOrder.supervised, filters.supervised), (WorkOrder.incident_id, filters.incident_id),
+                          (WorkOrder.source_ref, filters.source_ref)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.category_code:
+        conditions.append(WorkOrder.category_code.startswith(filters.category_code))
+    due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
+    async with uow:
+        total = (await uow.session.execute(select(func.count()).select_from(WorkOrder).where(*conditions))).scalar_one()
+        rows = list((await uow.session.execute(
+            select(WorkOrder).where(*conditions).order_by(due.is_(None), due, WorkOrder.created_at, WorkOrder.id)
+            .limit(filters.limit).offset(filters.offset))).scalars())
+        await _log_access(uow, actor, rows, "list")
+        await uow.commit()
+    return rows, total
+
+
+async def access_log(*, uow: UnitOfWork, order_ref: str | None = None, subject: str | None = None,
+                     since: datetime | None = None, until: datetime | None = None,
+                     limit: int = 100, offset: int = 0) -> list[OrderAccess]:
+    """Who read which order when, newest first (for the city)."""
+    query = select(OrderAccess).order_by(OrderAccess.at.desc(), OrderAccess.id.desc()).limit(limit).offset(offset)
+    if order_ref:
+        query = query.where((OrderAccess.order_id == order_ref) | (OrderAccess.order_number == order_ref))
+    if subject:
+        query = query.where(OrderAccess.subject == subject)
+    if since:
+        query = query.where(OrderAccess.at >= since)
+    if until:
+        query = query.where(OrderAccess.at < until)
+    async with uow:
         return list((await uow.session.execute(query)).scalars())
 
 
-async def order_history(uow: UnitOfWork, *, order_id: str) -> list[OrderAudit]:
+# --- topology -----------------------------------------------------------------------------------------------
+
+
+async def load_org(*, uow: UnitOfWork) -> tuple[OrgTree | None, int]:
+    """The stored tree (None when the table is empty) and the topology version."""
+    counter = metadata.tables["counter"]
     async with uow:
-        result = await uow.session.execute(
-            select(OrderAudit).where(OrderAudit.order_id == order_id).order_by(OrderAudit.id))
-        return list(result.scalars())
+        units = list((await uow.session.execute(select(OrgUnitRow))).scalars())
+        version = (await uow.session.execute(select(counter.c.value).where(counter.c.name == TOPOLOGY_COUNTER))
+                   ).scalar_one_or_none() or 0
+    return (OrgTree.from_units(units) if units else None), version
+
+
+async def replace_units(*, uow: UnitOfWork, units: Sequence[Any], replace_all: bool) -> OrgTree:
+    """Store units (all of them, or upserts) after validating the resulting tree; OrgTreeError otherwise."""
+    now = utcnow()
+    async with uow:
+        current = {} if replace_all else {u.code: u for u in (await uow.session.execute(select(OrgUnitRow))).scalars()}
+        merged = dict(current)
+        for unit in units:
+            merged[unit.code] = unit
+        tree = OrgTree.from_units(merged.values())  # raises before anything is written
+        if replace_all:
+            await uow.session.execute(OrgUnitRow.__table__.delete())  # type: ignore[attr-defined]
+        for unit in units:
+            await uow.session.merge(OrgUnitRow(code=unit.code, name=unit.name, kind=str(unit.kind),
+                                               parent_code=unit.parent_code, function=getattr(unit, "function", None),
+                                               updated_at=now))
+        await next_number(uow.session, metadata.tables["counter"], prefix=TOPOLOGY_COUNTER, day="", width=1)
+        await uow.commit()
+    return tree
+
+
+async def delete_unit(*, uow: UnitOfWork, code: str) -> OrgTree:
+    """Remove a unit that has no children and holds no open order."""
+    async with uow:
+        rows = {u.code: u for u in (await uow.session.execute(select(OrgUnitRow))).scalars()}
+        if code not in rows:
+            raise KeyError(code)
+        held = (await uow.session.execute(select(func.count()).select_from(WorkOrder).where(
+            WorkOrder.unit_code == code, WorkOrder.state.in_([s.value for s in OPEN_STATES])))).scalar_one()
+        if held:
+            raise ValueError(f"unit {code} holds {held} open orders: reassign them first")
+        rest = [u for c, u in rows.items() if c != code]
+        tree = OrgTree.from_units(rest)
+        await uow.session.delete(rows[code])
+        await next_number(uow.session, metadata.tables["counter"], prefix=TOPOLOGY_COUNTER, day="", width=1)
+        await uow.commit()
+    return tree

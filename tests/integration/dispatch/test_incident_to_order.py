@@ -11,21 +11,9 @@ from services.dispatch import bootstrap
 from services.dispatch.adapters.orm import OrderAudit, WorkOrder, metadata
 from services.dispatch.config import DispatchSettings
 from shared.events.catalog import INCIDENT_ACCEPTED, ORDER_EVENTS, dead_letter_subject
-from shared.events.envelope import CloudEvent, utcnow
-from shared.events.v1 import AppealType, Channel, IncidentAccepted, LocatedBy, Location, Urgency
 from tests.support.apps import jetstream, make_runtime, running, stream_messages
+from tests.support.dispatch import CITY_CENTRE, accepted_incident
 from tests.support.polling import eventually
-
-
-def accepted_incident(town: str = "320612101", incident_id: str | None = None) -> CloudEvent[IncidentAccepted]:
-    data = IncidentAccepted(
-        incident_id=incident_id or str(uuid.uuid4()), channel=Channel.HOTLINE, source_ref="12345-20261122-000001",
-        appeal_type=AppealType.COMPLAINT, category_code="0301", description="小区门口污水外溢", urgency=Urgency.NORMAL,
-        location=Location(town_code=town, county_code=town[:6], address="兴仁镇兴仁村"),
-        located_by=LocatedBy.GRID, reported_at=utcnow(), accepted_at=utcnow(),
-    )
-    return CloudEvent[IncidentAccepted](source="/mcc/intake", type=INCIDENT_ACCEPTED.type, data=data,
-                                        subject=data.incident_id)
 
 
 async def count(runtime, model, *where) -> int:
@@ -47,7 +35,8 @@ async def test_the_same_incident_event_delivered_twice_creates_one_work_order(db
 
         await eventually(lambda: _nonempty(client, event.data.incident_id))
         await eventually(lambda: _consumer_done(js, "dispatch-incidents"), message="consumer caught up")
-        orders = (await client.get("/api/v1/orders", params={"incident_id": event.data.incident_id})).json()
+        orders = (await client.get("/api/v1/orders", params={"incident_id": event.data.incident_id, "view": "all"},
+                                   headers=CITY_CENTRE)).json()["items"]
         assert len(orders) == 1
         order = orders[0]
         assert order["state"] == "dispatched" and order["unit_code"] == "320612101" and order["tier"] == "town"
@@ -61,7 +50,7 @@ async def test_the_same_incident_event_delivered_twice_creates_one_work_order(db
         assert body["type"] == "cn.mcc.order.dispatched.v1" and body["data"]["order_id"] == order["id"]
         assert dispatched[0].headers["Nats-Msg-Id"] == body["id"]
 
-        read = await client.get(f"/api/v1/orders/{order['number']}")
+        read = await client.get(f"/api/v1/orders/{order['number']}", headers=CITY_CENTRE)
         assert read.status_code == 200 and read.json()["id"] == order["id"]
 
 
@@ -99,5 +88,6 @@ async def _at_least(messages_coro, n: int):
 
 
 async def _nonempty(client, incident_id: str):
-    response = await client.get("/api/v1/orders", params={"incident_id": incident_id})
-    return response.json() or None
+    response = await client.get("/api/v1/orders", params={"incident_id": incident_id, "view": "all"},
+                                headers=CITY_CENTRE)
+    return response.json()["items"] or None

@@ -1,0 +1,131 @@
+"""Orders between the database and the domain: the row's `lifecycle` JSON <-> `lifecycle.Order`, and writes
+that only succeed against the version that was read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.adapters.orm import WorkOrder
+from services.dispatch.domain.lifecycle import (
+    Decision,
+    FollowUp,
+    Order,
+    OrderState,
+    StepMark,
+    WarningMark,
+)
+from services.dispatch.domain.org import Tier
+from services.dispatch.domain.sla import Clock, Duration, TimeUnit, WarningLevel
+
+
+class StaleOrder(Exception):
+    """The order changed since it was read (another dispatcher, another timer): nothing was written."""
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _duration(value: dict[str, Any] | None) -> Duration | None:
+    return Duration(value["amount"], TimeUnit(value["unit"])) if value else None
+
+
+def _dur(value: Duration | None) -> dict[str, Any] | None:
+    return {"amount": value.amount, "unit": value.unit.value} if value else None
+
+
+def _clock(value: dict[str, Any] | None) -> Clock:
+    if not value:
+        return Clock()
+    return Clock(_dt(value.get("deadline")), TimeUnit(value.get("unit", "hours")), _duration(value.get("remaining")))
+
+
+def _clk(clock: Clock) -> dict[str, Any]:
+    return {"deadline": _iso(clock.deadline), "unit": clock.unit.value, "remaining": _dur(clock.remaining)}
+
+
+def encode(order: Order) -> dict[str, Any]:
+    """The order's lifecycle state as JSON."""
+    fu = order.follow_up
+    return {
+        "assigned_at": _iso(order.assigned_at), "sign": _clk(order.sign), "handle": _clk(order.handle),
+        "paused_state": order.paused_state.value if order.paused_state else None,
+        "paused_at": _iso(order.paused_at), "extension_requested": _dur(order.extension_requested),
+        "extension_granted": order.extension_granted,
+        "follow_up": {"satisfaction": fu.satisfaction.value, "resolved": fu.resolved,
+                      "unit_at_fault": fu.unit_at_fault} if fu else None,
+        "urge_count": order.urge_count, "reopen_count": order.reopen_count,
+        "escalation_count": order.escalation_count,
+        "steps": [{"step": m.step, "deadline": _iso(m.deadline), "at": _iso(m.at)} for m in order.steps],
+        "warnings": [{"clock": w.clock, "level": w.level.value, "deadline": _iso(w.deadline)}
+                     for w in order.warnings],
+    }
+
+
+def to_domain(row: WorkOrder) -> Order:
+    """The domain order a row holds."""
+    lc = row.lifecycle or {}
+    fu = lc.get("follow_up")
+    return Order(
+        id=row.id, state=OrderState(row.state), unit_code=row.unit_code,
+        tier=Tier(row.tier) if row.tier else None, assigned_at=_dt(lc.get("assigned_at")),
+        sign=_clock(lc.get("sign")), handle=_clock(lc.get("handle")),
+        paused_state=OrderState(lc["paused_state"]) if lc.get("paused_state") else None,
+        paused_at=_dt(lc.get("paused_at")), extension_requested=_duration(lc.get("extension_requested")),
+        extension_granted=float(lc.get("extension_granted", 0.0)),
+        follow_up=FollowUp(**fu) if fu else None, merged_into=row.merged_into, supervised=row.supervised,
+        urge_count=lc.get("urge_count", 0), reopen_count=lc.get("reopen_count", 0),
+        escalation_count=lc.get("escalation_count", 0), signed_at=row.signed_at, closed_at=row.closed_at,
+        steps=tuple(StepMark(m["step"], _dt(m["deadline"]), _dt(m["at"])) for m in lc.get("steps", ())),
+        warnings=tuple(WarningMark(w["clock"], WarningLevel(w["level"]), _dt(w["deadline"]))
+                       for w in lc.get("warnings", ())),
+    )
+
+
+def row_values(row: WorkOrder, decision: Decision, *, next_due_at: datetime | None) -> dict[str, Any]:
+    """The column values after a decision: the lifecycle JSON and every mirrored column."""
+    order, action = decision.order, decision.action.value
+    values: dict[str, Any] = {
+        "state": order.state.value, "version": row.version + 1, "unit_code": order.unit_code or row.unit_code,
+        "tier": order.tier.value if order.tier else row.tier, "updated_at": decision.at,
+        "sign_deadline": order.sign.deadline, "handle_deadline": order.handle.deadline,
+        "assigned_at": order.assigned_at, "signed_at": order.signed_at, "closed_at": order.closed_at,
+        "merged_into": order.merged_into, "supervised": order.supervised,
+        "escalation_count": order.escalation_count, "reopen_count": order.reopen_count,
+        "urge_count": order.urge_count, "extension_pending": order.extension_pending,
+        "satisfaction": order.follow_up.satisfaction.value if order.follow_up else row.satisfaction,
+        "resolved": order.follow_up.resolved if order.follow_up else row.resolved,
+        "next_due_at": next_due_at, "lifecycle": encode(order),
+    }
+    if decision.to_state is OrderState.DISPATCHED and row.dispatched_at is None:
+        values["dispatched_at"] = decision.at
+        values["first_sign_deadline"] = order.sign.deadline
+    if action == "sign" and row.signed_on_time is None:
+        values["signed_on_time"] = bool(decision.details.get("on_time"))
+    if action == "close":
+        values["closed_on_time"] = bool(decision.details.get("on_time"))
+    if action == "return":
+        values["return_count"] = row.return_count + 1
+    return values
+
+
+async def save(session: AsyncSession, row: WorkOrder, values: dict[str, Any]) -> None:
+    """Write the new values if the row still has the version that was read; StaleOrder otherwise."""
+    table = WorkOrder.__table__  # type: ignore[attr-defined]
+    result = await session.execute(update(table).where(table.c.id == row.id, table.c.version == row.version)
+                                   .values(**values))
+    if result.rowcount != 1:
+        raise StaleOrder(f"order {row.number} changed meanwhile (version {row.version})")
+    # The row now only describes what was written: detach it so the session never flushes it a second time.
+    if row in session:
+        session.expunge(row)
+    for key, value in values.items():
+        setattr(row, key, value)

@@ -1,0 +1,67 @@
+"""The timer loop: fires due warnings and escalations from the database, and keeps the tree current.
+
+Why a database poller and not Redis or JetStream scheduling: the deadline already lives in the order row, in
+the same transaction as every transition, so there is one source of truth and nothing to keep in step. A
+Redis restart or a nats-server restart loses nothing (events wait in the outbox), a killed dispatch loses
+nothing (the next poll of any process finds the overdue rows: the poll *is* the sweeper), and two processes
+share the work through FOR UPDATE SKIP LOCKED. The cost is one indexed query per poll interval
+(`MCC_DISPATCH_TIMER_POLL_S`), which also bounds the firing lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from services.dispatch.config import DispatchSettings
+from services.dispatch.service import handlers
+from shared.runtime import Runtime
+
+log = logging.getLogger("mcc.dispatch.timers")
+GAUGE_EVERY_S = 15.0
+
+
+class TimerLoop:
+    def __init__(self, runtime: Runtime, holder: handlers.PolicyHolder, settings: DispatchSettings) -> None:
+        self.runtime, self.holder, self.settings = runtime, holder, settings
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="dispatch-timers")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run(self) -> None:
+        next_topology = next_gauges = 0.0
+        while True:
+            try:
+                fired = await handlers.fire_due_timers(uow=self.runtime.uow(), holder=self.holder,
+                                                       batch=self.settings.timer_batch)
+                now = time.monotonic()
+                if now >= next_topology:
+                    next_topology = now + self.settings.topology_poll_s
+                    await self.reload_topology()
+                if now >= next_gauges:
+                    next_gauges = now + GAUGE_EVERY_S
+                    await handlers.refresh_gauges(uow=self.runtime.uow())
+                if fired:
+                    continue  # more may be due: keep going without waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be briefly away: log, wait, try again
+                log.exception("timer pass failed")
+            await asyncio.sleep(self.settings.timer_poll_s)
+
+    async def reload_topology(self) -> None:
+        """Pick up a tree another process changed (the admin API bumps the topology version)."""
+        org, version = await handlers.load_org(uow=self.runtime.uow())
+        if org is not None and version != self.holder.topology_version:
+            self.holder.policy = self.holder.policy.with_org(org)
+            self.holder.topology_version = version
+            log.info("topology reloaded", extra={"version": version, "units": len(org)})
