@@ -148,11 +148,13 @@ def _print_summary(services: list[ServiceProcess], nats: ServerProcess, redis: S
         print(f"  {s.name:<10} {'yes' if ready[s.name] else 'NO':<6} {s.url}  (API docs {s.url}/docs)")
     print(f"  {'nats':<10} {'yes':<6} nats://127.0.0.1:{nats.port}  (JetStream, data in {nats.data_dir})")
     print(f"  {'redis':<10} {'yes':<6} redis://127.0.0.1:{redis.port}")
-    operator = mint_token(secret, subject="demo-operator", role=Role.OPERATOR, unit_code="320600")
-    city = mint_token(secret, subject="demo-city", role=Role.CITY, unit_code="320600")
-    print("\nDemo tokens (12 h):")
-    print(f"  operator: {operator}")
-    print(f"  city:     {city}")
+    demo = (("operator", Role.OPERATOR, "320600", "12345 operator"), ("city", Role.CITY, "320600", "南通市"),
+            ("county", Role.COUNTY, "320612", "通州区"), ("town", Role.TOWN, "320612101", "通州区 first town"),
+            ("admin", Role.ADMIN, "320600", "topology and API keys"))
+    print("\nDemo tokens (12 h; mint others with `mcc token --role ROLE --unit CODE`):")
+    for label, role, unit, note in demo:
+        token = mint_token(secret, subject=f"demo-{label}", role=role, unit_code=unit)
+        print(f"  {label:<9} ({note}, unit {unit}): {token}")
     print("\nPress Ctrl-C to stop everything.\n", flush=True)
 
 

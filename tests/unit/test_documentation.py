@@ -39,3 +39,16 @@ def test_every_setting_of_the_service_is_documented_in_the_readme(service):
 
 def test_the_readme_shows_the_two_commands():
     assert "make run" in README and "make test" in README
+
+
+def test_the_dispatch_docs_list_exactly_the_transitions_of_the_state_machine():
+    from services.dispatch.domain.lifecycle import TRANSITIONS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "dispatch.md").read_text()
+    rows = {tuple(cell.strip(" `") for cell in line.split("|")[1:4])
+            for line in docs.splitlines() if line.startswith("| `")}
+    documented = {(state, action) for state, action, _ in rows}
+    assert documented == {(s.value, a.value) for s, a in TRANSITIONS}
+    for (state, action), transition in TRANSITIONS.items():
+        to = transition.to_state.value if transition.to_state else "(the state it paused in)"
+        assert (state.value, action.value, to) in rows

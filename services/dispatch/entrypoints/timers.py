@@ -21,6 +21,7 @@ from shared.runtime import Runtime
 
 log = logging.getLogger("mcc.dispatch.timers")
 GAUGE_EVERY_S = 15.0
+PRUNE_EVERY_S = 3600.0
 
 
 class TimerLoop:
@@ -39,6 +40,7 @@ class TimerLoop:
 
     async def run(self) -> None:
         next_topology = next_gauges = 0.0
+        next_prune = time.monotonic() + 60
         while True:
             try:
                 fired = await handlers.fire_due_timers(uow=self.runtime.uow(), holder=self.holder,
@@ -50,6 +52,10 @@ class TimerLoop:
                 if now >= next_gauges:
                     next_gauges = now + GAUGE_EVERY_S
                     await handlers.refresh_gauges(uow=self.runtime.uow())
+                if now >= next_prune:
+                    next_prune = now + PRUNE_EVERY_S
+                    await handlers.prune_access_log(uow=self.runtime.uow(),
+                                                    older_than_days=self.settings.access_log_days)
                 if fired:
                     continue  # more may be due: keep going without waiting
             except asyncio.CancelledError:

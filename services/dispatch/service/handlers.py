@@ -8,10 +8,10 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from services.dispatch.adapters import repository
 from services.dispatch.adapters.orm import OrderAccess, OrderAudit, OrgUnitRow, WorkOrder, metadata
@@ -463,6 +463,15 @@ async def access_log(*, uow: UnitOfWork, order_ref: str | None = None, subject: 
         query = query.where(OrderAccess.at < until)
     async with uow:
         return list((await uow.session.execute(query)).scalars())
+
+
+async def prune_access_log(*, uow: UnitOfWork, older_than_days: int) -> int:
+    """Delete order-read records past their retention; returns how many."""
+    async with uow:
+        result = await uow.session.execute(delete(OrderAccess).where(
+            OrderAccess.at < utcnow() - timedelta(days=older_than_days)))
+        await uow.commit()
+    return result.rowcount or 0
 
 
 # --- topology -----------------------------------------------------------------------------------------------
