@@ -46,7 +46,7 @@ def test_the_dispatch_docs_list_exactly_the_transitions_of_the_state_machine():
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "dispatch.md").read_text()
     rows = {tuple(cell.strip(" `") for cell in line.split("|")[1:4])
-            for line in docs.splitlines() if line.startswith("| `")}
+            for line in docs.splitlines() if line.startswith("| `") and line.count("|") == 7}
     documented = {(state, action) for state, action, _ in rows}
     assert documented == {(s.value, a.value) for s, a in TRANSITIONS}
     for (state, action), transition in TRANSITIONS.items():
