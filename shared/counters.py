@@ -25,3 +25,18 @@ async def next_number(session: AsyncSession, table: Table, *, prefix: str, day: 
         await session.execute(table.insert().values(name=name, value=1))
         value = 1
     return f"{prefix}{separator}{day}{separator}{value:0{width}d}"
+
+
+async def reserve_numbers(session: AsyncSession, table: Table, *, prefix: str, day: str, count: int,
+                          width: int = 6, separator: str = "") -> list[str]:
+    """`count` consecutive numbers of the day in one statement (for a batch created in one transaction)."""
+    if count <= 0:
+        return []
+    name = f"{prefix}{day}"
+    result = await session.execute(
+        update(table).where(table.c.name == name).values(value=table.c.value + count).returning(table.c.value))
+    last = result.scalar_one_or_none()
+    if last is None:
+        await session.execute(table.insert().values(name=name, value=count))
+        last = count
+    return [f"{prefix}{separator}{day}{separator}{n:0{width}d}" for n in range(last - count + 1, last + 1)]

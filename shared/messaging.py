@@ -81,6 +81,7 @@ async def ensure_streams(js: JetStreamContext, streams: Sequence[StreamSpec] = S
 
 
 Handler = Callable[[CloudEvent[Any]], Awaitable[None]]
+BatchHandler = Callable[[list[CloudEvent[Any]]], Awaitable[None]]
 
 
 @dataclass
@@ -93,6 +94,9 @@ class ConsumerSpec:
     handler: Handler
     batch: int = 100
     concurrency: int = 1
+    # Optional: handle a whole fetched batch in one call (one transaction). If it raises, the batch is
+    # handled again one message at a time through `handler`, so one bad message cannot hold up the rest.
+    batch_handler: BatchHandler | None = None
 
 
 class Bus:
@@ -230,6 +234,8 @@ class Bus:
             self._inflight += 1
             self._idle.clear()
             try:
+                if spec.batch_handler is not None and len(msgs) > 1:
+                    msgs = await self._handle_batch(spec, msgs)
                 for msg in msgs:
                     await self._handle(spec, msg)
             finally:
@@ -247,6 +253,34 @@ class Bus:
             # say so; changing a durable's filter is a deliberate operation (nats consumer edit).
             log.warning("consumer exists with a different configuration; using it as it is",
                         extra={"consumer": spec.durable, "error": repr(exc)})
+
+    async def _handle_batch(self, spec: ConsumerSpec, msgs: list[Msg]) -> list[Msg]:
+        """Handle the parseable, first-time-ok messages together; return those left for one-by-one handling."""
+        assert spec.batch_handler is not None
+        good: list[tuple[Msg, CloudEvent[Any]]] = []
+        rest: list[Msg] = []
+        for msg in msgs:
+            deliveries = msg.metadata.num_delivered if msg.metadata else 1
+            try:
+                if deliveries > 1:
+                    raise ValueError("redelivered")  # it failed before: handle it alone
+                good.append((msg, parse_event(msg.data)))
+            except Exception:
+                rest.append(msg)
+        if not good:
+            return rest
+        try:
+            await spec.batch_handler([event for _, event in good])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("batch failed; handling its messages one by one",
+                        extra={"consumer": spec.durable, "size": len(good), "error": repr(exc)})
+            return [m for m, _ in good] + rest
+        for msg, _ in good:
+            await msg.ack()
+        metrics.EVENTS_CONSUMED.labels(self.service, spec.durable, "processed").inc(len(good))
+        return rest
 
     async def _handle(self, spec: ConsumerSpec, msg: Msg) -> None:
         deliveries = msg.metadata.num_delivered if msg.metadata else 1

@@ -16,13 +16,18 @@ def consumers(runtime: Runtime, holder: handlers.PolicyHolder) -> list[ConsumerS
         await holder.ready.wait()
         await handlers.handle_incident_accepted(event, uow=runtime.uow(), holder=holder)
 
+    async def on_incidents(events: list[CloudEvent[Any]]) -> None:
+        await holder.ready.wait()
+        await handlers.handle_incidents_accepted(events, uow=runtime.uow(), holder=holder)
+
     async def on_follow_up(event: CloudEvent[Any]) -> None:
         await holder.ready.wait()
         await handlers.handle_follow_up(event, uow=runtime.uow(), holder=holder)
 
     return [
         ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=handlers.CONSUMER_INCIDENTS,
-                     subjects=(INCIDENT_ACCEPTED.subject,), handler=on_incident),
+                     subjects=(INCIDENT_ACCEPTED.subject,), handler=on_incident, batch_handler=on_incidents,
+                     batch=200),
         ConsumerSpec(stream=FOLLOWUP_RECORDED.stream, durable=handlers.CONSUMER_FOLLOWUPS,
                      subjects=(FOLLOWUP_RECORDED.subject,), handler=on_follow_up),
     ]

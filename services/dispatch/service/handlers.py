@@ -35,7 +35,7 @@ from services.dispatch.domain.policy import DispatchPolicy
 from services.dispatch.domain.sla import Duration, Limits
 from services.dispatch.domain.timers import due_decisions, next_due
 from shared import metrics
-from shared.counters import next_number
+from shared.counters import next_number, reserve_numbers
 from shared.events.catalog import ORDER_EVENTS
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import FollowUpRecorded, IncidentAccepted, OrderChanged
@@ -138,43 +138,67 @@ def count(decision: Decision, row: WorkOrder) -> None:
 async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: UnitOfWork,
                                    holder: PolicyHolder) -> None:
     """Turn a located incident into a work order sent to the unit that owns it (or a county queue)."""
-    incident, policy = event.data, holder.policy
+    await handle_incidents_accepted([event], uow=uow, holder=holder)
+
+
+async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted]], *, uow: UnitOfWork,
+                                    holder: PolicyHolder) -> None:
+    """Turn a batch of located incidents into work orders in one transaction (each once, whatever NATS
+    redelivers: the inbox holds event ids, the unique incident id holds republished incidents)."""
+    policy = holder.policy
+    decisions: list[tuple[Decision, WorkOrder]] = []
     async with uow:
-        if not await uow.first_delivery(consumer=CONSUMER_INCIDENTS, event_id=event.id):
-            return
-        existing = await uow.session.execute(select(WorkOrder.id).where(WorkOrder.incident_id == incident.incident_id))
-        if existing.scalar_one_or_none() is not None:
-            return  # the same incident republished under another event id
-        loc = incident.location
-        routing = policy.route(incident.category_code, loc.village_code, loc.town_code, loc.county_code)
-        now = utcnow()
-        place = policy.place(loc.town_code, loc.county_code)
-        row = WorkOrder(
-            id=str(uuid.uuid4()), number=await next_number(uow.session, metadata.tables["counter"], prefix="GD",
-                                                           day=now.strftime("%Y%m%d")),
-            incident_id=incident.incident_id, state=OrderState.ACCEPTED.value, version=0,
-            unit_code=routing.unit_code or policy.org.city_code, tier=(routing.tier or "city"),
-            county_code=loc.county_code, town_code=loc.town_code, village_code=loc.village_code,
-            grid_code=loc.grid_code, category_code=incident.category_code, appeal_type=incident.appeal_type.value,
-            urgency=incident.urgency.value, channel=incident.channel.value, source_ref=incident.source_ref,
-            title=incident.title, description=incident.description, address=loc.address,
-            lon=loc.coordinates.lon if loc.coordinates else None, lat=loc.coordinates.lat if loc.coordinates else None,
-            located_by=incident.located_by.value, confidential=incident.confidential,
-            caller=incident.caller.model_dump() if incident.caller else None,
-            reported_at=incident.reported_at, created_at=now, updated_at=now, lifecycle={},
-        )
-        uow.session.add(row)
-        await uow.session.flush()
-        order = Order(id=row.id, state=OrderState.ACCEPTED)
-        limits = policy.limits(place=place, appeal_type=row.appeal_type, category_code=row.category_code,
-                               urgency=row.urgency)
-        action = Action.QUEUE if routing.queue else Action.DISPATCH
-        decision = decide(order, action, Actor.system("router"), now, org=policy.org, calendar=policy.calendar,
-                          settings=policy.sla.settings, to_unit=routing.unit_code, limits=limits,
-                          reason=routing.reason)
-        await apply_decision(uow, row, decision, policy)
+        fresh: dict[str, IncidentAccepted] = {}
+        for event in events:
+            if await uow.first_delivery(consumer=CONSUMER_INCIDENTS, event_id=event.id):
+                fresh.setdefault(event.data.incident_id, event.data)
+        if fresh:
+            known = set((await uow.session.execute(
+                select(WorkOrder.incident_id).where(WorkOrder.incident_id.in_(list(fresh))))).scalars())
+            incidents = [i for incident_id, i in fresh.items() if incident_id not in known]
+            now = utcnow()
+            numbers = await reserve_numbers(uow.session, metadata.tables["counter"], prefix="GD",
+                                            day=now.strftime("%Y%m%d"), count=len(incidents))
+            for incident, number in zip(incidents, numbers, strict=True):
+                row, decision = _new_order(incident, number, now, policy)
+                uow.session.add(row)
+                decisions.append((decision, row))
+            await uow.session.flush()
+            for decision, row in decisions:
+                await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
+                                        from_state=None, actor=decision.actor.subject, reason=decision.reason,
+                                        details=dict(decision.details))
         await uow.commit()
-    count(decision, row)
+    for decision, row in decisions:
+        count(decision, row)
+
+
+def _new_order(incident: IncidentAccepted, number: str, now: datetime,
+               policy: DispatchPolicy) -> tuple[WorkOrder, Decision]:
+    """A new order row, already dispatched (or queued) by the router: inserted once, at version 1."""
+    loc = incident.location
+    routing = policy.route(incident.category_code, loc.village_code, loc.town_code, loc.county_code)
+    row = WorkOrder(
+        id=str(uuid.uuid4()), number=number, incident_id=incident.incident_id, state=OrderState.ACCEPTED.value,
+        version=0, unit_code=routing.unit_code or policy.org.city_code, tier=(routing.tier or "city"),
+        county_code=loc.county_code, town_code=loc.town_code, village_code=loc.village_code,
+        grid_code=loc.grid_code, category_code=incident.category_code, appeal_type=incident.appeal_type.value,
+        urgency=incident.urgency.value, channel=incident.channel.value, source_ref=incident.source_ref,
+        title=incident.title, description=incident.description, address=loc.address,
+        lon=loc.coordinates.lon if loc.coordinates else None, lat=loc.coordinates.lat if loc.coordinates else None,
+        located_by=incident.located_by.value, confidential=incident.confidential,
+        caller=incident.caller.model_dump() if incident.caller else None,
+        reported_at=incident.reported_at, created_at=now, updated_at=now, lifecycle={},
+    )
+    limits = policy.limits(place=policy.place(loc.town_code, loc.county_code), appeal_type=row.appeal_type,
+                           category_code=row.category_code, urgency=row.urgency)
+    action = Action.QUEUE if routing.queue else Action.DISPATCH
+    decision = decide(Order(id=row.id, state=OrderState.ACCEPTED), action, Actor.system("router"), now,
+                      org=policy.org, calendar=policy.calendar, settings=policy.sla.settings,
+                      to_unit=routing.unit_code, limits=limits, reason=routing.reason)
+    for key, value in repository.row_values(row, decision, next_due_at=next_due(decision.order, policy.timer)).items():
+        setattr(row, key, value)
+    return row, decision
 
 
 # --- people act on orders ---------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ async def test_a_signed_order_is_not_escalated_for_its_sign_deadline_and_a_stale
         response = await d.client.post(f"/api/v1/orders/{order['number']}/actions/sign", json={}, headers=TOWN_A)
         assert response.status_code == 200
         # Fire "later" as a late or duplicate timer would: only what is due on the signed order happens.
-        later = utcnow().replace(microsecond=0)
+        later = utcnow()  # yellow falls due 1.5 s after dispatch (half the 3 s handling time), red at 3 s
         fired_once = await handlers.fire_due_timers(uow=d.runtime.uow(), holder=d.holder,
                                                     now=later + timedelta(seconds=2))
         fired_again = await handlers.fire_due_timers(uow=d.runtime.uow(), holder=d.holder,
