@@ -121,3 +121,15 @@ class OrderAccess(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     unit_code: str | None = Field(default=None, max_length=64)
     view: str = Field(max_length=32)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DispositionDay(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """Hotline appeals per China-time day, disposition and county: the denominator of the direct-answer rate
+    and the count of direct answers (直接答复), which never become orders."""
+
+    __tablename__ = "appeal_disposition_day"
+
+    day: str = Field(primary_key=True, max_length=10)
+    disposition: str = Field(primary_key=True, max_length=16)
+    county_code: str = Field(primary_key=True, max_length=16, description="'' when the county is unknown")
+    count: int = 0

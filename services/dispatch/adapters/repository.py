@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.adapters.orm import WorkOrder
+from services.dispatch.adapters.orm import DispositionDay, WorkOrder
 from services.dispatch.domain.lifecycle import (
     Decision,
     FollowUp,
@@ -129,3 +131,12 @@ async def save(session: AsyncSession, row: WorkOrder, values: dict[str, Any]) ->
         session.expunge(row)
     for key, value in values.items():
         setattr(row, key, value)
+
+
+async def add_to_day_count(session: AsyncSession, *, day: str, disposition: str, county_code: str) -> None:
+    """One more hotline appeal with this disposition on this day in this county (an upsert)."""
+    table = DispositionDay.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(table).values(day=day, disposition=disposition, county_code=county_code, count=1)
+                          .on_conflict_do_update(index_elements=["day", "disposition", "county_code"],
+                                                 set_={"count": table.c.count + 1}))

@@ -270,6 +270,27 @@ async def read_access_log(uow: UowDep, principal: CityReader, order: str | None 
                                      limit=limit, offset=offset)
 
 
+class CategoryOut(BaseModel):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    owner: str
+    default_urgency: str
+    emergency_line: str | None
+
+
+@router.get("/categories", response_model=list[CategoryOut], tags=["topology"],
+            summary="the category code table (大类/中类/小类) dispatch routes by")
+async def list_categories(holder: HolderDep, _: CurrentPrincipal, parent: str | None = Query(None, max_length=32),
+                          level: Literal["big", "middle", "small"] | None = None) -> Any:
+    table = holder.policy.categories
+    rows = table.children(parent) if parent else list(table)
+    return [CategoryOut(code=c.code, name=c.name, level=c.level.name.lower(), parent_code=c.parent_code,
+                        owner=c.duty_owner, default_urgency=c.default_urgency, emergency_line=c.emergency_line)
+            for c in rows if level is None or c.level.name.lower() == level]
+
+
 # --- topology -----------------------------------------------------------------------------------------------
 
 

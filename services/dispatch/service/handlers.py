@@ -32,13 +32,13 @@ from services.dispatch.domain.lifecycle import (
 )
 from services.dispatch.domain.org import OrgTree, UnitKind
 from services.dispatch.domain.policy import DispatchPolicy
-from services.dispatch.domain.sla import Duration, Limits
+from services.dispatch.domain.sla import CHINA_TZ, Duration, Limits
 from services.dispatch.domain.timers import due_decisions, next_due
 from shared import metrics
 from shared.counters import next_number, reserve_numbers
 from shared.events.catalog import ORDER_EVENTS
 from shared.events.envelope import CloudEvent, utcnow
-from shared.events.v1 import FollowUpRecorded, IncidentAccepted, OrderChanged
+from shared.events.v1 import AppealDisposed, FollowUpRecorded, IncidentAccepted, OrderChanged
 from shared.roles import Role
 from shared.uow import UnitOfWork
 
@@ -46,6 +46,7 @@ log = logging.getLogger("mcc.dispatch")
 
 CONSUMER_INCIDENTS = "dispatch-incidents"
 CONSUMER_FOLLOWUPS = "dispatch-followups"
+CONSUMER_DISPOSITIONS = "dispatch-dispositions"
 TOPOLOGY_COUNTER = "topology-version"
 
 
@@ -308,6 +309,21 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
         await uow.commit()
     for d in decisions:
         count(d, row)
+
+
+async def handle_appeal_disposed(event: CloudEvent[AppealDisposed], *, uow: UnitOfWork) -> None:
+    """Count a hotline appeal's disposition for the rates; a linked duplicate adds to its order's count."""
+    data = event.data
+    day = data.occurred_at.astimezone(CHINA_TZ).date().isoformat()
+    async with uow:
+        if not await uow.first_delivery(consumer=CONSUMER_DISPOSITIONS, event_id=event.id):
+            return
+        await repository.add_to_day_count(uow.session, day=day, disposition=data.disposition.value,
+                                          county_code=data.county_code or "")
+        if data.disposition.value == "linked" and data.linked_order_number:
+            await uow.session.execute(update(WorkOrder).where(WorkOrder.number == data.linked_order_number)
+                                      .values(duplicate_count=WorkOrder.duplicate_count + 1))
+        await uow.commit()
 
 
 # --- timers -------------------------------------------------------------------------------------------------

@@ -217,6 +217,8 @@ async def test_an_administrator_edits_the_tree_and_a_broken_tree_is_refused_whol
         assert (await d.client.put("/api/v1/admin/units/1", headers=COUNTY,
                                    json={"name": "x", "kind": "town", "parent_code": TONGZHOU})).status_code == 403
         assert (await d.client.delete("/api/v1/admin/units/320612199", headers=ADMIN)).status_code == 409  # holds one
+        big = (await d.client.get("/api/v1/categories", params={"level": "big"}, headers=COUNTY)).json()
+        assert len(big) == 18 and {"code": "04", "name": "供水"}.items() <= big[3].items()
 
 
 async def _at_least(coro, n):
