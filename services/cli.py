@@ -190,6 +190,49 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_apikey(args: argparse.Namespace) -> int:
+    """Issue, list or revoke an integration API key in a service's database (the plaintext is shown once)."""
+    import importlib
+
+    from shared import apikeys
+    from shared.db import create_engine, session_factory
+    from shared.migrations import upgrade
+
+    if args.action == "issue" and not args.name:
+        print("mcc apikey issue: --name is required", file=sys.stderr)
+        return 2
+    if args.action == "revoke" and not args.id:
+        print("mcc apikey revoke: --id is required", file=sys.stderr)
+        return 2
+    settings = _settings(args.service)
+    table = importlib.import_module(f"services.{args.service}.adapters.orm").metadata.tables["api_key"]
+
+    async def run() -> int:
+        await upgrade(args.service, settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                if args.action == "issue":
+                    record, plaintext = await apikeys.issue(session, table, name=args.name, scope_unit=args.scope)
+                    await session.commit()
+                    print(f"id:    {record.id}\nname:  {record.name}\nscope: {record.scope_unit or 'city-wide'}")
+                    print(f"key:   {plaintext}\n(shown once: only its hash is stored)")
+                    return 0
+                if args.action == "revoke":
+                    done = await apikeys.revoke(session, table, key_id=args.id)
+                    await session.commit()
+                    print(f"{args.id}: revoked" if done else f"{args.id}: no such active key")
+                    return 0 if done else 1
+                for key in await apikeys.list_keys(session, table):
+                    state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                    print(f"{key.id}  {state:<18} {key.scope_unit or 'city-wide':<12} {key.name}")
+                return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run one service in this process (what a container runs)."""
     import uvicorn
@@ -238,6 +281,14 @@ def parser() -> argparse.ArgumentParser:
     tok.add_argument("--name", default=None)
     tok.add_argument("--hours", type=float, default=12)
     tok.set_defaults(func=cmd_token)
+
+    key = sub.add_parser("apikey", help="issue, list or revoke an integration API key (Open311 apps, detectors)")
+    key.add_argument("action", choices=("issue", "list", "revoke"))
+    key.add_argument("--service", required=True, choices=("intake", "grid"))
+    key.add_argument("--name", help="who the key is for (issue)")
+    key.add_argument("--scope", default=None, help="unit code the key is limited to (issue); default city-wide")
+    key.add_argument("--id", help="key id (revoke)")
+    key.set_defaults(func=cmd_apikey)
 
     serve = sub.add_parser("serve", help="run one service in this process")
     serve.add_argument("service", choices=SERVICES)

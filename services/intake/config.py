@@ -14,3 +14,23 @@ class IntakeSettings(ServiceSettings):
     port: int = Field(8001, validation_alias=AliasChoices("MCC_INTAKE_PORT", "port"))
     grid_url: str = Field("http://127.0.0.1:8003", validation_alias=AliasChoices("MCC_INTAKE_GRID_URL", "grid_url"),
                           description="the grid service, for coordinates → grid → village → town → county")
+    detection_min_confidence: float = Field(
+        0.8, ge=0, le=1,
+        validation_alias=AliasChoices("MCC_INTAKE_DETECTION_MIN_CONFIDENCE", "detection_min_confidence"),
+        description="machine detections below this confidence wait in the review queue instead of dispatch")
+    detection_thresholds: str = Field(
+        "", validation_alias=AliasChoices("MCC_INTAKE_DETECTION_THRESHOLDS", "detection_thresholds"),
+        description="per-detector thresholds, e.g. `satellite-rs=0.9,noise-sensor=0.6`")
+    open311_contact: str = Field(
+        "12345 政务服务便民热线", validation_alias=AliasChoices("MCC_INTAKE_OPEN311_CONTACT", "open311_contact"),
+        description="Open311 discovery: who to contact, and how to get an API key")
+
+    def detector_thresholds(self) -> dict[str, float]:
+        """`name=0.9,other=0.7` as a mapping; a malformed entry is a configuration error at start-up."""
+        out: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in self.detection_thresholds.split(","))):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"MCC_INTAKE_DETECTION_THRESHOLDS: expected name=value, got {part!r}")
+            out[name.strip()] = float(value)
+        return out

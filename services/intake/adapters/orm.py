@@ -1,10 +1,12 @@
-"""Intake's tables: every incident that came through the door, with where it was located."""
+"""Intake's tables: every incident that came through the door, with where it was located; the Open311
+requests city apps created; and a small projection of each incident's work-order status."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
 from shared.models import UTCDateTime, service_base
@@ -18,12 +20,16 @@ class IncidentBase(IntakeTable):  # type: ignore[misc,valid-type]
     appeal_type: str = Field(max_length=16)
     category_code: str = Field(max_length=32)
     urgency: str = Field(max_length=16)
-    status: str = Field(max_length=16, description="accepted | held (review queue)")
+    status: str = Field(max_length=16, index=True,
+                        description="accepted | held (review queue) | rejected (not dispatched, see reason)")
     located_by: str = Field(max_length=16)
     grid_code: str | None = Field(default=None, max_length=20)
     village_code: str | None = Field(default=None, max_length=16)
     town_code: str | None = Field(default=None, max_length=16, index=True)
     county_code: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, max_length=500,
+                               description="why it was held or rejected, or what intake flagged")
+    reviewed_by: str | None = Field(default=None, max_length=64)
 
 
 class Incident(IncidentBase, table=True):
@@ -31,4 +37,43 @@ class Incident(IncidentBase, table=True):
 
     id: str = Field(primary_key=True, max_length=64, description="the incident id from the channel")
     reported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    accepted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    accepted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False),
+                                  description="when intake recorded it (accepted, held or rejected)")
+    reviewed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The normalised report, kept while a detection waits for review, so approving it needs no channel.
+    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Open311Request(IntakeTable, table=True):  # type: ignore[misc,valid-type]
+    """A GeoReport service request as the city app sent it, minus the submitter's identity."""
+
+    __tablename__ = "open311_request"
+
+    service_request_id: str = Field(primary_key=True, max_length=32)
+    incident_id: str = Field(max_length=64, unique=True)
+    service_code: str = Field(max_length=32, index=True)
+    description: str | None = Field(default=None, max_length=4000)
+    address: str | None = Field(default=None, max_length=500)
+    address_id: str | None = Field(default=None, max_length=100)
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = Field(default=None, max_length=2000)
+    api_key_id: str = Field(max_length=12, description="the integration that created it")
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class OrderStatus(IntakeTable, table=True):  # type: ignore[misc,valid-type]
+    """The latest work-order transition per incident, from dispatch's order events."""
+
+    __tablename__ = "order_status"
+
+    incident_id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(max_length=64)
+    order_number: str = Field(max_length=64)
+    version: int
+    state: str = Field(max_length=32)
+    action: str = Field(max_length=32)
+    unit_code: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=500)
+    handle_deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

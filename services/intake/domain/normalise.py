@@ -104,6 +104,24 @@ def _check_category(category_code: str, category: CategoryLike | None) -> None:
         raise IntakeRejected("category_code", f"category record {category.code!r} is not {category_code!r}")
 
 
+def category_group(category_code: str) -> str:
+    """The big class (大类): the first two digits, a bounded metrics label."""
+    return category_code[:2] if category_code[:2].isdigit() else "other"
+
+
+def emergency_flag(report: IncidentReported, category: CategoryLike | None) -> str | None:
+    """Why a non-hotline report in an emergency-line category (110/119/120/122) is flagged urgent, or None.
+
+    The hotline hands such calls to the emergency line itself; an app, a grid worker or a sensor cannot, so
+    intake still accepts the report (dropping it would lose a live emergency) but marks it urgent for the
+    dispatcher, who calls the line.
+    """
+    line = getattr(category, "emergency_line", None) if category is not None else None
+    if not line or report.channel is Channel.HOTLINE:
+        return None
+    return f"分类属于 {line} 紧急警情，非热线渠道受理后按紧急件处理，请同时联系 {line} (emergency category)"
+
+
 def normalise_report(report: IncidentReported, *, category: CategoryLike | None) -> IncidentReported:
     """The report with clean text and an urgency set (the category's default when the channel gave none)."""
     _check_category(report.category_code, category)
@@ -115,7 +133,7 @@ def normalise_report(report: IncidentReported, *, category: CategoryLike | None)
     return report.model_copy(update={
         "description": clean_description(report.description),
         "title": _optional(report.title, "title", MAX_TITLE),
-        "urgency": resolve_urgency(report.urgency, category),
+        "urgency": Urgency.URGENT if emergency_flag(report, category) else resolve_urgency(report.urgency, category),
         "location": location,
     })
 

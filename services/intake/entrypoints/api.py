@@ -1,28 +1,139 @@
-"""Intake HTTP API."""
+"""Intake HTTP API: incidents, the machine-detection channel and the review queue (待核实)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.adapters.orm import IncidentBase
+from services.intake.adapters.orm import IncidentBase, metadata
+from services.intake.domain.normalise import IntakeRejected
 from services.intake.service import handlers
-from shared.deps import UowDep
+from shared import apikeys, idempotency
+from shared.auth import Principal, require_roles
+from shared.deps import RuntimeDep, UowDep
+from shared.events.v1 import Coordinates
+from shared.roles import Role
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(prefix="/api/v1")
+REVIEWERS = require_roles(Role.CITY, Role.COUNTY, Role.ADMIN)
 
 
 class IncidentPublic(IncidentBase):
     id: str
     reported_at: datetime
     accepted_at: datetime
+    reviewed_at: datetime | None = None
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentPublic, summary="an incident and where it was located")
+def _field_error(code: int, field: str, where: str, message: str, kind: str) -> HTTPException:
+    return HTTPException(code, detail=[{"field": field, "in": where, "message": message, "type": kind}])
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentPublic, tags=["incidents"],
+            summary="an incident and where it was located")
 async def read_incident(incident_id: str, uow: UowDep) -> Any:
     incident = await handlers.get_incident(uow, incident_id=incident_id)
     if incident is None:
         raise HTTPException(404, detail=f"no incident {incident_id}")
     return incident
+
+
+@router.get("/incidents", response_model=list[IncidentPublic], tags=["review"],
+            summary="held (待核实) or rejected incidents this dispatcher may see, oldest first")
+async def list_incidents(uow: UowDep, principal: Annotated[Principal, REVIEWERS],
+                         status_: Annotated[str, Query(alias="status", pattern="^(held|rejected)$")] = "held",
+                         limit: Annotated[int, Query(ge=1, le=handlers.MAX_QUEUE)] = 100) -> Any:
+    return await handlers.list_incidents(uow, status=status_, role=principal.role, unit_code=principal.unit_code,
+                                         limit=limit)
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=400, description="why the detection is false (误报原因)")
+
+
+async def _review(call: Any) -> Any:
+    try:
+        return await call
+    except handlers.NotFound as exc:
+        raise HTTPException(404, detail=f"no incident {exc}") from None
+    except handlers.Forbidden as exc:
+        raise HTTPException(403, detail=str(exc)) from None
+    except handlers.Conflict as exc:
+        raise HTTPException(409, detail=str(exc)) from None
+
+
+@router.post("/incidents/{incident_id}/approve", response_model=IncidentPublic, tags=["review"],
+             summary="confirm a held detection: accepted and published for dispatch")
+async def approve(incident_id: str, uow: UowDep, principal: Annotated[Principal, REVIEWERS]) -> Any:
+    return await _review(handlers.approve_held(uow, incident_id=incident_id, role=principal.role,
+                                               unit_code=principal.unit_code, reviewer=principal.subject))
+
+
+@router.post("/incidents/{incident_id}/reject", response_model=IncidentPublic, tags=["review"],
+             summary="refuse a held detection (误报): never dispatched, the reason is kept")
+async def reject(incident_id: str, body: RejectBody, uow: UowDep,
+                 principal: Annotated[Principal, REVIEWERS]) -> Any:
+    return await _review(handlers.reject_held(uow, incident_id=incident_id, role=principal.role,
+                                              unit_code=principal.unit_code, reviewer=principal.subject,
+                                              reason=body.reason))
+
+
+# --- machine detections -------------------------------------------------------------------------------------
+
+
+class DetectionIn(BaseModel):
+    """One detection from a remote-sensing pipeline or a sensor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detection_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$",
+                                     description="the detector's own id; the same id is the same incident")
+    source: str | None = Field(None, min_length=1, max_length=50, description="kind of source: 遥感, 传感器 ...")
+    detector: str = Field(min_length=1, max_length=100, description="which model or device saw it")
+    confidence: float = Field(ge=0, le=1, strict=True)
+    evidence_url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://\S+$")
+    category_code: str = Field(pattern=r"^\d{2,6}$")
+    coordinates: Coordinates | None = None
+    grid_code: str | None = Field(None, min_length=1, max_length=20, pattern=r"^\d+$")
+    description: str | None = Field(None, max_length=2000)
+    detected_at: AwareDatetime | None = None
+
+
+async def integration_key(request: Request,
+                          x_api_key: Annotated[str | None, Header(alias="X-Api-Key")] = None) -> apikeys.ApiKey:
+    """The integration calling, from `X-Api-Key`; 401 when missing, invalid or revoked."""
+    if not x_api_key:
+        raise _field_error(401, "X-Api-Key", "header", "an integration API key is required", "missing")
+    async with request.app.state.runtime.uow() as uow:
+        key = await apikeys.verify(uow.session, metadata.tables["api_key"], x_api_key)
+    if key is None:
+        raise _field_error(401, "X-Api-Key", "header", "invalid or revoked API key", "invalid")
+    return key
+
+
+@router.post("/detections", status_code=status.HTTP_202_ACCEPTED, tags=["detections"],
+             summary="report a machine detection (remote sensing, sensors)")
+async def create_detection(body: DetectionIn, request: Request, runtime: RuntimeDep,
+                           key: Annotated[apikeys.ApiKey, Depends(integration_key)],
+                           idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
+                                                                  max_length=200, pattern=r"^[\x21-\x7e]+$")],
+                           ) -> Any:
+    detection = handlers.DetectionInput(**body.model_dump(exclude={"coordinates"}), coordinates=body.coordinates)
+    try:
+        stored = await handlers.submit_detection(
+            new_uow=runtime.uow, detection=detection, key=key, idempotency_key=idempotency_key,
+            fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
+            reference=request.app.state.reference)
+    except IntakeRejected as exc:
+        raise _field_error(422, exc.field, "body", exc.message, "value_error") from None
+    except handlers.Forbidden as exc:
+        raise _field_error(403, "grid_code", "body", str(exc), "out_of_scope") from None
+    except idempotency.IdempotencyConflict as exc:
+        raise _field_error(422, "Idempotency-Key", "header", str(exc), "conflict") from None
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
