@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from datetime import timedelta
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.hotline.adapters.orm import metadata
 from services.hotline.config import HotlineSettings
+from services.hotline.domain.duplicates import DuplicatePolicy
+from services.hotline.domain.followup import FollowUpPolicy
 from services.hotline.entrypoints import api, consumers
+from services.hotline.service import knowledge
+from services.hotline.service.handlers import HotlineContext
+from shared.categories import CategoryTable
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
 
@@ -15,9 +25,51 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
     """The hotline app; tests pass their own settings or runtime by argument."""
     settings = settings or HotlineSettings()
     runtime = runtime or Runtime.build("hotline", settings, metadata)
-    return service_app(runtime=runtime, title="mcc hotline", routers=[api.router],
-                       consumers=consumers.consumers(runtime),
-                       description="12345 operators: appeals, direct answers, duplicates, follow-up calls")
+    hotline_settings = runtime.settings if isinstance(runtime.settings, HotlineSettings) else settings
+    ctx = HotlineContext(
+        categories=CategoryTable.load(hotline_settings.categories_file),
+        knowledge=knowledge.KnowledgeBase(),
+        duplicates=DuplicatePolicy(caller_window=timedelta(hours=hotline_settings.duplicate_caller_window_h),
+                                   category_window=timedelta(hours=hotline_settings.duplicate_category_window_h),
+                                   radius_m=hotline_settings.duplicate_radius_m),
+        followups=FollowUpPolicy(max_attempts=hotline_settings.followup_max_attempts),
+    )
+
+    async def start() -> None:
+        if hotline_settings.seed_knowledge:
+            await knowledge.seed_if_empty(runtime.uow)
+        await ctx.knowledge.refresh(runtime.uow)
+        ctx.knowledge.start_polling(runtime.uow, hotline_settings.knowledge_poll_s)
+
+    app = service_app(runtime=runtime, title="mcc hotline", routers=[api.router],
+                      consumers=consumers.consumers(runtime), extra_start=start, extra_stop=ctx.knowledge.stop,
+                      description="12345 operators: appeals, direct answers, duplicates, follow-up calls")
+    app.state.hotline = ctx
+    _body_errors_by_field(app)
+    return app
+
+
+def _body_errors_by_field(app: FastAPI) -> None:
+    """A body that is not UTF-8 JSON answers like every other bad field: FastAPI's own answers are a bare
+    400 string (undecodable bytes) and a character offset as the field (broken JSON)."""
+    plain_http = app.exception_handlers[StarletteHTTPException]
+    plain_validation = app.exception_handlers[RequestValidationError]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "body_not_utf8_json",
+                                             "message": "the body is not UTF-8 encoded JSON"}]}, 400)
+        return await plain_http(request, exc)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, RequestValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "json_invalid",
+                                             "message": f"invalid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
+                                            for e in exc.errors() if e.get("type") == "json_invalid"]}, 422)
+        return await plain_validation(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
 
 def app() -> FastAPI:

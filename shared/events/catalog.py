@@ -122,3 +122,8 @@ def register(spec: EventSpec) -> EventSpec:
 def new_spec(area: str, event: str, model: type[BaseModel], description: str, version: int = 1) -> EventSpec:
     """Declare and register another event type."""
     return register(_spec(area, event, model, description, version))
+
+
+# hotline
+APPEAL_DISPOSED = new_spec("hotline", "appeal_disposed", v1.AppealDisposed,
+                           "what happened to a hotline appeal: dispatched, answered, emergency, out_of_scope, linked")

@@ -206,3 +206,32 @@ class DeadLettered(Contract):
     payload: str = Field(description="the original message body, decoded as UTF-8 with replacement")
     headers: dict[str, str] = Field(default_factory=dict)
     failed_at: datetime
+
+
+# hotline
+
+
+class AppealDisposition(StrEnum):
+    """What happened to a hotline appeal after the call."""
+
+    DISPATCHED = "dispatched"  # 派单: a work order follows (IncidentReported)
+    ANSWERED = "answered"  # 直接答复 from the knowledge base, closed without dispatch
+    EMERGENCY = "emergency"  # handed to 110/119/120/122
+    OUT_OF_SCOPE = "out_of_scope"  # 不予受理, with the right channel
+    LINKED = "linked"  # 重复件: linked to an existing order, not dispatched again
+
+
+class AppealDisposed(Contract):
+    """Every hotline appeal's disposition, so dispatch and the metrics can count direct answers and
+    duplicates next to orders. Carries no caller identity at all."""
+
+    appeal_number: str = Field(min_length=1, max_length=32)
+    disposition: AppealDisposition
+    appeal_type: AppealType
+    category_code: str = Field(min_length=1, max_length=32)
+    county_code: str | None = None
+    town_code: str | None = None
+    emergency_line: str | None = Field(None, pattern="^(110|119|120|122)$")
+    linked_order_number: str | None = Field(None, max_length=32)
+    linked_appeal_number: str | None = Field(None, max_length=32, description="the master appeal, for links")
+    occurred_at: datetime

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Date, Index
 from sqlmodel import Field
 
 from shared.models import UTCDateTime, service_base
@@ -26,6 +26,8 @@ class AppealBase(HotlineTable):  # type: ignore[misc,valid-type]
 
 class Appeal(AppealBase, table=True):
     __tablename__ = "appeal"
+    # Duplicate search looks back by caller and by category within a window; history lists by caller.
+    __table_args__ = (Index("ix_appeal_category_created", "category_code", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=64)
     number: str = Field(max_length=32, unique=True, description="受理编号")
@@ -35,7 +37,62 @@ class Appeal(AppealBase, table=True):
     disposition: str = Field(max_length=24)
     status: str = Field(max_length=24, description="the order's state as last heard from dispatch")
     order_id: str | None = Field(default=None, max_length=64, index=True)
-    order_number: str | None = Field(default=None, max_length=32)
+    order_number: str | None = Field(default=None, max_length=32, index=True)
+    order_version: int = Field(default=0, description="the order's version last applied (stale events are skipped)")
     operator: str | None = Field(default=None, max_length=64)
+    operator_unit: str | None = Field(default=None, max_length=64)
+    # Scope (受理范围): the record keeps which line an emergency went to, or why it was refused and where to.
+    emergency_line: str | None = Field(default=None, max_length=8)
+    scope_reason: str | None = Field(default=None, max_length=500)
+    scope_channel: str | None = Field(default=None, max_length=200)
+    scope_rule: str | None = Field(default=None, max_length=64)
+    scope_decided_by: str | None = Field(default=None, max_length=16)
+    # Direct answer (直接答复) from the knowledge base.
+    answer_article_id: str | None = Field(default=None, max_length=64)
+    answer_note: str | None = Field(default=None, max_length=2000)
+    # Duplicates (重复件): a linked appeal names its master appeal; the master counts its linked appeals.
+    master_number: str | None = Field(default=None, max_length=32, index=True)
+    linked_count: int = 0
+    county_code: str | None = Field(default=None, max_length=32)
+    town_code: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class FollowUpCall(HotlineTable, table=True):  # type: ignore[misc,valid-type]
+    """One follow-up call (回访) on an appeal whose order was closed."""
+
+    __tablename__ = "followup_call"
+
+    id: str = Field(primary_key=True, max_length=64)
+    appeal_id: str = Field(max_length=64, index=True)
+    order_id: str = Field(max_length=64, index=True)
+    attempt: int
+    reached: bool
+    resolved: bool | None = None
+    satisfaction: str | None = Field(default=None, max_length=24)
+    unit_at_fault: bool | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+    outcome: str = Field(max_length=16, description="archive, reopen or retry_call")
+    operator: str = Field(max_length=64)
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class KnowledgeArticleBase(HotlineTable):  # type: ignore[misc,valid-type]
+    category_code: str | None = Field(default=None, max_length=32)
+    title: str = Field(max_length=200)
+    body: str
+    valid_from: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    valid_to: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+
+
+class KnowledgeArticle(KnowledgeArticleBase, table=True):
+    """A knowledge-base (知识库) article an operator reads out to answer a consultation."""
+
+    __tablename__ = "knowledge_article"
+
+    id: str = Field(primary_key=True, max_length=64)
+    answer_count: int = Field(default=0, description="how many appeals were answered directly from it")
+    updated_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

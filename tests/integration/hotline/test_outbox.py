@@ -11,6 +11,8 @@ from shared.events.catalog import INCIDENT_REPORTED
 from tests.support.apps import jetstream, make_runtime, running, stream_messages
 from tests.support.polling import eventually
 
+from .support import token
+
 APPEAL = {"caller_phone": "13812341234", "appeal_type": "complaint", "category_code": "0301",
           "description": "楼下饭店油烟扰民", "address": "崇川区和平桥街道"}
 
@@ -23,7 +25,8 @@ async def test_appeals_created_while_nats_is_down_are_published_once_it_is_back(
         await eventually(lambda: not runtime.bus.is_ready(), message="bus notices NATS is gone")
         created = []
         for i in range(20):
-            response = await client.post("/api/v1/appeals", json={**APPEAL, "description": f"油烟扰民 {i}"})
+            response = await client.post("/api/v1/appeals", json={**APPEAL, "description": f"油烟扰民 {i}"},
+                                         headers=token(runtime))
             assert response.status_code == 201, response.text
             created.append(response.json()["incident_id"])
         ready = await client.get("/readyz")
@@ -45,9 +48,9 @@ async def test_appeals_created_while_nats_is_down_are_published_once_it_is_back(
 async def test_an_appeal_event_carries_the_masked_phone_only(db, nats_url, redis_url):
     runtime = make_runtime("hotline", HotlineSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url)
     async with running(bootstrap.build(runtime=runtime)) as client, jetstream(nats_url) as js:
-        assert (await client.post("/api/v1/appeals", json=APPEAL)).status_code == 201
+        assert (await client.post("/api/v1/appeals", json=APPEAL, headers=token(runtime))).status_code == 201
         report = {**APPEAL, "appeal_type": "report", "description": "有人非法排污"}
-        assert (await client.post("/api/v1/appeals", json=report)).status_code == 201
+        assert (await client.post("/api/v1/appeals", json=report, headers=token(runtime))).status_code == 201
         messages = await eventually(
             lambda: _at_least(stream_messages(js, INCIDENT_REPORTED.stream, INCIDENT_REPORTED.subject), 2))
         bodies = [m.data.decode() for m in messages]
@@ -65,10 +68,11 @@ async def _at_least(coro, n):
 async def test_a_bad_phone_number_is_a_field_level_422_and_writes_nothing(db, nats_url, redis_url):
     runtime = make_runtime("hotline", HotlineSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url)
     async with running(bootstrap.build(runtime=runtime)) as client:
-        response = await client.post("/api/v1/appeals", json={**APPEAL, "caller_phone": "12ab"})
+        response = await client.post("/api/v1/appeals", json={**APPEAL, "caller_phone": "12ab"},
+                                     headers=token(runtime))
         assert response.status_code == 422
         assert [e["field"] for e in response.json()["detail"]] == ["caller_phone"]
-        missing = await client.post("/api/v1/appeals", json={"appeal_type": "nonsense"})
+        missing = await client.post("/api/v1/appeals", json={"appeal_type": "nonsense"}, headers=token(runtime))
         assert missing.status_code == 422
         assert {"appeal_type", "category_code", "description"} <= {e["field"] for e in missing.json()["detail"]}
         async with runtime.sessions() as session:
