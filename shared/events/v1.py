@@ -192,6 +192,9 @@ class FollowUpRecorded(Contract):
     comment: str | None = Field(None, max_length=2000)
     operator: str
     recorded_at: datetime
+    # Added in v1 (optional, so older messages still parse): the hotline's conclusion. `archive` on an
+    # unreached call means the caller could not be reached after the configured attempts (archive unrated).
+    outcome: str | None = Field(None, pattern="^(archive|reopen|retry_call)$")
 
 
 class DeadLettered(Contract):

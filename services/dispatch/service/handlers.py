@@ -285,7 +285,15 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
             await uow.commit()
             return
         if not data.reached or data.satisfaction is None:
-            await uow.commit()  # not reached: the hotline calls again; nothing changes here
+            if data.outcome == "archive":  # unreachable after the hotline's last attempt: archive unrated
+                decision = decide(repository.to_domain(row), Action.ARCHIVE, Actor.system("followup"), now,
+                                  org=policy.org, reason="多次回访联系不上，归档 (caller unreachable)",
+                                  calendar=policy.calendar, settings=policy.sla.settings)
+                await apply_decision(uow, row, decision, policy)
+                decisions.append(decision)
+            await uow.commit()  # otherwise the hotline calls again; nothing changes here
+            for d in decisions:
+                count(d, row)
             return
         operator = Actor(f"operator:{data.operator}", Role.OPERATOR)
         follow_up = FollowUp(Satisfaction(data.satisfaction), data.resolved, data.unit_at_fault)

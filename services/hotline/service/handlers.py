@@ -486,7 +486,7 @@ async def record_followup(*, uow: UnitOfWork, ctx: HotlineContext, appeal_ref: s
         await uow.emit(FOLLOWUP_RECORDED, FollowUpRecorded(
             order_id=appeal.order_id, followup_id=call.id, reached=reached, resolved=resolved,
             satisfaction=call.satisfaction, unit_at_fault=unit_at_fault, comment=comment, operator=operator,
-            recorded_at=now), subject=appeal.order_id)
+            recorded_at=now, outcome=decision.outcome.value), subject=appeal.order_id)
         await uow.commit()
     return {"id": call.id, "appeal_number": appeal.number, "order_number": appeal.order_number,
             "attempt": call.attempt, "reached": reached, "resolved": resolved, "satisfaction": call.satisfaction,

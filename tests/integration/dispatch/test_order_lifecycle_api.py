@@ -224,3 +224,22 @@ async def test_an_administrator_edits_the_tree_and_a_broken_tree_is_refused_whol
 async def _at_least(coro, n):
     items = await coro
     return items if len(items) >= n else None
+
+
+async def test_a_caller_unreachable_after_the_last_attempt_gets_the_order_archived_unrated(start_dispatch, nats_url):
+    async with start_dispatch() as d, jetstream(nats_url) as js:
+        order = await d.incident(accepted_incident())
+        for action, body in (("sign", {}), ("close", {"result": "已处理", "evidence": ["photo://1.jpg"]})):
+            assert (await act(d.client, order, action, TOWN_A, **body)).status_code == 200
+        for outcome in ("retry_call", "archive"):
+            event = CloudEvent[FollowUpRecorded](
+                source="/mcc/hotline", type=FOLLOWUP_RECORDED.type, subject=order["id"],
+                data=FollowUpRecorded(order_id=order["id"], followup_id=f"f-{outcome}", reached=False,
+                                      operator="op-7", recorded_at=utcnow(), outcome=outcome))
+            await js.publish(FOLLOWUP_RECORDED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
+
+        async def archived():
+            body = (await d.client.get(f"/api/v1/orders/{order['number']}", headers=TOWN_A)).json()
+            return body if body["state"] == "archived" else None
+        body = await eventually(archived)
+        assert body["satisfaction"] is None and await audit_count(d.runtime, order["id"]) == 4
