@@ -110,11 +110,20 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if broken:  # FastAPI would name a character offset as the field
+            return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "json_invalid",
+                                             "message": f"invalid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
+                                            for e in broken]}, status_code=422)
         return JSONResponse({"detail": field_errors(exc.errors())}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
+        if exc.status_code == 400 and isinstance(detail, str) and "parsing the body" in detail:
+            # Undecodable bytes: answer like every other bad field, not with a bare string.
+            return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "body_not_utf8_json",
+                                             "message": "the body is not UTF-8 encoded JSON"}]}, status_code=400)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     for router in routers:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
 from services.hotline.adapters.orm import metadata
 from services.hotline.config import HotlineSettings
@@ -45,31 +42,7 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
                       consumers=consumers.consumers(runtime), extra_start=start, extra_stop=ctx.knowledge.stop,
                       description="12345 operators: appeals, direct answers, duplicates, follow-up calls")
     app.state.hotline = ctx
-    _body_errors_by_field(app)
     return app
-
-
-def _body_errors_by_field(app: FastAPI) -> None:
-    """A body that is not UTF-8 JSON answers like every other bad field: FastAPI's own answers are a bare
-    400 string (undecodable bytes) and a character offset as the field (broken JSON)."""
-    plain_http = app.exception_handlers[StarletteHTTPException]
-    plain_validation = app.exception_handlers[RequestValidationError]
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "body_not_utf8_json",
-                                             "message": "the body is not UTF-8 encoded JSON"}]}, 400)
-        return await plain_http(request, exc)
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, RequestValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "json_invalid",
-                                             "message": f"invalid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
-                                            for e in exc.errors() if e.get("type") == "json_invalid"]}, 422)
-        return await plain_validation(request, exc)
-
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
 
 
 def app() -> FastAPI:
