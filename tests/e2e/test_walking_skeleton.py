@@ -13,19 +13,23 @@ POINT = {"lon": 120.87, "lat": 32.01}
 
 
 def order_for(client: httpx.Client, stack: Stack, *, source_ref: str) -> dict | None:
-    response = client.get(f"{stack.url('dispatch')}/api/v1/orders", params={"source_ref": source_ref})
+    from tests.support.dispatch import bearer
+
+    response = client.get(f"{stack.url('dispatch')}/api/v1/orders", params={"source_ref": source_ref, "view": "all"},
+                          headers=bearer("city_dispatcher", "320600"))
     response.raise_for_status()
-    orders = response.json()
+    orders = response.json()["items"]
     return orders[0] if orders else None
 
 
-def test_an_appeal_posted_to_the_hotline_becomes_a_work_order_assigned_to_the_town_that_owns_it(stack):
+def test_an_appeal_posted_to_the_hotline_becomes_a_work_order_assigned_to_the_town_that_owns_it(
+        stack, operator_headers):
     with httpx.Client(timeout=10) as client:
         where = client.get(f"{stack.url('grid')}/api/v1/lookup", params=POINT).json()
         assert where["town_code"], where
         created = client.post(f"{stack.url('hotline')}/api/v1/appeals", json={
-            "caller_phone": "13912345678", "appeal_type": "complaint", "category_code": "0301",
-            "description": "路灯不亮已经一周", "coordinates": POINT})
+            "caller_phone": "13912345678", "appeal_type": "complaint", "category_code": "020101",
+            "description": "路灯不亮已经一周", "coordinates": POINT}, headers=operator_headers)
         assert created.status_code == 201, created.text
         appeal = created.json()
 
@@ -38,7 +42,7 @@ def test_an_appeal_posted_to_the_hotline_becomes_a_work_order_assigned_to_the_to
 
         # The hotline hears back from dispatch: the operator sees the order number.
         def appeal_knows_its_order():
-            body = client.get(f"{stack.url('hotline')}/api/v1/appeals/{appeal['id']}").json()
+            body = client.get(f"{stack.url('hotline')}/api/v1/appeals/{appeal['id']}", headers=operator_headers).json()
             return body if body["order_number"] == order["number"] else None
 
         eventually_sync(appeal_knows_its_order, timeout=30)
@@ -49,7 +53,7 @@ def test_an_appeal_posted_to_the_hotline_becomes_a_work_order_assigned_to_the_to
 def test_an_event_reported_through_the_grid_api_becomes_a_work_order_for_its_town(stack):
     with httpx.Client(timeout=10) as client:
         created = client.post(f"{stack.url('grid')}/api/v1/events", json={
-            "category_code": "0301", "description": "河道漂浮垃圾", "reporter_id": "gw-001", **POINT})
+            "category_code": "020101", "description": "河道漂浮垃圾", "reporter_id": "gw-001", **POINT})
         assert created.status_code == 201, created.text
         event = created.json()
         order = eventually_sync(lambda: order_for(client, stack, source_ref=event["id"]), timeout=30)
@@ -66,15 +70,16 @@ def test_every_service_is_ready_and_exposes_metrics(stack, service):
         assert "mcc_http_requests_total" in metrics
 
 
-def test_an_appeal_with_only_an_address_is_located_by_the_place_names_in_it(stack):
+def test_an_appeal_with_only_an_address_is_located_by_the_place_names_in_it(stack, operator_headers):
     from shared.democity import units
 
     town = next(u for u in units() if u.kind == "town" and u.name == "钟秀镇")
     county = next(u for u in units() if u.code == town.parent_code)
     with httpx.Client(timeout=10) as client:
         created = client.post(f"{stack.url('hotline')}/api/v1/appeals", json={
-            "caller_phone": "13912345678", "appeal_type": "help", "category_code": "0301",
-            "description": "门口路灯坏了", "address": f"{county.name}{town.name}人民路18号"})
+            "caller_phone": "13912345678", "appeal_type": "help", "category_code": "020101",
+            "description": "门口路灯坏了", "address": f"{county.name}{town.name}人民路18号"},
+            headers=operator_headers)
         assert created.status_code == 201, created.text
         order = eventually_sync(lambda: order_for(client, stack, source_ref=created.json()["number"]), timeout=30)
         assert (order["unit_code"], order["located_by"]) == (town.code, "address")
