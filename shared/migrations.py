@@ -4,12 +4,13 @@ its tables in its own MetaData, so services can share one PostgreSQL database or
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from shared.db import create_engine
@@ -31,6 +32,11 @@ async def upgrade(service: str, database_url: str, *, schema: str | None = None,
     engine = create_engine(database_url, schema=schema, pool_size=1)
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several processes of a service start together: one migrates, the others wait, then find
+                # nothing left to do. The lock ends with the transaction.
+                key = int.from_bytes(hashlib.sha256(f"mcc-migrate-{service}".encode()).digest()[:8], "big", signed=True)
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             cfg.attributes["connection"] = conn
             await conn.run_sync(lambda sync_conn: _run(cfg, sync_conn, revision))
     finally:

@@ -82,16 +82,18 @@ class Outbox:
         self._seq += 1
         return self._seq
 
+    def row(self, spec: EventSpec, data: BaseModel, *, subject: str | None = None,
+            event_id: str | None = None) -> tuple[CloudEvent[Any], dict[str, Any]]:
+        """An event and the outbox row that carries it, not yet written anywhere."""
+        event = build_event(spec, data, source=self.source, subject=subject, event_id=event_id)
+        return event, {"id": event.id, "seq": self._next_seq(), "subject": spec.subject, "type": spec.type,
+                       "payload": event.to_json(), "created_at": event.time, "attempts": 0}
+
     async def add(self, session: AsyncSession, spec: EventSpec, data: BaseModel, *,
                   subject: str | None = None, event_id: str | None = None) -> CloudEvent[Any]:
-        """Stage an event in the session's transaction; it is published only if the transaction commits."""
-        event = build_event(spec, data, source=self.source, subject=subject, event_id=event_id)
-        await session.execute(
-            self.table.insert().values(
-                id=event.id, seq=self._next_seq(), subject=spec.subject, type=spec.type,
-                payload=event.to_json(), created_at=event.time, attempts=0,
-            )
-        )
+        """Write an event into the session's transaction; it is published only if the transaction commits."""
+        event, row = self.row(spec, data, subject=subject, event_id=event_id)
+        await session.execute(self.table.insert().values(**row))
         return event
 
     def nudge(self) -> None:
@@ -185,6 +187,20 @@ class OutboxRelay:
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(rows)} outbox events not published: {failed[0][1]!r}")
         return len(done)
+
+
+async def mark_processed_many(session: AsyncSession, inbox: Table, *, consumer: str,
+                              event_ids: list[str]) -> set[str]:
+    """Record a batch of event ids in one statement; the ids `consumer` had not seen before."""
+    if not event_ids:
+        return set()
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = (insert(inbox).values([{"consumer": consumer, "event_id": e, "processed_at": now}
+                                  for e in dict.fromkeys(event_ids)])
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(inbox.c.event_id))
+    return set((await session.execute(stmt)).scalars())
 
 
 async def mark_processed(session: AsyncSession, inbox: Table, *, consumer: str, event_id: str) -> bool:

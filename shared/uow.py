@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.catalog import EventSpec
 from shared.events.envelope import CloudEvent
-from shared.outbox import Outbox, mark_processed
+from shared.outbox import Outbox, mark_processed, mark_processed_many
 
 
 class UnitOfWork:
@@ -22,10 +22,12 @@ class UnitOfWork:
         self.inbox = inbox
         self.session: AsyncSession
         self.events: list[CloudEvent[Any]] = []
+        self._staged: dict[Table, list[dict[str, Any]]] = {}
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.events = []
+        self._staged = {}
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -36,15 +38,32 @@ class UnitOfWork:
     async def emit(self, spec: EventSpec, data: BaseModel, *, subject: str | None = None,
                    event_id: str | None = None) -> CloudEvent[Any]:
         """Stage an event to be published if and only if this transaction commits."""
-        event = await self.outbox.add(self.session, spec, data, subject=subject, event_id=event_id)
+        event, row = self.outbox.row(spec, data, subject=subject, event_id=event_id)
+        self.stage(self.outbox.table, row)
         self.events.append(event)
         return event
+
+    def stage(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert a row at commit, together with the others of its table (one multi-row INSERT each):
+        for append-only rows like outbox events and audit records that nothing reads back before commit."""
+        self._staged.setdefault(table, []).append(row)
+
+    async def flush_staged(self) -> None:
+        for table, rows in self._staged.items():
+            if rows:
+                await self.session.execute(table.insert(), rows)
+        self._staged = {}
 
     async def first_delivery(self, *, consumer: str, event_id: str) -> bool:
         """True the first time `consumer` sees `event_id` (recorded in this transaction)."""
         return await mark_processed(self.session, self.inbox, consumer=consumer, event_id=event_id)
 
+    async def first_deliveries(self, *, consumer: str, event_ids: list[str]) -> set[str]:
+        """The ids among `event_ids` that `consumer` sees for the first time (recorded in one statement)."""
+        return await mark_processed_many(self.session, self.inbox, consumer=consumer, event_ids=event_ids)
+
     async def commit(self) -> None:
+        await self.flush_staged()
         await self.session.commit()
         if self.events:
             self.outbox.nudge()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from services.dispatch.adapters import reference
 from services.dispatch.adapters.orm import metadata
@@ -33,8 +34,12 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
     async def start() -> None:
         org, version = await handlers.load_org(uow=runtime.uow())
         if org is None:
-            org = await handlers.replace_units(uow=runtime.uow(), units=initial, replace_all=True)
-            _, version = await handlers.load_org(uow=runtime.uow())
+            try:
+                await handlers.replace_units(uow=runtime.uow(), units=initial, replace_all=True)
+            except IntegrityError:
+                pass  # another dispatch process, starting at the same moment, stored the tree first
+            org, version = await handlers.load_org(uow=runtime.uow())
+            assert org is not None
         holder.policy, holder.topology_version = holder.policy.with_org(org), version
         holder.ready.set()
         if timers:

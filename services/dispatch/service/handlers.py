@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select, update
@@ -48,6 +49,8 @@ CONSUMER_INCIDENTS = "dispatch-incidents"
 CONSUMER_FOLLOWUPS = "dispatch-followups"
 CONSUMER_DISPOSITIONS = "dispatch-dispositions"
 TOPOLOGY_COUNTER = "topology-version"
+AUDIT_TABLE = metadata.tables["order_audit"]
+ORDER_TABLE = metadata.tables["work_order"]
 
 
 class PolicyHolder:
@@ -84,9 +87,9 @@ async def record_transition(uow: UnitOfWork, order: WorkOrder, *, event_name: st
     data = order_changed(order, action=action, from_state=from_state, actor=actor, reason=reason,
                          details=details)
     event = await uow.emit(ORDER_EVENTS[event_name], data, subject=order.id)
-    uow.session.add(OrderAudit(order_id=order.id, event_id=event.id, action=action, from_state=from_state,
-                               to_state=order.state, version=order.version, actor=actor,
-                               unit_code=order.unit_code, reason=reason, details=details, at=event.time))
+    uow.stage(AUDIT_TABLE, {"order_id": order.id, "event_id": event.id, "action": action, "from_state": from_state,
+                            "to_state": order.state, "version": order.version, "actor": actor,
+                            "unit_code": order.unit_code, "reason": reason, "details": details, "at": event.time})
 
 
 def _jsonable(value: Any) -> Any:
@@ -147,11 +150,12 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
     """Turn a batch of located incidents into work orders in one transaction (each once, whatever NATS
     redelivers: the inbox holds event ids, the unique incident id holds republished incidents)."""
     policy = holder.policy
-    decisions: list[tuple[Decision, WorkOrder]] = []
+    decisions: list[tuple[Decision, Any]] = []
     async with uow:
+        first = await uow.first_deliveries(consumer=CONSUMER_INCIDENTS, event_ids=[e.id for e in events])
         fresh: dict[str, IncidentAccepted] = {}
         for event in events:
-            if await uow.first_delivery(consumer=CONSUMER_INCIDENTS, event_id=event.id):
+            if event.id in first:
                 fresh.setdefault(event.data.incident_id, event.data)
         if fresh:
             known = set((await uow.session.execute(
@@ -160,11 +164,13 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
             now = utcnow()
             numbers = await reserve_numbers(uow.session, metadata.tables["counter"], prefix="GD",
                                             day=now.strftime("%Y%m%d"), count=len(incidents))
+            rows = []
             for incident, number in zip(incidents, numbers, strict=True):
                 row, decision = _new_order(incident, number, now, policy)
-                uow.session.add(row)
-                decisions.append((decision, row))
-            await uow.session.flush()
+                rows.append(row)
+                decisions.append((decision, SimpleNamespace(**row)))
+            if rows:
+                await uow.session.execute(ORDER_TABLE.insert(), rows)
             for decision, row in decisions:
                 await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
                                         from_state=None, actor=decision.actor.subject, reason=decision.reason,
@@ -175,11 +181,13 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
 
 
 def _new_order(incident: IncidentAccepted, number: str, now: datetime,
-               policy: DispatchPolicy) -> tuple[WorkOrder, Decision]:
-    """A new order row, already dispatched (or queued) by the router: inserted once, at version 1."""
+               policy: DispatchPolicy) -> tuple[dict[str, Any], Decision]:
+    """A new order's column values, already dispatched (or queued) by the router: inserted once, at version 1.
+    Plain values, not ORM objects: a batch of them goes in one multi-row INSERT."""
     loc = incident.location
     routing = policy.route(incident.category_code, loc.village_code, loc.town_code, loc.county_code)
-    row = WorkOrder(
+    row: dict[str, Any] = dict.fromkeys(ORDER_TABLE.columns.keys())
+    row.update(
         id=str(uuid.uuid4()), number=number, incident_id=incident.incident_id, state=OrderState.ACCEPTED.value,
         version=0, unit_code=routing.unit_code or policy.org.city_code, tier=(routing.tier or "city"),
         county_code=loc.county_code, town_code=loc.town_code, village_code=loc.village_code,
@@ -189,16 +197,18 @@ def _new_order(incident: IncidentAccepted, number: str, now: datetime,
         lon=loc.coordinates.lon if loc.coordinates else None, lat=loc.coordinates.lat if loc.coordinates else None,
         located_by=incident.located_by.value, confidential=incident.confidential,
         caller=incident.caller.model_dump() if incident.caller else None,
-        reported_at=incident.reported_at, created_at=now, updated_at=now, lifecycle={},
+        reported_at=incident.reported_at, created_at=now, updated_at=now, lifecycle={}, supervised=False,
+        return_count=0, reopen_count=0, escalation_count=0, urge_count=0, duplicate_count=0,
+        extension_pending=False,
     )
-    limits = policy.limits(place=policy.place(loc.town_code, loc.county_code), appeal_type=row.appeal_type,
-                           category_code=row.category_code, urgency=row.urgency)
+    limits = policy.limits(place=policy.place(loc.town_code, loc.county_code), appeal_type=row["appeal_type"],
+                           category_code=row["category_code"], urgency=row["urgency"])
     action = Action.QUEUE if routing.queue else Action.DISPATCH
-    decision = decide(Order(id=row.id, state=OrderState.ACCEPTED), action, Actor.system("router"), now,
+    decision = decide(Order(id=row["id"], state=OrderState.ACCEPTED), action, Actor.system("router"), now,
                       org=policy.org, calendar=policy.calendar, settings=policy.sla.settings,
                       to_unit=routing.unit_code, limits=limits, reason=routing.reason)
-    for key, value in repository.row_values(row, decision, next_due_at=next_due(decision.order, policy.timer)).items():
-        setattr(row, key, value)
+    row.update(repository.row_values(SimpleNamespace(**row), decision,
+                                     next_due_at=next_due(decision.order, policy.timer)))
     return row, decision
 
 
