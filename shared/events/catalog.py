@@ -127,3 +127,8 @@ def new_spec(area: str, event: str, model: type[BaseModel], description: str, ve
 # hotline
 APPEAL_DISPOSED = new_spec("hotline", "appeal_disposed", v1.AppealDisposed,
                            "what happened to a hotline appeal: dispatched, answered, emergency, out_of_scope, linked")
+
+
+# dispatch: early warning
+EARLY_WARNING_RAISED = new_spec("alert", "early_warning", v1.EarlyWarningRaised,
+                                "预警: an unusual count of incidents in one town and category group")

@@ -238,3 +238,22 @@ class AppealDisposed(Contract):
     linked_order_number: str | None = Field(None, max_length=32)
     linked_appeal_number: str | None = Field(None, max_length=32, description="the master appeal, for links")
     occurred_at: datetime
+
+
+# dispatch: early warning
+
+
+class EarlyWarningRaised(Contract):
+    """预警: an unusual number of incidents of one category group in one town within one window."""
+
+    alert_id: str
+    area_code: str = Field(description="the town (or county when the town is unknown)")
+    county_code: str | None = None
+    category_group: str = Field(description="the category's big class (2 digits)")
+    window_start: datetime
+    window_end: datetime
+    count: int = Field(ge=0)
+    baseline: float = Field(ge=0, description="the usual count per window")
+    p_value: float = Field(ge=0, le=1)
+    reason: str
+    raised_at: datetime

@@ -68,6 +68,8 @@ class WorkOrder(WorkOrderBase, table=True):
     assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     dispatched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     first_sign_deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    first_unit_code: str | None = Field(default=None, max_length=64, index=True,
+                                        description="the unit first dispatched to: the rates count it there")
     signed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -133,3 +135,33 @@ class DispositionDay(DispatchTable, table=True):  # type: ignore[misc,valid-type
     disposition: str = Field(primary_key=True, max_length=16)
     county_code: str = Field(primary_key=True, max_length=16, description="'' when the county is unknown")
     count: int = 0
+
+
+class IncidentBucket(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """Incidents per hour, town and category big class: the early-warning detector's counts."""
+
+    __tablename__ = "incident_bucket"
+
+    window_start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    area_code: str = Field(primary_key=True, max_length=16)
+    category_group: str = Field(primary_key=True, max_length=8)
+    count: int = 0
+
+
+class EarlyWarning(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """An alert raised by the detector; one per area, class and window (the primary key says so)."""
+
+    __tablename__ = "early_warning"
+    __table_args__ = (Index("ix_early_warning_raised", "raised_at"),)
+
+    window_start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    area_code: str = Field(primary_key=True, max_length=16)
+    category_group: str = Field(primary_key=True, max_length=8)
+    id: str = Field(max_length=64, unique=True)
+    county_code: str | None = Field(default=None, max_length=16)
+    count: int
+    baseline: float
+    p_value: float
+    reason: str = Field(max_length=500)
+    raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    acknowledged_by: str | None = Field(default=None, max_length=100)

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.dispatch.adapters.orm import WorkOrderBase
 from services.dispatch.adapters.reference import UnitRecord, parse_units
 from services.dispatch.adapters.repository import StaleOrder
+from services.dispatch.domain.handling_rates import league, score, to_csv
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -289,6 +290,103 @@ async def list_categories(holder: HolderDep, _: CurrentPrincipal, parent: str | 
     return [CategoryOut(code=c.code, name=c.name, level=c.level.name.lower(), parent_code=c.parent_code,
                         owner=c.duty_owner, default_urgency=c.default_urgency, emergency_line=c.emergency_line)
             for c in rows if level is None or c.level.name.lower() == level]
+
+
+# --- rates, league tables, early warnings ------------------------------------------------------------------
+
+RatesReader = Annotated[Principal, require_roles(Role.CITY, Role.COUNTY, Role.TOWN, Role.DEPARTMENT, Role.ADMIN)]
+PERIOD = r"^\d{4}-(\d{2}|W\d{2}|\d{2}-\d{2})$"
+
+
+class RateOut(BaseModel):
+    value: float | None = Field(description="numerator / denominator; null when the denominator is 0")
+    numerator: int
+    denominator: int
+
+
+class UnitRatesOut(BaseModel):
+    unit_code: str
+    unit_name: str
+    orders: int
+    score: float | None
+    rates: dict[str, RateOut]
+
+
+def _rates_out(rows: list[Any], holder: handlers.PolicyHolder) -> list[UnitRatesOut]:
+    org = holder.policy.org
+    return [UnitRatesOut(unit_code=r.unit, unit_name=org.require(r.unit).name, orders=r.orders, score=score(r),
+                         rates={n: RateOut(value=v.value, numerator=v.numerator, denominator=v.denominator)
+                                for n, v in r.rates.items()}) for r in rows]
+
+
+def _visible_units(principal: Principal, holder: handlers.PolicyHolder, tier: str) -> list[str] | None:
+    """A county or town sees the rates of units within it; the city and admins see all (None)."""
+    if principal.role in (Role.CITY, Role.ADMIN):
+        return None
+    org = holder.policy.org
+    return sorted(u.code for u in org if u.kind in handlers.TIER_KINDS[tier]
+                  and org.is_within(u.code, principal.unit_code))
+
+
+@router.get("/rates", response_model=list[UnitRatesOut], tags=["rates"],
+            summary="handling rates per unit and period (响应率, 解决率, 满意率 ...), with the counts behind them")
+async def read_rates(uow: UowDep, holder: HolderDep, principal: RatesReader,
+                     tier: Literal["town", "county", "department", "city"] = "town",
+                     period: str = Query(..., pattern=PERIOD, description="2026-11, 2026-W48 or 2026-11-23"),
+                     unit: str | None = Query(None, max_length=64),
+                     format: Literal["json", "csv"] = "json") -> Any:
+    visible = _visible_units(principal, holder, tier)
+    units = [unit] if unit else visible
+    if unit and visible is not None and unit not in visible:
+        raise HTTPException(404, detail=f"no unit {unit} in your area")
+    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=period, units=units)
+    if format == "csv":
+        names = {u.code: u.name for u in holder.policy.org}
+        return Response(to_csv(rows, names=names, period=period), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="mcc-rates-{tier}-{period}.csv"'})
+    return _rates_out(rows, holder)
+
+
+class LeagueOut(BaseModel):
+    period: str
+    tier: str
+    red: list[UnitRatesOut] = Field(description="红榜: the best, best first")
+    black: list[UnitRatesOut] = Field(description="黑榜: the worst, worst first")
+    excluded: list[str] = Field(description="units with too few orders to rank")
+
+
+@router.get("/rates/league", response_model=LeagueOut, tags=["rates"],
+            summary="the monthly league table (红黑榜): top and bottom units of a tier by composite score")
+async def read_league(uow: UowDep, holder: HolderDep, _: RatesReader,
+                      tier: Literal["town", "county", "department"] = "town",
+                      month: str = Query(..., pattern=r"^\d{4}-\d{2}$"), size: int = Query(5, ge=1, le=50),
+                      min_orders: int = Query(10, ge=1)) -> Any:
+    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=month)
+    table = league(rows, size=size, min_orders=min_orders)
+    return LeagueOut(period=month, tier=tier, red=_rates_out([r for r, _ in table.red], holder),
+                     black=_rates_out([r for r, _ in table.black], holder), excluded=[r.unit for r in table.excluded])
+
+
+class AlertOut(BaseModel):
+    id: str
+    area_code: str
+    county_code: str | None
+    category_group: str
+    window_start: datetime
+    count: int
+    baseline: float
+    p_value: float
+    reason: str
+    raised_at: datetime
+
+
+@router.get("/alerts", response_model=list[AlertOut], tags=["rates"], summary="current early warnings (预警)")
+async def read_alerts(uow: UowDep, holder: HolderDep, principal: RatesReader, since: datetime | None = None,
+                      area: str | None = Query(None, max_length=16), limit: int = Query(100, ge=1, le=1000)) -> Any:
+    org = holder.policy.org
+    county = None if principal.role in (Role.CITY, Role.ADMIN) else (
+        org.county_of(principal.unit_code) if principal.unit_code in org else "-")
+    return await handlers.list_alerts(uow=uow, since=since, area=area, county=county, limit=limit)
 
 
 # --- topology -----------------------------------------------------------------------------------------------

@@ -15,7 +15,16 @@ from typing import Any
 from sqlalchemy import case, delete, func, or_, select, update
 
 from services.dispatch.adapters import repository
-from services.dispatch.adapters.orm import OrderAccess, OrderAudit, OrgUnitRow, WorkOrder, metadata
+from services.dispatch.adapters.orm import (
+    DispositionDay,
+    EarlyWarning,
+    OrderAccess,
+    OrderAudit,
+    OrgUnitRow,
+    WorkOrder,
+    metadata,
+)
+from services.dispatch.domain.handling_rates import OrderFacts, UnitRates, compute, period_bounds
 from services.dispatch.domain.lifecycle import (
     OPEN_STATES,
     Action,
@@ -34,12 +43,19 @@ from services.dispatch.domain.lifecycle import (
 from services.dispatch.domain.org import OrgTree, UnitKind
 from services.dispatch.domain.policy import DispatchPolicy
 from services.dispatch.domain.sla import CHINA_TZ, Duration, Limits
+from services.dispatch.domain.surge import Surge, SurgeSettings, assess
 from services.dispatch.domain.timers import due_decisions, next_due
 from shared import metrics
 from shared.counters import next_number, reserve_numbers
-from shared.events.catalog import ORDER_EVENTS
+from shared.events.catalog import EARLY_WARNING_RAISED, ORDER_EVENTS
 from shared.events.envelope import CloudEvent, utcnow
-from shared.events.v1 import AppealDisposed, FollowUpRecorded, IncidentAccepted, OrderChanged
+from shared.events.v1 import (
+    AppealDisposed,
+    EarlyWarningRaised,
+    FollowUpRecorded,
+    IncidentAccepted,
+    OrderChanged,
+)
 from shared.roles import Role
 from shared.uow import UnitOfWork
 
@@ -61,6 +77,7 @@ class PolicyHolder:
         self.policy = policy
         self.topology_version = 0
         self.ready = asyncio.Event()
+        self.surge = SurgeSettings()
 
 
 # --- writing transitions ----------------------------------------------------------------------------------
@@ -151,6 +168,7 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
     redelivers: the inbox holds event ids, the unique incident id holds republished incidents)."""
     policy = holder.policy
     decisions: list[tuple[Decision, Any]] = []
+    surges: list[Surge] = []
     async with uow:
         first = await uow.first_deliveries(consumer=CONSUMER_INCIDENTS, event_ids=[e.id for e in events])
         fresh: dict[str, IncidentAccepted] = {}
@@ -175,9 +193,54 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
                 await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
                                         from_state=None, actor=decision.actor.subject, reason=decision.reason,
                                         details=dict(decision.details))
+            surges = await _watch_for_surges(uow, incidents, holder.surge)
         await uow.commit()
     for decision, row in decisions:
         count(decision, row)
+    for surge in surges:
+        metrics.EARLY_WARNINGS.labels(surge.category_group).inc()
+
+
+WINDOW = timedelta(hours=1)
+
+
+async def _watch_for_surges(uow: UnitOfWork, incidents: Sequence[IncidentAccepted],
+                            settings: SurgeSettings) -> list[Surge]:
+    """Count the incidents per hour, town and category class, and raise an early warning (one per window)
+    where a count is far above its baseline."""
+    counts: dict[tuple[datetime, str, str], int] = {}
+    counties: dict[str, str | None] = {}
+    for incident in incidents:
+        loc = incident.location
+        area = loc.town_code or loc.county_code
+        if not area:
+            continue
+        moment = incident.accepted_at
+        window = moment.replace(minute=0, second=0, microsecond=0)
+        key = (window, area, incident.category_code[:2])
+        counts[key] = counts.get(key, 0) + 1
+        counties[area] = loc.county_code
+    raised = []
+    for (window, area, group), total in (await repository.bump_buckets(uow.session, counts)).items():
+        if total < settings.min_count:
+            continue
+        history = await repository.bucket_history(uow.session, area=area, group=group,
+                                                  start=window - WINDOW * settings.history, end=window, step=WINDOW)
+        surge = assess(area=area, category_group=group, window_start=window, count=total, history=history,
+                       settings=settings)
+        if surge is None:
+            continue
+        alert_id, now = str(uuid.uuid4()), utcnow()
+        if await repository.insert_warning(uow.session, {
+                "window_start": window, "area_code": area, "category_group": group, "id": alert_id,
+                "county_code": counties.get(area), "count": total, "baseline": surge.baseline,
+                "p_value": surge.p_value, "reason": surge.reason, "raised_at": now}):
+            await uow.emit(EARLY_WARNING_RAISED, EarlyWarningRaised(
+                alert_id=alert_id, area_code=area, county_code=counties.get(area), category_group=group,
+                window_start=window, window_end=window + WINDOW, count=total, baseline=surge.baseline,
+                p_value=surge.p_value, reason=surge.reason, raised_at=now), subject=area)
+            raised.append(surge)
+    return raised
 
 
 def _new_order(incident: IncidentAccepted, number: str, now: datetime,
@@ -243,9 +306,11 @@ async def _load(uow: UnitOfWork, ref: str) -> WorkOrder | None:
 
 
 def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Limits | None:
-    if command.action in (Action.DISPATCH, Action.ROUTE, Action.REOPEN):
-        return policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
-                             category_code=row.category_code, urgency=row.urgency)
+    if command.action in (Action.DISPATCH, Action.ROUTE, Action.REOPEN, Action.ESCALATE):
+        limits = policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
+                               category_code=row.category_code, urgency=row.urgency)
+        # Escalated by hand, the upper tier gets the usual time to sign; the handling deadline stays.
+        return Limits(sign=limits.sign) if command.action is Action.ESCALATE else limits
     return None
 
 
@@ -530,6 +595,62 @@ async def prune_access_log(*, uow: UnitOfWork, older_than_days: int) -> int:
             OrderAccess.at < utcnow() - timedelta(days=older_than_days)))
         await uow.commit()
     return result.rowcount or 0
+
+
+# --- rates and alerts ---------------------------------------------------------------------------------------
+
+TIER_KINDS = {"town": (UnitKind.TOWN,), "county": (UnitKind.COUNTY,), "department": (UnitKind.DEPARTMENT,),
+              "city": (UnitKind.CITY,)}
+
+
+async def handling_rates(*, uow: UnitOfWork, holder: PolicyHolder, tier: str, label: str,
+                         units: Sequence[str] | None = None) -> list[UnitRates]:
+    """The rates of every unit of a tier (or the given units) over a period label (2026-11, 2026-W48,
+    2026-11-23), computed from the orders table: the record of truth."""
+    org = holder.policy.org
+    start, end = period_bounds(label)
+    codes = list(units) if units else sorted(u.code for u in org if u.kind in TIER_KINDS[tier])
+    async with uow:
+        rows = (await uow.session.execute(select(
+            WorkOrder.first_unit_code, WorkOrder.dispatched_at, WorkOrder.signed_on_time, WorkOrder.closed_on_time,
+            WorkOrder.return_count, WorkOrder.reopen_count, WorkOrder.escalation_count, WorkOrder.satisfaction,
+            WorkOrder.resolved).where(WorkOrder.dispatched_at >= start, WorkOrder.dispatched_at < end,
+                                      WorkOrder.first_unit_code.is_not(None)))).all()
+        days = (start.astimezone(CHINA_TZ).date().isoformat(), end.astimezone(CHINA_TZ).date().isoformat())
+        dispositions = (await uow.session.execute(select(
+            DispositionDay.county_code, DispositionDay.disposition, func.sum(DispositionDay.count))
+            .where(DispositionDay.day >= days[0], DispositionDay.day < days[1])
+            .group_by(DispositionDay.county_code, DispositionDay.disposition))).all()
+    facts = [OrderFacts(first_unit=r[0], dispatched_at=r[1], signed_on_time=r[2], closed=r[3] is not None,
+                        closed_on_time=r[3], returned=r[4] > 0, reopened=r[5] > 0, escalated=r[6] > 0,
+                        satisfaction=r[7], resolved=r[8]) for r in rows]
+    out = []
+    for code in codes:
+        unit = org.get(code)
+        if unit is None:
+            continue
+        nested = unit.kind in (UnitKind.COUNTY, UnitKind.CITY)
+        mine = [f for f in facts if (org.is_within(f.first_unit, code) if nested else f.first_unit == code)]
+        direct = None
+        if nested:
+            picked = [(d, n) for county, d, n in dispositions if unit.kind is UnitKind.CITY or county == code]
+            direct = (sum(n for d, n in picked if d == "answered"), sum(n for _, n in picked))
+        out.append(compute(mine, unit=code, direct_answers=direct))
+    return out
+
+
+async def list_alerts(*, uow: UnitOfWork, since: datetime | None = None, area: str | None = None,
+                      county: str | None = None, limit: int = 100) -> list[EarlyWarning]:
+    """Early warnings, newest first."""
+    query = select(EarlyWarning).order_by(EarlyWarning.raised_at.desc()).limit(limit)
+    if since:
+        query = query.where(EarlyWarning.raised_at >= since)
+    if area:
+        query = query.where(EarlyWarning.area_code == area)
+    if county:
+        query = query.where(EarlyWarning.county_code == county)
+    async with uow:
+        return list((await uow.session.execute(query)).scalars())
 
 
 # --- topology -----------------------------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""Handling rates from the orders table, the league table, CSV, and early warnings from the incident stream."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from services.dispatch.domain.handling_rates import period_of
+from shared.events.catalog import APPEAL_DISPOSED
+from shared.events.envelope import CloudEvent, utcnow
+from shared.events.v1 import AppealDisposed, AppealDisposition, AppealType
+from tests.support.apps import jetstream, stream_messages
+from tests.support.dispatch import (
+    CITY_CENTRE,
+    COUNTY,
+    TONGZHOU,
+    TOWN_A,
+    TOWN_B,
+    TZ_TOWN_A,
+    TZ_TOWN_B,
+    accepted_incident,
+)
+from tests.support.polling import eventually
+
+
+async def act(client, order, action, headers, **body):
+    response = await client.post(f"/api/v1/orders/{order['number']}/actions/{action}", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_rates_count_each_order_for_the_unit_first_given_it(start_dispatch, nats_url):
+    month = period_of(utcnow(), "month")
+    async with start_dispatch() as d, jetstream(nats_url) as js:
+        a = [await d.incident(accepted_incident(town=TZ_TOWN_A)) for _ in range(4)]
+        await d.incident(accepted_incident(town=TZ_TOWN_B))
+        for order in a[:3]:
+            await act(d.client, order, "sign", TOWN_A)
+        for order in a[:2]:
+            await act(d.client, order, "close", TOWN_A, result="已办结", evidence=["photo://x"])
+        await act(d.client, a[2], "return", TOWN_A, reason="非本镇职责")
+        await act(d.client, a[3], "escalate", TOWN_A, reason="需县级协调")
+        for number, disposition in (("1", "answered"), ("2", "answered"), ("3", "dispatched"), ("4", "emergency")):
+            event = CloudEvent[AppealDisposed](source="/mcc/hotline", type=APPEAL_DISPOSED.type, data=AppealDisposed(
+                appeal_number=f"12345-t-{number}", disposition=AppealDisposition(disposition),
+                appeal_type=AppealType.CONSULTATION, category_code="020101", county_code=TONGZHOU,
+                occurred_at=utcnow()))
+            await js.publish(APPEAL_DISPOSED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
+
+        towns = (await d.client.get("/api/v1/rates", params={"tier": "town", "period": month, "unit": TZ_TOWN_A},
+                                    headers=CITY_CENTRE)).json()
+        rates = towns[0]["rates"]
+        assert towns[0]["orders"] == 4  # the escalated one still counts for the town that missed it
+        assert (rates["response"]["numerator"], rates["response"]["denominator"]) == (3, 4)
+        assert rates["closed_on_time"] == {"value": 1.0, "numerator": 2, "denominator": 2}
+        assert rates["return"]["value"] == 0.25 and rates["escalation"]["value"] == 0.25
+        assert rates["satisfaction"]["value"] is None and "direct_answer" not in rates
+
+        async def county_rates():
+            body = (await d.client.get("/api/v1/rates", params={"tier": "county", "period": month},
+                                       headers=COUNTY)).json()
+            return body if body and body[0]["rates"]["direct_answer"]["denominator"] == 4 else None
+        county = (await eventually(county_rates))[0]
+        assert county["unit_code"] == TONGZHOU and county["orders"] == 5
+        assert county["rates"]["direct_answer"] == {"value": 0.5, "numerator": 2, "denominator": 4}
+
+        mine = (await d.client.get("/api/v1/rates", params={"tier": "town", "period": month},
+                                   headers=TOWN_B)).json()
+        assert [r["unit_code"] for r in mine] == [TZ_TOWN_B]  # a town sees only itself
+        assert (await d.client.get("/api/v1/rates", params={"tier": "town", "period": month, "unit": TZ_TOWN_A},
+                                   headers=TOWN_B)).status_code == 404
+        assert (await d.client.get("/api/v1/rates", params={"period": "last month"},
+                                   headers=CITY_CENTRE)).status_code == 422
+
+        exported = await d.client.get("/api/v1/rates", params={"tier": "town", "period": month, "format": "csv"},
+                                      headers=CITY_CENTRE)
+        assert exported.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        assert rows[0][:3] == ["周期 period", "单位代码 unit", "单位 name"] and len(rows) == 1 + 96
+
+        league = (await d.client.get("/api/v1/rates/league", params={"tier": "town", "month": month, "min_orders": 1},
+                                     headers=CITY_CENTRE)).json()
+        assert {u["unit_code"] for u in league["red"] + league["black"]} == {TZ_TOWN_A, TZ_TOWN_B}
+        assert len(league["excluded"]) == 94
+
+
+async def test_a_spike_in_one_town_raises_one_early_warning_and_steady_towns_none(start_dispatch, nats_url):
+    async with start_dispatch() as d, jetstream(nats_url) as js:
+        for _ in range(7):
+            await d.incident(accepted_incident(town=TZ_TOWN_A, category="030202"))
+        for category in ("020101", "040102", "030202"):
+            await d.incident(accepted_incident(town=TZ_TOWN_B, category=category))
+
+        alerts = (await d.client.get("/api/v1/alerts", headers=COUNTY)).json()
+        assert len(alerts) == 1
+        alert = alerts[0]
+        assert (alert["area_code"], alert["category_group"]) == (TZ_TOWN_A, "03") and alert["count"] >= 5
+        raised = await eventually(lambda: stream_messages(js, "MCC_ALERTS"))
+        assert len(raised) == 1 and json.loads(raised[0].data)["data"]["area_code"] == TZ_TOWN_A
+        assert (await d.client.get("/api/v1/alerts", headers=TOWN_A)).json()[0]["id"] == alert["id"]
