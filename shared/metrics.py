@@ -46,8 +46,8 @@ ORDERS_MERGED = Counter("mcc_orders_merged_total", "orders merged into a master 
 ORDERS_ESCALATED = Counter("mcc_orders_escalated_total", "escalations (提级)", ["from_tier", "to_tier"])
 ORDER_TIME_TO_SIGN = Histogram("mcc_order_time_to_sign_seconds", "dispatch to sign-for", ["tier"], buckets=_TIMES)
 ORDER_TIME_TO_CLOSE = Histogram("mcc_order_time_to_close_seconds", "dispatch to close", ["tier"], buckets=_TIMES)
-ORDERS_OPEN = Gauge("mcc_orders_open", "open orders by holding area", ["county", "town"])
-ORDERS_OVERDUE = Gauge("mcc_orders_overdue", "open orders past a deadline by holding area", ["county", "town"])
+ORDERS_OPEN = Gauge("mcc_orders_open", "open orders by the county and town where they are located", ["county", "town"])
+ORDERS_OVERDUE = Gauge("mcc_orders_overdue", "open orders past a deadline, by the county and town where they are located", ["county", "town"])
 EARLY_WARNINGS = Counter("mcc_early_warnings_total", "early-warning alerts raised", ["category_group"])
 
 

@@ -99,3 +99,37 @@ async def test_a_spike_in_one_town_raises_one_early_warning_and_steady_towns_non
         raised = await eventually(lambda: stream_messages(js, "MCC_ALERTS"))
         assert len(raised) == 1 and json.loads(raised[0].data)["data"]["area_code"] == TZ_TOWN_A
         assert (await d.client.get("/api/v1/alerts", headers=TOWN_A)).json()[0]["id"] == alert["id"]
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+async def test_after_a_scripted_flow_the_exposed_metrics_moved_by_exactly_what_happened(start_dispatch):
+    from services.dispatch.service import handlers
+
+    async with start_dispatch() as d:
+        before = _samples((await d.client.get("/metrics")).text)
+        first = await d.incident(accepted_incident(town=TZ_TOWN_A))
+        second = await d.incident(accepted_incident(town=TZ_TOWN_A))
+        await act(d.client, first, "sign", TOWN_A)
+        await act(d.client, first, "close", TOWN_A, result="已办结", evidence=["photo://x"])
+        await act(d.client, second, "escalate", TOWN_A, reason="需县级协调")
+        await handlers.refresh_gauges(uow=d.runtime.uow())
+        after = _samples((await d.client.get("/metrics")).text)
+
+    def delta(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("mcc_orders_dispatched_total", tier="town") == 2
+    assert delta("mcc_orders_dispatched_total", tier="county") == 1  # the escalation
+    assert delta("mcc_orders_signed_total", tier="town", timeliness="on_time") == 1
+    assert delta("mcc_orders_closed_total", tier="town", timeliness="on_time") == 1
+    assert delta("mcc_orders_escalated_total", from_tier="town", to_tier="county") == 1
+    assert delta("mcc_order_time_to_sign_seconds_count", tier="town") == 1
+    assert after[("mcc_orders_open", (("county", TONGZHOU), ("town", TZ_TOWN_A)))] == 1  # the escalated one
+    assert ("mcc_orders_overdue", (("county", TONGZHOU), ("town", TZ_TOWN_A))) in after
