@@ -49,3 +49,24 @@ def test_a_point_on_a_shared_edge_gets_the_lowest_code_every_time():
 def test_a_point_outside_every_grid_falls_back_to_the_nearest_town_flagged():
     found = GridIndex.build(grids()).locate(119.0, 32.0)
     assert found.grid_code is None and found.town_code and found.flagged and found.distance_m > 0
+
+
+def test_the_vectorised_lookup_gives_the_same_answers_as_one_point_at_a_time():
+    import random
+
+    from shared.democity import BBOX
+
+    index = GridIndex.build(grids())
+    rng = random.Random(7)
+    lons = [rng.uniform(BBOX[0] - 0.05, BBOX[2]) for _ in range(300)]
+    lats = [rng.uniform(BBOX[1], BBOX[3] + 0.05) for _ in range(300)]
+    edge = grids()[0]
+    lons.append(edge.polygon[0][0] + 0.001)
+    lats.append(edge.polygon[2][1])  # on a shared edge
+    assert index.locate_many(lons, lats) == [index.locate(x, y) for x, y in zip(lons, lats, strict=True)]
+
+
+def test_a_point_on_the_edge_of_a_dedicated_grid_belongs_to_the_dedicated_grid():
+    dedicated = next(g for g in grids() if g.kind == "dedicated")
+    (x0, y0), (x1, _) = dedicated.polygon[0], dedicated.polygon[1]
+    assert GridIndex.build(grids()).locate((x0 + x1) / 2, y0).grid_code == dedicated.code

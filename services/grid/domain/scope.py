@@ -1,0 +1,10 @@
+"""What an integration key's scope allows: a key scoped to a county or a town reports only inside it."""
+
+from __future__ import annotations
+
+
+def within(scope_unit: str | None, *, town_code: str | None, county_code: str | None) -> bool:
+    """True when a place (its town and county) lies inside the scope; None scope is the whole city."""
+    if scope_unit is None:
+        return True
+    return scope_unit in (town_code, county_code)
