@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -157,29 +157,23 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published and removed."""
         table = self.outbox.table
+        query = select(table.c.id, table.c.subject, table.c.payload).order_by(
+            table.c.created_at, table.c.seq).limit(self.batch_size)
         async with self.sessions() as session:
-            query = select(table.c.id, table.c.subject, table.c.payload).order_by(
-                table.c.created_at, table.c.seq).limit(self.batch_size)
             if session.bind.dialect.name == "postgresql":
-                # Two relays (two processes of a service) take disjoint batches.
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).all()
-            if not rows:
+                # Two relays (two processes of a service) take disjoint batches; row locks block no writer.
+                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+                done, failed = await self._publish(rows)
+                await self._settle(session, done, failed)
+            else:
+                # SQLite's transactions take the database's write lock: never hold it while waiting for
+                # JetStream. Read, publish, then settle in a second short transaction. A row published twice
+                # by two relays is dropped by JetStream's duplicate window and, past it, by consumers' inboxes.
+                rows = (await session.execute(query)).all()
                 await session.commit()
-                return 0
-            results = await asyncio.gather(
-                *(self.publish(r.subject, r.payload, r.id) for r in rows), return_exceptions=True
-            )
-            done = [r.id for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
-            failed = [(r.id, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
-            if done:
-                await session.execute(delete(table).where(table.c.id.in_(done)))
-            for row_id, exc in failed[:50]:
-                await session.execute(
-                    table.update().where(table.c.id == row_id).values(
-                        attempts=table.c.attempts + 1, last_error=repr(exc)[:1000])
-                )
-            await session.commit()
+                done, failed = await self._publish(rows)
+                async with self.sessions() as settle:
+                    await self._settle(settle, done, failed)
         if self.on_published:
             for row in rows:
                 if row.id in done:
@@ -187,6 +181,22 @@ class OutboxRelay:
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(rows)} outbox events not published: {failed[0][1]!r}")
         return len(done)
+
+    async def _publish(self, rows: Sequence[Any]) -> tuple[list[str], list[tuple[str, BaseException]]]:
+        results = await asyncio.gather(*(self.publish(r.subject, r.payload, r.id) for r in rows),
+                                       return_exceptions=True)
+        done = [r.id for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+        failed = [(r.id, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        return done, failed
+
+    async def _settle(self, session: AsyncSession, done: list[str], failed: list[tuple[str, BaseException]]) -> None:
+        table = self.outbox.table
+        if done:
+            await session.execute(delete(table).where(table.c.id.in_(done)))
+        for row_id, exc in failed[:50]:
+            await session.execute(table.update().where(table.c.id == row_id).values(
+                attempts=table.c.attempts + 1, last_error=repr(exc)[:1000]))
+        await session.commit()
 
 
 async def mark_processed_many(session: AsyncSession, inbox: Table, *, consumer: str,

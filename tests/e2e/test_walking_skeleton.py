@@ -51,9 +51,17 @@ def test_an_appeal_posted_to_the_hotline_becomes_a_work_order_assigned_to_the_to
 
 
 def test_an_event_reported_through_the_grid_api_becomes_a_work_order_for_its_town(stack):
+    import uuid
+
+    from tests.support.dispatch import bearer
+
     with httpx.Client(timeout=10) as client:
+        issued = client.post(f"{stack.url('grid')}/api/v1/admin/api-keys", json={"name": "e2e grid app"},
+                             headers=bearer("admin", "320600"))
+        assert issued.status_code == 201, issued.text
         created = client.post(f"{stack.url('grid')}/api/v1/events", json={
-            "category_code": "020101", "description": "河道漂浮垃圾", "reporter_id": "gw-001", **POINT})
+            "category_code": "020101", "description": "河道漂浮垃圾", "reporter_id": "gw-001", **POINT},
+            headers={"X-Api-Key": issued.json()["key"], "Idempotency-Key": str(uuid.uuid4())})
         assert created.status_code == 201, created.text
         event = created.json()
         order = eventually_sync(lambda: order_for(client, stack, source_ref=event["id"]), timeout=30)
