@@ -155,6 +155,8 @@ def _print_summary(services: list[ServiceProcess], nats: ServerProcess, redis: S
     for label, role, unit, note in demo:
         token = mint_token(secret, subject=f"demo-{label}", role=role, unit_code=unit)
         print(f"  {label:<9} ({note}, unit {unit}): {token}")
+    print("\nIntegration keys (grid apps, Open311 apps, detectors): "
+          "`mcc apikey issue --service grid|intake --name NAME [--scope UNIT]`")
     print("\nPress Ctrl-C to stop everything.\n", flush=True)
 
 
