@@ -316,7 +316,7 @@ def test_grafana_reads_prometheus_and_the_mounted_dashboards_folder():
     assert [p["options"]["path"] for p in providers] == ["/var/lib/grafana/dashboards"]
     assert mounts["/var/lib/grafana/dashboards"] == "./deploy/grafana/dashboards"
     assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
-    assert (DEPLOY / "grafana/dashboards/.gitkeep").exists()
+    assert list((DEPLOY / "grafana/dashboards").glob("*.json"))
 
 
 # --- the image -----------------------------------------------------------------------------------------
