@@ -46,7 +46,8 @@ def test_an_appeal_posted_to_the_hotline_becomes_a_work_order_assigned_to_the_to
             return body if body["order_number"] == order["number"] else None
 
         eventually_sync(appeal_knows_its_order, timeout=30)
-        intake = client.get(f"{stack.url('intake')}/api/v1/incidents/{appeal['incident_id']}").json()
+        intake = client.get(f"{stack.url('intake')}/api/v1/incidents/{appeal['incident_id']}",
+                            headers=operator_headers).json()
         assert intake["town_code"] == where["town_code"] and intake["located_by"] == "coordinates"
 
 

@@ -13,7 +13,7 @@ from services.intake.adapters.orm import IncidentBase, metadata
 from services.intake.domain.normalise import IntakeRejected
 from services.intake.service import handlers
 from shared import apikeys, idempotency
-from shared.auth import Principal, require_roles
+from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import RuntimeDep, UowDep
 from shared.events.v1 import Coordinates
 from shared.roles import Role
@@ -35,7 +35,7 @@ def _field_error(code: int, field: str, where: str, message: str, kind: str) -> 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentPublic, tags=["incidents"],
             summary="an incident and where it was located")
-async def read_incident(incident_id: str, uow: UowDep) -> Any:
+async def read_incident(incident_id: str, uow: UowDep, _: CurrentPrincipal) -> Any:
     incident = await handlers.get_incident(uow, incident_id=incident_id)
     if incident is None:
         raise HTTPException(404, detail=f"no incident {incident_id}")

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_HELD
 from tests.support.apps import jetstream, stream_messages
+from tests.support.dispatch import CITY_CENTRE
 from tests.support.polling import eventually
 
 
@@ -36,7 +37,7 @@ async def on_subject(js, subject: str, incident_id: str) -> list[dict]:
 
 
 async def incident(intake, incident_id: str, status: str):
-    response = await intake.client.get(f"/api/v1/incidents/{incident_id}")
+    response = await intake.client.get(f"/api/v1/incidents/{incident_id}", headers=CITY_CENTRE)
     return response.json() if response.status_code == 200 and response.json()["status"] == status else None
 
 

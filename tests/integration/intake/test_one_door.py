@@ -14,6 +14,7 @@ from shared.events.envelope import utcnow
 from shared.events.v1 import CallerRef, Channel, IncidentReported, Location, Reporter
 from shared.outbox import build_event
 from tests.support.apps import jetstream, stream_messages
+from tests.support.dispatch import CITY_CENTRE
 from tests.support.polling import eventually
 
 
@@ -45,7 +46,7 @@ async def test_a_report_in_an_unknown_category_is_rejected_with_its_reason_and_n
             event = build_event(INCIDENT_REPORTED, report, source="/test")
             await js.publish(INCIDENT_REPORTED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
         await eventually(lambda: accepted_messages(js, good.incident_id))
-        stored = await eventually(lambda: intake.client.get(f"/api/v1/incidents/{bad.incident_id}"))
+        stored = await eventually(lambda: intake.client.get(f"/api/v1/incidents/{bad.incident_id}", headers=CITY_CENTRE))
         assert stored.status_code == 200
         assert stored.json()["status"] == "rejected" and "category_code" in stored.json()["reason"]
         assert await accepted_messages(js, bad.incident_id) == []
@@ -64,7 +65,7 @@ async def test_without_an_urgency_the_category_default_applies_and_one_incident_
         for delivery in (event, event, again):
             await handlers.handle_incident_reported(delivery, uow=intake.runtime.uow(), locator=None,
                                                     reference=reference)
-        incident = (await intake.client.get(f"/api/v1/incidents/{report.incident_id}")).json()
+        incident = (await intake.client.get(f"/api/v1/incidents/{report.incident_id}", headers=CITY_CENTRE)).json()
         assert incident["status"] == "accepted" and incident["urgency"] == "urgent"
         assert appeals("hotline", "help", "01") == before + 1
         assert await intake.count("incident") == 1
@@ -78,7 +79,7 @@ async def test_an_emergency_category_from_a_grid_worker_is_accepted_but_flagged_
         await js.publish(INCIDENT_REPORTED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
         published = await eventually(lambda: accepted_messages(js, report.incident_id))
         assert published[0]["data"]["urgency"] == "urgent"
-        incident = (await intake.client.get(f"/api/v1/incidents/{report.incident_id}")).json()
+        incident = (await intake.client.get(f"/api/v1/incidents/{report.incident_id}", headers=CITY_CENTRE)).json()
         assert incident["status"] == "accepted" and "119" in incident["reason"]
 
 
