@@ -109,7 +109,14 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        if content_type and "json" not in content_type and any(tuple(e.get("loc", ())) == ("body",)
+                                                                for e in exc.errors()):
+            # A JSON endpoint sent a form or text: say so rather than list every field as missing.
+            return JSONResponse({"detail": [{"field": "content-type", "in": "header", "type": "unsupported_media_type",
+                                             "message": f"send application/json, not {content_type}"}]},
+                                status_code=415)
         broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
         if broken:  # FastAPI would name a character offset as the field
             return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "json_invalid",

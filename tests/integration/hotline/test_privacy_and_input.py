@@ -101,9 +101,9 @@ MALFORMED = [
                   "headers": {"content-type": "application/json"}}, 400, {"body"}, id="invalid-utf8"),
     pytest.param({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, {"body"},
                  id="invalid-json"),
-    pytest.param({"content": json.dumps(APPEAL).encode(), "headers": {"content-type": "text/plain"}}, 422,
-                 {"body"}, id="wrong-content-type"),
-    pytest.param({"data": {"caller_phone": PHONE}}, 422, {"body"}, id="form-encoded"),
+    pytest.param({"content": json.dumps(APPEAL).encode(), "headers": {"content-type": "text/plain"}}, 415,
+                 {"content-type"}, id="wrong-content-type"),
+    pytest.param({"data": {"caller_phone": PHONE}}, 415, {"content-type"}, id="form-encoded"),
     pytest.param({"json": [APPEAL]}, 422, {"body"}, id="a-list"),
 ]
 
