@@ -11,6 +11,8 @@ from shared.logs import configure_logging
 from shared.messaging import ConsumerSpec
 from shared.migrations import upgrade
 from shared.runtime import Runtime
+from shared.web import session
+from shared.web.docs import offline_docs
 
 
 def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
@@ -38,6 +40,8 @@ def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
     app = create_app(service=runtime.service, title=title, routers=routers, readiness=runtime.readiness,
                      on_start=on_start, on_stop=on_stop, max_body_bytes=max_body_bytes,
                      description=description)
+    offline_docs(app)
+    session.install(app)
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.token_secret = settings.token_secret

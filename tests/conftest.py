@@ -28,7 +28,7 @@ BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = str(item.fspath)
-        for tier in ("unit", "integration", "e2e"):
+        for tier in ("unit", "integration", "e2e", "browser"):
             if f"/tests/{tier}/" in path:
                 item.add_marker(getattr(pytest.mark, tier))
 
