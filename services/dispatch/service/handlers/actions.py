@@ -1,0 +1,171 @@
+"""People and follow-ups act on orders: one decision of the state machine per transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+
+from services.dispatch.adapters import repository
+from services.dispatch.adapters.orm import (
+    WorkOrder,
+)
+from services.dispatch.domain.lifecycle import (
+    Action,
+    Actor,
+    Decision,
+    FollowUp,
+    InvalidCommand,
+    OrderNotVisible,
+    OrderState,
+    Satisfaction,
+    allowed_actions,
+    can_act,
+    decide,
+)
+from services.dispatch.domain.policy import DispatchPolicy
+from services.dispatch.domain.sla import CHINA_TZ, Duration, Limits
+from services.dispatch.service.handlers.common import (
+    CONSUMER_DISPOSITIONS,
+    CONSUMER_FOLLOWUPS,
+    PolicyHolder,
+    apply_decision,
+    count,
+    load_order,
+    log,
+)
+from shared.events.envelope import CloudEvent, utcnow
+from shared.events.v1 import (
+    AppealDisposed,
+    FollowUpRecorded,
+)
+from shared.roles import Role
+from shared.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a person asks for: an action and the inputs it may need."""
+
+    action: Action
+    reason: str | None = None
+    to_unit: str | None = None
+    extension: Duration | None = None
+    result: str | None = None
+    evidence: tuple[str, ...] = ()
+    follow_up: FollowUp | None = None
+    master: str | None = None
+    expected_version: int | None = None
+
+
+@dataclass
+class Outcome:
+    row: WorkOrder
+    decision: Decision
+    allowed: tuple[Action, ...] = field(default=())
+
+
+def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Limits | None:
+    if command.action in (Action.DISPATCH, Action.ROUTE, Action.REOPEN, Action.ESCALATE):
+        limits = policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
+                               category_code=row.category_code, urgency=row.urgency)
+        # Escalated by hand, the upper tier gets the usual time to sign; the handling deadline stays.
+        return Limits(sign=limits.sign) if command.action is Action.ESCALATE else limits
+    return None
+
+
+async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
+                      command: Command) -> Outcome:
+    """Take one lifecycle action on an order for a person (404 outside their scope, 409 when not allowed)."""
+    policy = holder.policy
+    now = utcnow()
+    async with uow:
+        row = await load_order(uow, order_ref)
+        if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
+            raise OrderNotVisible(f"no work order {order_ref}")
+        if command.expected_version is not None and command.expected_version != row.version:
+            raise repository.StaleOrder(f"order {row.number} is at version {row.version}, not "
+                                        f"{command.expected_version}")
+        master_row = await load_order(uow, command.master) if command.master else None
+        if command.master and master_row is None:
+            raise InvalidCommand(f"no master order {command.master}")
+        decision = decide(
+            repository.to_domain(row), command.action, actor, now, org=policy.org, calendar=policy.calendar,
+            settings=policy.sla.settings, to_unit=command.to_unit, limits=_limits_for(command, row, policy),
+            reason=command.reason, extension=command.extension, result=command.result,
+            evidence=command.evidence, follow_up=command.follow_up,
+            master=repository.to_domain(master_row) if master_row is not None else None)
+        await apply_decision(uow, row, decision, policy)
+        if decision.action is Action.MERGE and master_row is not None:
+            await uow.session.execute(update(WorkOrder).where(WorkOrder.id == master_row.id)
+                                      .values(duplicate_count=WorkOrder.duplicate_count + 1))
+        await uow.commit()
+    count(decision, row)
+    return Outcome(row, decision, allowed_actions(decision.order, actor=actor, org=policy.org))
+
+
+async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWork, holder: PolicyHolder) -> None:
+    """A 回访 result: record it on the closed order, then archive it or, when the caller is dissatisfied and
+    the unit was at fault, reopen it (重办)."""
+    data, policy = event.data, holder.policy
+    now = utcnow()
+    decisions: list[Decision] = []
+    async with uow:
+        if not await uow.first_delivery(consumer=CONSUMER_FOLLOWUPS, event_id=event.id):
+            return
+        row = await load_order(uow, data.order_id)
+        if row is None or row.state != OrderState.CLOSED.value:
+            log.warning("follow-up for an order that is not awaiting one: ignored",
+                        extra={"order_id": data.order_id, "state": row.state if row else None})
+            await uow.commit()
+            return
+        if not data.reached or data.satisfaction is None:
+            if data.outcome == "archive":  # unreachable after the hotline's last attempt: archive unrated
+                decision = decide(repository.to_domain(row), Action.ARCHIVE, Actor.system("followup"), now,
+                                  org=policy.org, reason="多次回访联系不上，归档 (caller unreachable)",
+                                  calendar=policy.calendar, settings=policy.sla.settings)
+                await apply_decision(uow, row, decision, policy)
+                decisions.append(decision)
+            await uow.commit()  # otherwise the hotline calls again; nothing changes here
+            for d in decisions:
+                count(d, row)
+            return
+        operator = Actor(f"operator:{data.operator}", Role.OPERATOR)
+        follow_up = FollowUp(Satisfaction(data.satisfaction), data.resolved, data.unit_at_fault)
+        order = repository.to_domain(row)
+        decision = decide(order, Action.FOLLOW_UP, operator, now, org=policy.org, follow_up=follow_up,
+                          reason=data.comment, calendar=policy.calendar, settings=policy.sla.settings)
+        await apply_decision(uow, row, decision, policy)
+        decisions.append(decision)
+        reopen = follow_up.satisfaction is Satisfaction.DISSATISFIED and follow_up.unit_at_fault is True
+        if reopen:
+            limits = policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
+                                   category_code=row.category_code, urgency=row.urgency)
+            decision = decide(decision.order, Action.REOPEN, operator, now, org=policy.org, limits=limits,
+                              reason="群众不满意且承办单位有责，重办", calendar=policy.calendar,
+                              settings=policy.sla.settings)
+        else:
+            decision = decide(decision.order, Action.ARCHIVE, Actor.system("followup"), now, org=policy.org,
+                              reason="回访完成，归档", calendar=policy.calendar, settings=policy.sla.settings)
+        await apply_decision(uow, row, decision, policy)
+        decisions.append(decision)
+        await uow.commit()
+    for d in decisions:
+        count(d, row)
+
+
+async def handle_appeal_disposed(event: CloudEvent[AppealDisposed], *, uow: UnitOfWork) -> None:
+    """Count a hotline appeal's disposition for the rates; a linked duplicate adds to its order's count."""
+    data = event.data
+    day = data.occurred_at.astimezone(CHINA_TZ).date().isoformat()
+    async with uow:
+        if not await uow.first_delivery(consumer=CONSUMER_DISPOSITIONS, event_id=event.id):
+            return
+        await repository.add_to_day_count(uow.session, day=day, disposition=data.disposition.value,
+                                          county_code=data.county_code or "")
+        if data.disposition.value == "linked" and data.linked_order_number:
+            await uow.session.execute(update(WorkOrder).where(WorkOrder.number == data.linked_order_number)
+                                      .values(duplicate_count=WorkOrder.duplicate_count + 1))
+        await uow.commit()
+
+

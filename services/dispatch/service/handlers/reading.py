@@ -1,0 +1,156 @@
+"""Reading orders within the reader's scope; every read is logged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+
+from services.dispatch.adapters import repository
+from services.dispatch.adapters.orm import (
+    OrderAccess,
+    OrderAudit,
+    WorkOrder,
+)
+from services.dispatch.domain.lifecycle import (
+    OPEN_STATES,
+    Action,
+    Actor,
+    OrderNotVisible,
+    OrderState,
+    allowed_actions,
+    can_act,
+)
+from services.dispatch.domain.org import OrgTree, UnitKind
+from services.dispatch.service.handlers.common import (
+    PolicyHolder,
+    load_order,
+)
+from shared.events.envelope import utcnow
+from shared.roles import Role
+from shared.uow import UnitOfWork
+
+
+def scope_filter(actor: Actor, org: OrgTree) -> Any:
+    """The SQL condition for the orders an actor may see (None: all of them)."""
+    role = actor.role
+    if role in (Role.CITY, Role.OPERATOR, "system"):
+        return None
+    unit = org.get(actor.unit_code)
+    if unit is None or role == Role.ADMIN:
+        return WorkOrder.id.is_(None)  # nothing
+    if role in (Role.TOWN, Role.DEPARTMENT):
+        return WorkOrder.unit_code == unit.code
+    if role == Role.COUNTY and unit.kind is UnitKind.COUNTY:
+        codes = [unit.code] + [u.code for u in org if org.is_dispatch_target(u.code) and org.is_within(u.code, unit.code)]
+        return WorkOrder.unit_code.in_(sorted(set(codes)))
+    return WorkOrder.id.is_(None)
+
+
+async def _log_access(uow: UnitOfWork, actor: Actor, rows: Sequence[WorkOrder], view: str) -> None:
+    now = utcnow()
+    uow.session.add_all([OrderAccess(order_id=r.id, order_number=r.number, subject=actor.subject,
+                                     role=str(actor.role), unit_code=actor.unit_code, view=view, at=now)
+                         for r in rows])
+
+
+async def read_order(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
+                     view: str = "detail") -> tuple[WorkOrder, list[OrderAudit] | None, tuple[Action, ...]]:
+    """An order (and for view=history its audit trail) for someone allowed to see it; the read is logged."""
+    policy = holder.policy
+    async with uow:
+        row = await load_order(uow, order_ref)
+        if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
+            raise OrderNotVisible(f"no work order {order_ref}")
+        history = None
+        if view == "history":
+            history = list((await uow.session.execute(
+                select(OrderAudit).where(OrderAudit.order_id == row.id).order_by(OrderAudit.id))).scalars())
+        await _log_access(uow, actor, [row], view)
+        await uow.commit()
+    return row, history, allowed_actions(repository.to_domain(row), actor=actor, org=policy.org)
+
+
+QUEUE_VIEWS: dict[str, Callable[[datetime], Any]] = {
+    "open": lambda now: WorkOrder.state.in_([s.value for s in OPEN_STATES]),
+    "awaiting_sign": lambda now: WorkOrder.state == OrderState.DISPATCHED.value,
+    "in_progress": lambda now: WorkOrder.state.in_([OrderState.SIGNED.value, OrderState.IN_PROGRESS.value]),
+    "queued": lambda now: WorkOrder.state == OrderState.QUEUED.value,
+    "return_requested": lambda now: WorkOrder.state == OrderState.RETURN_REQUESTED.value,
+    "overdue": lambda now: (WorkOrder.state.in_([s.value for s in OPEN_STATES])
+                            & or_((WorkOrder.state == OrderState.DISPATCHED.value) & (WorkOrder.sign_deadline < now),
+                                  WorkOrder.state.in_([OrderState.SIGNED.value, OrderState.IN_PROGRESS.value])
+                                  & (WorkOrder.handle_deadline < now))),
+    "closed": lambda now: WorkOrder.state == OrderState.CLOSED.value,
+    "all": lambda now: None,
+}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    view: str = "open"
+    unit_code: str | None = None
+    county_code: str | None = None
+    town_code: str | None = None
+    category_code: str | None = None
+    urgency: str | None = None
+    supervised: bool | None = None
+    incident_id: str | None = None
+    source_ref: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+async def list_orders(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor,
+                      filters: QueueFilter) -> tuple[list[WorkOrder], int]:
+    """A page of the orders an actor may see, by view and filters, most urgent deadline first; and the total."""
+    now = utcnow()
+    conditions = [c for c in (scope_filter(actor, holder.policy.org), QUEUE_VIEWS[filters.view](now)) if c is not None]
+    for column, value in ((WorkOrder.unit_code, filters.unit_code), (WorkOrder.county_code, filters.county_code),
+                          (WorkOrder.town_code, filters.town_code), (WorkOrder.urgency, filters.urgency),
+                          (WorkOrder.supervised, filters.supervised), (WorkOrder.incident_id, filters.incident_id),
+                          (WorkOrder.source_ref, filters.source_ref)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.category_code:
+        conditions.append(WorkOrder.category_code.startswith(filters.category_code))
+    due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
+    async with uow:
+        total = (await uow.session.execute(select(func.count()).select_from(WorkOrder).where(*conditions))).scalar_one()
+        rows = list((await uow.session.execute(
+            select(WorkOrder).where(*conditions).order_by(due.is_(None), due, WorkOrder.created_at, WorkOrder.id)
+            .limit(filters.limit).offset(filters.offset))).scalars())
+        await _log_access(uow, actor, rows, "list")
+        await uow.commit()
+    return rows, total
+
+
+async def access_log(*, uow: UnitOfWork, order_ref: str | None = None, subject: str | None = None,
+                     since: datetime | None = None, until: datetime | None = None,
+                     limit: int = 100, offset: int = 0) -> list[OrderAccess]:
+    """Who read which order when, newest first (for the city)."""
+    query = select(OrderAccess).order_by(OrderAccess.at.desc(), OrderAccess.id.desc()).limit(limit).offset(offset)
+    if order_ref:
+        query = query.where((OrderAccess.order_id == order_ref) | (OrderAccess.order_number == order_ref))
+    if subject:
+        query = query.where(OrderAccess.subject == subject)
+    if since:
+        query = query.where(OrderAccess.at >= since)
+    if until:
+        query = query.where(OrderAccess.at < until)
+    async with uow:
+        return list((await uow.session.execute(query)).scalars())
+
+
+async def prune_access_log(*, uow: UnitOfWork, older_than_days: int) -> int:
+    """Delete order-read records past their retention; returns how many."""
+    async with uow:
+        result = await uow.session.execute(delete(OrderAccess).where(
+            OrderAccess.at < utcnow() - timedelta(days=older_than_days)))
+        await uow.commit()
+    return result.rowcount or 0
+
+
