@@ -57,7 +57,7 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
     app.state.grid_index = handlers.IndexHolder(GridIndex([]))
     app.state.categories = CategoryTable.load(settings.categories_file)
     app.state.key_cache = handlers.KeyCache(settings.key_cache_s)
-    app.state.group_commit = handlers.GroupCommit(runtime.uow)
+    app.state.group_commit = handlers.event_group_commit(runtime.uow)
     app.state.webhook_send = HttpSender()  # tests put their own receiver here
     return app
 

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, or_, select, text, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, or_, select, text, update
 
 from services.grid.adapters.orm import (
     Grid,
@@ -47,7 +46,8 @@ from shared.categories import CategoryTable
 from shared.events.catalog import INCIDENT_REPORTED
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import Channel, Coordinates, IncidentReported, Location, OrderChanged, Reporter
-from shared.idempotency import IdempotencyConflict, Stored, fingerprint, run_once
+from shared.groupcommit import GroupCommit
+from shared.idempotency import Stored, fingerprint, run_once
 from shared.uow import UnitOfWork
 
 CONSUMER_ORDERS = "grid-orders"
@@ -533,150 +533,38 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
 
 async def report_event(*, new_uow: Callable[[], UnitOfWork], index: Index, categories: CategoryTable,
                        key: apikeys.ApiKey, idempotency_key: str, item: EventInput,
-                       group: GroupCommit | None = None) -> Stored:
+                       group: GroupCommit[_Entry] | None = None) -> Stored:
     """Record a grid worker's event: resolved on the spot, reported up (上报 → intake), or held pending."""
     problems = _item_problems(item, categories, "")
     if problems:
         raise Rejected(422, problems)
     found = index.locate(item.lon, item.lat)
     _scope_check(key, found)
-    request = _Request(key, idempotency_key, item, found, fingerprint(item.fingerprint_payload()))
-    if group is not None:
-        return await group.submit(request)
-    return await _report_one(new_uow, request)
-
-
-@dataclass
-class _Request:
-    key: apikeys.ApiKey
-    idempotency_key: str
-    item: EventInput
-    found: Located
-    fingerprint: str
-    future: asyncio.Future[Stored] | None = None
-
-    @property
-    def scope(self) -> str:
-        return f"grid:{self.key.id}:events"
-
-
-async def _report_one(new_uow: Callable[[], UnitOfWork], request: _Request) -> Stored:
-    outcomes = Outcomes()
-
-    async def create(uow: UnitOfWork) -> tuple[int, Any]:
-        outcomes.counts.clear()
-        entry = _Entry(0, request.item, request.found, "", request.key)
-        status, body = (await _create_events(uow, [entry], outcomes))[0]
-        if status >= 400:
-            raise Rejected(status, body)  # rolls the transaction back: nothing is stored for the key
-        return status, body
-
-    stored = await run_once(new_uow, IDEMPOTENCY, scope=request.scope, key=request.idempotency_key,
-                            fingerprint=request.fingerprint, create=create)
-    if not stored.replayed:
-        outcomes.record()
+    entry = _Entry(0, item, found, "", key)
+    group = group or event_group_commit(new_uow, max_group=1)
+    stored = await group.submit(entry, scope=f"grid:{key.id}:events", key=idempotency_key,
+                                fingerprint=fingerprint(item.fingerprint_payload()))
+    if not stored.replayed and stored.body.get("state") in (EventState.REPORTED, EventState.RESOLVED_ON_SPOT):
+        metrics.GRID_EVENTS.labels(stored.body["state"]).inc()
     return stored
 
 
-class GroupCommit:
-    """Single-event creates that arrive together share one transaction (group commit).
-
-    Each request waits for the lock; whoever holds it writes every request queued so far in one transaction
-    (idempotency keys read in one query, events in one multi-row INSERT, one change-sequence update, one
-    commit, one outbox relay round). Under load the queue fills while a write is in flight, so groups grow
-    with the load; a lone request is written at once. The answers are exactly those of one transaction per
-    request: a key already stored replays its answer (or is a conflict), a key used twice in one group
-    creates once, a refused item (unknown photo) stores nothing. If the group's commit meets an integrity
-    error (another process committed the same key or item id first), every request of the group is redone
-    alone through `run_once`.
-    """
-
-    def __init__(self, new_uow: Callable[[], UnitOfWork], *, max_group: int = 200) -> None:
-        self.new_uow, self.max_group = new_uow, max_group
-        self._queue: list[_Request] = []
-        self._lock = asyncio.Lock()
-
-    async def submit(self, request: _Request) -> Stored:
-        request.future = asyncio.get_running_loop().create_future()
-        self._queue.append(request)
-        while not request.future.done():
-            async with self._lock:
-                if not request.future.done():
-                    group, self._queue = self._queue[:self.max_group], self._queue[self.max_group:]
-                    # Shielded: a client that goes away must not cancel the write its group is waiting for.
-                    await asyncio.shield(self._flush(group))
-        return request.future.result()
-
-    async def _flush(self, group: list[_Request]) -> None:
-        try:
-            answers = await self._write(group)
-        except IntegrityError:
-            answers = {}
-            for n, request in enumerate(group):
-                try:
-                    answers[n] = await _report_one(self.new_uow, request)
-                except Exception as exc:  # each request gets its own failure
-                    answers[n] = exc
-        except Exception as exc:
-            answers = dict.fromkeys(range(len(group)), exc)
-        for n, request in enumerate(group):
-            assert request.future is not None
-            answer = answers.get(n, RuntimeError("the group write gave no answer for this request"))
-            if isinstance(answer, BaseException):
-                request.future.set_exception(answer)
-            else:
-                request.future.set_result(answer)
-
-    async def _write(self, group: list[_Request]) -> dict[int, Stored | Exception]:
-        outcomes = Outcomes()
-        answers: dict[int, Stored | Exception] = {}
-        async with self.new_uow() as uow:
-            pairs = {(r.scope, r.idempotency_key) for r in group}
-            rows = (await uow.session.execute(select(
-                IDEMPOTENCY.c.scope, IDEMPOTENCY.c.key, IDEMPOTENCY.c.fingerprint, IDEMPOTENCY.c.status_code,
-                IDEMPOTENCY.c.body).where(tuple_(IDEMPOTENCY.c.scope, IDEMPOTENCY.c.key).in_(pairs)))).all()
-            stored = {(r.scope, r.key): r for r in rows}
-            first: dict[tuple[str, str], int] = {}
-            entries, copies = [], []
-            for n, request in enumerate(group):
-                pair = (request.scope, request.idempotency_key)
-                if pair in stored:
-                    row = stored[pair]
-                    answers[n] = Stored(row.status_code, row.body, replayed=True) \
-                        if row.fingerprint == request.fingerprint else _conflict(request)
-                elif pair in first:
-                    copies.append((n, first[pair]))
-                else:
-                    first[pair] = n
-                    entries.append(_Entry(n, request.item, request.found, "", request.key))
-            created = await _create_events(uow, entries, outcomes)
-            remembered = []
-            for n, (status, body) in created.items():
-                if status >= 400:
-                    answers[n] = Rejected(status, body)
-                    continue
-                answers[n] = Stored(status, body, replayed=False)
-                request = group[n]
-                remembered.append({"scope": request.scope, "key": request.idempotency_key, "created_at": utcnow(),
-                                   "fingerprint": request.fingerprint, "status_code": status, "body": body})
-            if remembered:
-                await uow.session.execute(IDEMPOTENCY.insert(), remembered)
-            await uow.commit()
-        for n, original in copies:
-            answer = answers[original]
-            if isinstance(answer, Stored):
-                same = group[n].fingerprint == group[original].fingerprint
-                answers[n] = Stored(answer.status_code, answer.body, replayed=True) if same \
-                    else _conflict(group[n])
-            else:
-                answers[n] = answer
-        outcomes.record()
-        return answers
+async def _stage_events(uow: UnitOfWork, entries: Sequence[_Entry]) -> list[tuple[int, Any] | Exception]:
+    created = await _create_events(uow, [_Entry(n, e.item, e.found, e.prefix, e.key) for n, e in enumerate(entries)],
+                                   Outcomes())
+    return [Rejected(*created[n]) if created[n][0] >= 400 else created[n] for n in range(len(entries))]
 
 
-def _conflict(request: _Request) -> IdempotencyConflict:
-    return IdempotencyConflict(f"Idempotency-Key {request.idempotency_key!r} was already used for a different "
-                               "request")
+async def _stage_event(uow: UnitOfWork, entry: _Entry) -> tuple[int, Any]:
+    answer = (await _stage_events(uow, [entry]))[0]
+    if isinstance(answer, Exception):
+        raise answer  # rolls the transaction back: nothing is stored for the key
+    return answer
+
+
+def event_group_commit(new_uow: Callable[[], UnitOfWork], *, max_group: int = 200) -> GroupCommit[_Entry]:
+    """Single-event creates that arrive together share one transaction (see shared/groupcommit.py)."""
+    return GroupCommit(new_uow, IDEMPOTENCY, stage_one=_stage_event, stage_many=_stage_events, max_group=max_group)
 
 
 async def report_batch(*, new_uow: Callable[[], UnitOfWork], index: Index, categories: CategoryTable,
