@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.metrics import MetricsMiddleware, metrics_endpoint
+from shared.sessions import SessionMiddleware
 
 log = logging.getLogger("mcc.http")
 
@@ -135,6 +136,7 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
 
     for router in routers:
         app.include_router(router)
+    app.add_middleware(SessionMiddleware)  # inside the body limit: it may read a form for its CSRF field
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(MetricsMiddleware, service=service)
     return app

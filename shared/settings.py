@@ -25,6 +25,12 @@ class ServiceSettings(BaseSettings):
         "dev-only-secret-change-me-in-production",
         description="HMAC secret that signs bearer tokens; a long random value in production",
     )
+    token_audience: str = Field("mcc", description="audience (`aud`) every token must name; one per deployment")
+    token_max_lifetime_s: int = Field(90 * 86400, gt=0, description="longest lifetime a token may claim (exp - iat)")
+    session_ttl_s: int = Field(900, ge=60, description="lifetime of a browser session token; renewed while in use")
+    session_max_s: int = Field(12 * 3600, ge=60, description="a session ends this long after sign-in, in use or not")
+    session_cookie_secure: bool | None = Field(
+        None, description="mark session cookies Secure (unset: when the request came over https)")
     consumer_max_deliver: int = Field(5, ge=1, description="deliveries before a message is dead-lettered")
     consumer_ack_wait_s: float = Field(30.0, gt=0, description="seconds before an unacked message is redelivered")
     outbox_poll_s: float = Field(1.0, gt=0, description="how often the outbox relay looks for unpublished events")
