@@ -41,6 +41,24 @@ class Urgency(StrEnum):
     URGENT = "urgent"  # life, property, water/power/gas/heating
 
 
+class OrderState(StrEnum):
+    """A work order's state, as dispatch's lifecycle names it (services/dispatch/domain/lifecycle.py).
+
+    Part of the contract so that every consumer of order events reads one vocabulary, not its own copy.
+    """
+
+    ACCEPTED = "accepted"  # 受理: created, not yet sent anywhere
+    QUEUED = "queued"  # 待派: in a county/city queue for a person to route
+    DISPATCHED = "dispatched"  # 已派单: awaiting 签收
+    SIGNED = "signed"  # 已签收
+    IN_PROGRESS = "in_progress"  # 办理中
+    RETURN_REQUESTED = "return_requested"  # 退单待仲裁: clocks paused
+    CLOSED = "closed"  # 已办结: awaiting 回访
+    FOLLOWED_UP = "followed_up"  # 已回访: archive, or reopen when the unit failed
+    ARCHIVED = "archived"  # 已归档
+    MERGED = "merged"  # 已并单 into a master order
+
+
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -161,8 +179,8 @@ class OrderChanged(Contract):
     order_number: str
     incident_id: str
     action: str = Field(description="the lifecycle action taken, e.g. dispatch, sign, escalate")
-    from_state: str | None
-    to_state: str
+    from_state: OrderState | None
+    to_state: OrderState
     version: int = Field(ge=1, description="the order's version after this transition")
     unit_code: str | None = Field(None, description="the unit that holds the order after the transition")
     tier: str | None = Field(None, description="town, county or city")

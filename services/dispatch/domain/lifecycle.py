@@ -45,22 +45,10 @@ from typing import Any
 from services.dispatch.domain.org import OrgTree, Tier, UnitKind
 from services.dispatch.domain.sla import Clock, Duration, Limits, SlaSettings, WarningLevel, WorkCalendar
 from shared.events.catalog import ORDER_EVENT_NAMES
+from shared.events.v1 import OrderState  # the contract's vocabulary: consumers read the same names
 from shared.roles import Role
 
 SYSTEM = "system"  # the actor role of timers and consumers (system:<component>)
-
-
-class OrderState(StrEnum):
-    ACCEPTED = "accepted"  # 受理: created, not yet sent anywhere
-    QUEUED = "queued"  # 待派: in a county/city queue for a person to route
-    DISPATCHED = "dispatched"  # 已派单: awaiting 签收
-    SIGNED = "signed"  # 已签收
-    IN_PROGRESS = "in_progress"  # 办理中
-    RETURN_REQUESTED = "return_requested"  # 退单待仲裁: clocks paused
-    CLOSED = "closed"  # 已办结: awaiting 回访
-    FOLLOWED_UP = "followed_up"  # 已回访: archive, or reopen when the unit failed
-    ARCHIVED = "archived"  # 已归档
-    MERGED = "merged"  # 已并单 into a master order
 
 
 OPEN_STATES = frozenset({OrderState.ACCEPTED, OrderState.QUEUED, OrderState.DISPATCHED, OrderState.SIGNED,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.events.v1 import OrderState
+
 
 class EventState(StrEnum):
     PENDING = "pending"  # held at the grid, not yet reported up
@@ -37,9 +39,6 @@ INITIAL: dict[Handling, EventState] = {
     Handling.PENDING: EventState.PENDING,
 }
 
-_UP = (EventState.REPORTED, EventState.ESCALATED, EventState.DISPATCHED, EventState.SIGNED,
-       EventState.IN_PROGRESS, EventState.CLOSED)
-
 # The whole table: from a state, the states it may move to. Anything else is refused.
 ALLOWED: dict[EventState, frozenset[EventState]] = {
     EventState.PENDING: frozenset({EventState.RESOLVED_ON_SPOT, EventState.ESCALATED}),
@@ -56,15 +55,15 @@ ALLOWED: dict[EventState, frozenset[EventState]] = {
     EventState.ARCHIVED: frozenset(),
 }
 
-# Dispatch's order states (services/dispatch/domain/lifecycle.OrderState values) as the grid app sees them.
+# Dispatch's order states (the contract's OrderState) as the grid app sees them.
 # Order states not listed (accepted, queued, return_requested, merged ...) leave the event where it is.
-FROM_ORDER_STATE: dict[str, EventState] = {
-    "dispatched": EventState.DISPATCHED,
-    "signed": EventState.SIGNED,
-    "in_progress": EventState.IN_PROGRESS,
-    "closed": EventState.CLOSED,
-    "followed_up": EventState.CLOSED,
-    "archived": EventState.ARCHIVED,
+FROM_ORDER_STATE: dict[OrderState, EventState] = {
+    OrderState.DISPATCHED: EventState.DISPATCHED,
+    OrderState.SIGNED: EventState.SIGNED,
+    OrderState.IN_PROGRESS: EventState.IN_PROGRESS,
+    OrderState.CLOSED: EventState.CLOSED,
+    OrderState.FOLLOWED_UP: EventState.CLOSED,
+    OrderState.ARCHIVED: EventState.ARCHIVED,
 }
 
 
@@ -86,14 +85,9 @@ def transition(current: EventState, target: EventState) -> EventState:
     return target
 
 
-def follow_order(current: EventState, order_state: str) -> EventState:
+def follow_order(current: EventState, order_state: OrderState) -> EventState:
     """The event's state after its order moved to `order_state` (unchanged when that means nothing new)."""
     target = FROM_ORDER_STATE.get(order_state)
     if target is None or target == current or not can(current, target):
         return current
     return target
-
-
-def is_up(state: EventState) -> bool:
-    """Reported up to intake (directly or escalated) at some point."""
-    return state in _UP or state is EventState.ARCHIVED

@@ -48,6 +48,7 @@ from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import Channel, Coordinates, IncidentReported, Location, OrderChanged, Reporter
 from shared.groupcommit import GroupCommit
 from shared.idempotency import Stored, fingerprint, run_once
+from shared.projection import Applied, supersedes
 from shared.uow import UnitOfWork
 
 CONSUMER_ORDERS = "grid-orders"
@@ -395,6 +396,7 @@ class Outcomes:
 
 
 _EVENT_FIELDS = tuple(GridEvent.__table__.columns.keys())
+_PRIVATE = ("key_id", "order_id", "order_version")  # bookkeeping the grid app never reads
 _TIMES = ("created_at", "updated_at", "reported_at", "resolved_at")
 
 
@@ -403,7 +405,7 @@ def _row(event: GridEvent) -> dict[str, Any]:
 
 
 def _view(row: dict[str, Any]) -> dict[str, Any]:
-    out = {name: row.get(name) for name in _EVENT_FIELDS if name != "key_id"}
+    out = {name: row.get(name) for name in _EVENT_FIELDS if name not in _PRIVATE}
     for name in _TIMES:
         out[name] = row[name].isoformat() if row.get(name) else None
     out["escalated"], out["flagged"] = bool(row.get("escalated")), bool(row.get("flagged"))
@@ -505,7 +507,7 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
             "flagged": found.flagged, "state": state.value, "escalated": False, "reporter_id": item.reporter_id,
             "reporter_name": item.reporter_name, "photo_ids": list(item.photo_ids),
             "after_photo_ids": list(item.after_photo_ids), "resolution_note": item.resolution_note,
-            "order_number": None, "order_state": None, "created_at": now, "updated_at": now,
+            "order_id": None, "order_number": None, "order_state": None, "order_version": None, "created_at": now, "updated_at": now,
             "reported_at": now if state is EventState.REPORTED else None,
             "resolved_at": now if state is EventState.RESOLVED_ON_SPOT else None,
         }
@@ -720,8 +722,13 @@ async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> No
         if grid_event is None:
             await uow.commit()  # another channel's order: nothing of ours
             return
+        applied = Applied(grid_event.order_id, grid_event.order_version or 0) if grid_event.order_id else None
+        if not supersedes(change, applied):
+            await uow.commit()  # an older transition arriving late must not roll the status back
+            return
+        grid_event.order_id, grid_event.order_version = change.order_id, change.version
         grid_event.order_number = change.order_number
-        grid_event.order_state = change.to_state
+        grid_event.order_state = change.to_state.value
         grid_event.state = follow_order(EventState(grid_event.state), change.to_state).value
         grid_event.updated_at = utcnow()
         grid_event.change_seq = await _bump(uow, CHANGE_COUNTER)

@@ -46,6 +46,7 @@ from shared.events.v1 import (
     OrderChanged,
     Urgency,
 )
+from shared.projection import Applied, supersedes
 from shared.uow import UnitOfWork
 
 CONSUMER_ORDERS = "hotline-orders"
@@ -430,10 +431,10 @@ async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> No
         if appeal is None:
             await uow.commit()  # an order from another channel: nothing of ours to update
             return
-        if change.version <= appeal.order_version and appeal.order_id == change.order_id:
+        if not supersedes(change, Applied(appeal.order_id, appeal.order_version)):
             await uow.commit()  # an older transition arriving late must not roll the status back
             return
-        values = {"order_id": change.order_id, "order_version": change.version, "order_number": change.order_number, "status": change.to_state,
+        values = {"order_id": change.order_id, "order_version": change.version, "order_number": change.order_number, "status": change.to_state.value,
                   "county_code": change.county_code or appeal.county_code,
                   "town_code": change.town_code or appeal.town_code, "updated_at": utcnow()}
         await uow.session.execute(update(Appeal).where(or_(Appeal.id == appeal.id,

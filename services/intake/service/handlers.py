@@ -42,6 +42,7 @@ from shared.events.v1 import (
     OrderChanged,
     Urgency,
 )
+from shared.projection import Applied, supersedes
 from shared.roles import Role
 from shared.uow import UnitOfWork
 
@@ -434,16 +435,14 @@ async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> No
         if not await uow.first_delivery(consumer=CONSUMER_ORDERS, event_id=event.id):
             return
         row = await uow.session.get(OrderStatus, change.incident_id)
-        newer = row is None or (change.version > row.version if change.order_id == row.order_id
-                                else change.occurred_at >= row.updated_at)
-        if newer:
+        if supersedes(change, Applied(row.order_id, row.version, row.updated_at) if row is not None else None):
             if row is None:
                 row = OrderStatus(incident_id=change.incident_id, order_id=change.order_id,
-                                  order_number=change.order_number, version=change.version, state=change.to_state,
+                                  order_number=change.order_number, version=change.version, state=change.to_state.value,
                                   action=change.action, updated_at=change.occurred_at)
                 uow.session.add(row)
             row.order_id, row.order_number, row.version = change.order_id, change.order_number, change.version
-            row.state, row.action, row.updated_at = change.to_state, change.action, change.occurred_at
+            row.state, row.action, row.updated_at = change.to_state.value, change.action, change.occurred_at
             row.unit_code = change.unit_code or row.unit_code
             row.reason = change.reason[:500] if change.reason else None
             if change.handle_deadline is not None:
