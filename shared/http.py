@@ -13,6 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.errors import Invalid, Problem
+from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
+from shared.idempotency import IdempotencyConflict
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.sessions import SessionMiddleware
 
@@ -31,6 +34,11 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         out.append({"field": ".".join(loc) or where, "in": where, "message": err.get("msg", ""),
                     "type": err.get("type", "")})
     return out
+
+
+def problem_answer(problem: Problem) -> JSONResponse:
+    """A use case's refusal (shared.errors) as the documented answer: routes never catch them."""
+    return JSONResponse(problem.content(), status_code=problem.status)
 
 
 class BodySizeLimit:
@@ -133,6 +141,14 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
             return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "body_not_utf8_json",
                                              "message": "the body is not UTF-8 encoded JSON"}]}, status_code=400)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_answer(exc)
+
+    @app.exception_handler(IdempotencyConflict)
+    async def _idempotency_conflict(_: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return problem_answer(Invalid(IDEMPOTENCY_HEADER, str(exc), type="conflict", where="header"))
 
     for router in routers:
         app.include_router(router)

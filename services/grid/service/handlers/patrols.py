@@ -1,0 +1,101 @@
+"""Patrols (巡查): check in, track points, check out, coverage against the daily target."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from services.grid.adapters import repository as repo
+from services.grid.adapters.orm import Grid, Patrol, PatrolPoint
+from services.grid.domain.patrols import PatrolSpan, coverage
+from services.grid.domain.scope import within
+from services.grid.service.handlers.common import IDEMPOTENCY
+from shared import apikeys
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.events.envelope import utcnow
+from shared.idempotency import Stored, fingerprint, run_once
+from shared.uow import UnitOfWork
+
+
+async def start_patrol(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey, idempotency_key: str,
+                       worker_id: str, grid_code: str, started_at: datetime | None) -> Stored:
+    """A grid worker checks in at the start of a patrol of one grid."""
+    async with new_uow() as uow:
+        grid = await uow.session.get(Grid, grid_code)
+    if grid is None:
+        raise Invalid("grid_code", f"unknown grid {grid_code}", type="unknown_grid")
+    if not within(key.scope_unit, town_code=grid.town_code, county_code=grid.county_code):
+        raise Forbidden(f"grid {grid_code} is outside this key's scope {key.scope_unit}")
+    begin = started_at or utcnow()
+
+    async def create(uow: UnitOfWork) -> tuple[int, Any]:
+        patrol = Patrol(id=str(uuid.uuid4()), key_id=key.id, worker_id=worker_id, grid_code=grid_code,
+                        town_code=grid.town_code, county_code=grid.county_code, started_at=begin)
+        uow.session.add(patrol)
+        return 201, _patrol_view(patrol)
+
+    return await run_once(new_uow, IDEMPOTENCY, scope=f"grid:{key.id}:patrols", key=idempotency_key,
+                          fingerprint=fingerprint({"worker": worker_id, "grid": grid_code,
+                                                   "started_at": started_at}), create=create)
+
+
+def _patrol_view(p: Patrol) -> dict[str, Any]:
+    return {"id": p.id, "worker_id": p.worker_id, "grid_code": p.grid_code, "town_code": p.town_code,
+            "started_at": p.started_at.isoformat(), "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+            "points": p.points}
+
+
+async def _own_patrol(uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str) -> Patrol:
+    patrol = await uow.session.get(Patrol, patrol_id)
+    if patrol is None or patrol.key_id != key.id:
+        raise NotFound(f"no patrol {patrol_id}")
+    return patrol
+
+
+async def add_patrol_points(*, uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str,
+                            points: Sequence[tuple[float, float, datetime]]) -> dict[str, Any]:
+    """Track points of a patrol under way (an app may send them in several calls)."""
+    async with uow:
+        patrol = await _own_patrol(uow, key, patrol_id)
+        if patrol.ended_at is not None:
+            raise Conflict(f"patrol {patrol_id} has ended")
+        await repo.bulk(uow.session, PatrolPoint.__table__, [{"patrol_id": patrol_id, "lon": lon, "lat": lat, "at": at}
+                                                 for lon, lat, at in points])
+        patrol.points += len(points)
+        view = _patrol_view(patrol)
+        await uow.commit()
+        return view
+
+
+async def end_patrol(*, uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str,
+                     ended_at: datetime | None) -> dict[str, Any]:
+    """The check-out at the end of a patrol (a retry answers the same)."""
+    async with uow:
+        patrol = await _own_patrol(uow, key, patrol_id)
+        if patrol.ended_at is None:
+            end = ended_at or utcnow()
+            if end <= patrol.started_at:
+                raise Invalid("ended_at", "a patrol ends after it started")
+            patrol.ended_at = end
+            await uow.commit()
+        return _patrol_view(patrol)
+
+
+async def patrol_coverage(*, uow: UnitOfWork, start: datetime, end: datetime, town_code: str | None,
+                          county_code: str | None, grid_code: str | None) -> list[dict[str, Any]]:
+    """Who patrolled which grid for how long in [start, end), against the 2-hours-a-day target."""
+    async with uow:
+        q = select(Patrol).where(Patrol.started_at < end, or_(Patrol.ended_at.is_(None), Patrol.ended_at > start))
+        for column, value in ((Patrol.town_code, town_code), (Patrol.county_code, county_code),
+                              (Patrol.grid_code, grid_code)):
+            if value:
+                q = q.where(column == value)
+        rows = (await uow.session.execute(q)).scalars().all()
+    spans = [PatrolSpan(p.worker_id, p.grid_code, p.started_at, p.ended_at) for p in rows]
+    return [{"worker_id": c.worker_id, "grid_code": c.grid_code, "patrols": c.patrols, "seconds": c.seconds,
+             "hours": round(c.seconds / 3600, 2), "days": c.days, "target_hours": c.target_seconds / 3600,
+             "met": c.met} for c in coverage(spans, start=start, end=end, now=utcnow())]

@@ -1,0 +1,55 @@
+"""Photos a grid app uploads: content-addressed on disk, recorded once per Idempotency-Key."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from services.grid.adapters.orm import Photo
+from services.grid.domain import photos as photo_rules
+from services.grid.service.handlers.common import IDEMPOTENCY
+from shared import apikeys
+from shared.events.envelope import utcnow
+from shared.idempotency import Stored, run_once
+from shared.uow import UnitOfWork
+
+
+async def store_photo(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey, idempotency_key: str,
+                      content: bytes, photo_dir: str) -> Stored:
+    """Keep an uploaded photo on disk (content-addressed) and record it; the content type is already checked."""
+    content_type = photo_rules.sniff(content[:16])
+    assert content_type is not None  # the route refused anything else with 415
+    pid = photo_rules.photo_id(content)
+    relative = photo_rules.relative_path(pid, content_type)
+    await asyncio.to_thread(_write_once, Path(photo_dir) / relative, content)
+
+    async def create(uow: UnitOfWork) -> tuple[int, Any]:
+        if await uow.session.get(Photo, pid) is None:
+            uow.session.add(Photo(id=pid, content_type=content_type, size=len(content), path=relative,
+                                  key_id=key.id, created_at=utcnow()))
+        return 201, {"id": pid, "content_type": content_type, "size": len(content)}
+
+    return await run_once(new_uow, IDEMPOTENCY, scope=f"grid:{key.id}:photos", key=idempotency_key,
+                          fingerprint=pid, create=create)
+
+
+def _write_once(target: Path, content: bytes) -> None:
+    if target.exists():
+        return
+    # Write then rename: a reader never sees half a file, and a retry rewrites the same bytes.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
+    partial.write_bytes(content)
+    partial.replace(target)
+
+
+async def photo_file(*, uow: UnitOfWork, photo_id: str, photo_dir: str) -> tuple[Path, str] | None:
+    """Where a photo's bytes are, and their type."""
+    async with uow:
+        photo = await uow.session.get(Photo, photo_id)
+    if photo is None:
+        return None
+    return Path(photo_dir) / photo.path, photo.content_type

@@ -1,0 +1,107 @@
+"""Webhooks: a key's event changes pushed, signed, retried with backoff."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+
+from services.grid.adapters import repository as repo
+from services.grid.adapters.orm import GridEvent, Webhook
+from services.grid.service.handlers.common import CHANGE_COUNTER, KEYS
+from services.grid.service.handlers.views import _row, _view
+from shared.errors import NotFound
+from shared.events.envelope import utcnow
+from shared.uow import UnitOfWork
+
+SIGNATURE_HEADER = "X-Mcc-Signature"
+
+
+TIMESTAMP_HEADER = "X-Mcc-Timestamp"
+
+
+Send = Callable[[str, bytes, dict[str, str]], Awaitable[bool]]  # (url, body, headers) → delivered (2xx)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`: what a receiver recomputes to trust a delivery."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={mac}"
+
+
+async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str) -> dict[str, Any]:
+    """Push a key's event changes to `url`; answers the signing secret (shown this once)."""
+    async with uow:
+        key = (await uow.session.execute(select(KEYS.c.id).where(KEYS.c.id == key_id,
+                                                                 KEYS.c.revoked_at.is_(None)))).first()
+        if key is None:
+            raise NotFound(f"no active key {key_id}")
+        secret = secrets.token_hex(32)
+        hook = await uow.session.get(Webhook, key_id)
+        # A new hook starts from now: the app has read what happened before through `since`.
+        now_seq = await repo.counter(uow.session, CHANGE_COUNTER)
+        if hook is None:
+            uow.session.add(Webhook(key_id=key_id, url=url, secret=secret, delivered_seq=now_seq,
+                                    created_at=utcnow()))
+        else:
+            hook.url, hook.secret, hook.failures, hook.next_attempt_at = url, secret, 0, None
+        await uow.commit()
+    return {"key_id": key_id, "url": url, "secret": secret, "signature_header": SIGNATURE_HEADER}
+
+
+async def remove_webhook(*, uow: UnitOfWork, key_id: str) -> bool:
+    """Stop pushing a key's changes."""
+    async with uow:
+        done = (await uow.session.execute(delete(Webhook).where(Webhook.key_id == key_id))).rowcount
+        await uow.commit()
+    return bool(done)
+
+
+async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, limit: int = 100) -> int:
+    """One round: each due hook gets the changes in its key's scope after what it last acknowledged.
+
+    Reads in one short transaction, sends outside any transaction (a slow receiver never holds the
+    database), then advances the hook only if no one else did meanwhile. Delivery is at least once: a
+    receiver dedups by (event id, change_seq). Failures back off exponentially up to five minutes.
+    """
+    now = utcnow()
+    async with new_uow() as uow:
+        rows = (await uow.session.execute(
+            select(Webhook, KEYS.c.scope_unit).join(KEYS, KEYS.c.id == Webhook.key_id).where(
+                KEYS.c.revoked_at.is_(None),
+                or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now)))).all()
+        work = []
+        for hook, scope in rows:
+            q = select(GridEvent).where(GridEvent.change_seq > hook.delivered_seq) \
+                .order_by(GridEvent.change_seq).limit(limit)
+            if scope is not None:
+                q = q.where(or_(GridEvent.town_code == scope, GridEvent.county_code == scope))
+            events = [_view(_row(e)) for e in (await uow.session.execute(q)).scalars()]
+            if events:
+                work.append((hook.key_id, hook.url, hook.secret, hook.delivered_seq, hook.failures, events))
+    delivered = 0
+    for key_id, url, secret, seen, failures, events in work:
+        body = json.dumps({"events": events, "cursor": events[-1]["change_seq"]}, ensure_ascii=False).encode()
+        stamp = str(int(time.time()))
+        try:
+            ok, error = await send(url, body, {"content-type": "application/json", TIMESTAMP_HEADER: stamp,
+                                              SIGNATURE_HEADER: sign(secret, stamp, body)}), None
+        except Exception as exc:  # a receiver's failure is the receiver's: retry later
+            ok, error = False, repr(exc)[:500]
+        async with new_uow() as uow:
+            values: dict[str, Any] = {"delivered_seq": events[-1]["change_seq"], "failures": 0,
+                                      "next_attempt_at": None, "last_error": None} if ok else {
+                "failures": failures + 1, "last_error": error or "receiver did not answer 2xx",
+                "next_attempt_at": utcnow() + timedelta(seconds=min(300, 2 ** failures))}
+            await uow.session.execute(update(Webhook).where(Webhook.key_id == key_id,
+                                                            Webhook.delivered_seq == seen).values(**values))
+            await uow.commit()
+        delivered += len(events) if ok else 0
+    return delivered

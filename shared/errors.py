@@ -1,0 +1,75 @@
+"""The errors a use case raises (pure: no web framework); shared/http.py maps them to HTTP answers, once.
+
+Handlers say what went wrong in the domain's words (`Invalid`, `NotFound`, `Conflict`, `Forbidden`); routes
+never catch them. The answers keep the documented shape: field-level errors as
+`{"detail": [{field, in, message, type}]}`, everything else as `{"detail": "<message>"}` (a conflict adds
+`current_state` and `allowed_actions` when it knows them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class Problem(Exception):
+    """A 4xx decided by a use case. `status` is the HTTP status; `detail` what the documented shape carries."""
+
+    status = 400
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        self.detail = detail
+
+    def content(self) -> dict[str, Any]:
+        return {"detail": self.detail}
+
+
+class Invalid(Problem):
+    """Bad input: one field (`Invalid("scope_unit", "…")`) or several at once (`Invalid.of([...])`)."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str, *, type: str = "value_error", where: str = "body",  # noqa: A002
+                 status: int | None = None) -> None:
+        super().__init__([{"field": field, "in": where, "message": message, "type": type}])
+        if status is not None:
+            self.status = status
+
+    @classmethod
+    def of(cls, errors: Iterable[Mapping[str, Any]], *, status: int | None = None) -> Invalid:
+        """Several field-level errors (dicts with at least field, in, message, type) answered together."""
+        problem = cls.__new__(cls)
+        Problem.__init__(problem, [dict(e) for e in errors])
+        if status is not None:
+            problem.status = status
+        return problem
+
+
+class NotFound(Problem):
+    """Nothing there, or nothing the caller may know is there (another town's record is 404 too)."""
+
+    status = 404
+
+
+class Forbidden(Problem):
+    status = 403
+
+
+class Conflict(Problem):
+    """Refused in the current state; `allowed` names what may be done instead, when known."""
+
+    status = 409
+
+    def __init__(self, detail: str, *, current_state: str | None = None,
+                 allowed: Iterable[str] | None = None) -> None:
+        super().__init__(detail)
+        self.current_state, self.allowed = current_state, list(allowed) if allowed is not None else None
+
+    def content(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.current_state is not None:
+            body["current_state"] = self.current_state
+        if self.allowed is not None:
+            body["allowed_actions"] = self.allowed
+        return body
