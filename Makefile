@@ -21,6 +21,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 test: lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
