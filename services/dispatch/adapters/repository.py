@@ -3,15 +3,15 @@ that only succeed against the version that was read."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.adapters.orm import DispositionDay, EarlyWarning, IncidentBucket, WorkOrder
+from services.dispatch.adapters.orm import DispositionDay, WorkOrder
 from services.dispatch.domain.lifecycle import (
     Decision,
     FollowUp,
@@ -141,40 +141,3 @@ async def add_to_day_count(session: AsyncSession, *, day: str, disposition: str,
     await session.execute(insert(table).values(day=day, disposition=disposition, county_code=county_code, count=1)
                           .on_conflict_do_update(index_elements=["day", "disposition", "county_code"],
                                                  set_={"count": table.c.count + 1}))
-
-
-async def bump_buckets(session: AsyncSession, counts: dict[tuple[datetime, str, str], int]) -> dict[tuple[datetime, str, str], int]:
-    """Add to the early-warning counts (window, area, category group); the new totals."""
-    table = IncidentBucket.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    totals = {}
-    for (window, area, group), n in counts.items():
-        result = await session.execute(
-            insert(table).values(window_start=window, area_code=area, category_group=group, count=n)
-            .on_conflict_do_update(index_elements=["window_start", "area_code", "category_group"],
-                                   set_={"count": table.c.count + n}).returning(table.c.count))
-        totals[(window, area, group)] = result.scalar_one()
-    return totals
-
-
-async def bucket_history(session: AsyncSession, *, area: str, group: str, start: datetime,
-                         end: datetime, step: timedelta) -> list[int]:
-    """The counts of every window in [start, end), zeros where nothing came in."""
-    table = IncidentBucket.__table__  # type: ignore[attr-defined]
-    rows = dict((await session.execute(select(table.c.window_start, table.c.count).where(
-        table.c.area_code == area, table.c.category_group == group, table.c.window_start >= start,
-        table.c.window_start < end))).all())
-    out, cursor = [], start
-    while cursor < end:
-        out.append(rows.get(cursor, 0))
-        cursor += step
-    return out
-
-
-async def insert_warning(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Record an alert unless this area, class and window already has one; True when it is new."""
-    table = EarlyWarning.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    result = await session.execute(insert(table).values(**values).on_conflict_do_nothing(
-        index_elements=["window_start", "area_code", "category_group"]))
-    return bool(result.rowcount)

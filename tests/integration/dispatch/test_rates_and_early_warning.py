@@ -133,3 +133,28 @@ async def test_after_a_scripted_flow_the_exposed_metrics_moved_by_exactly_what_h
     assert delta("mcc_order_time_to_sign_seconds_count", tier="town") == 1
     assert after[("mcc_orders_open", (("county", TONGZHOU), ("town", TZ_TOWN_A)))] == 1  # the escalated one
     assert ("mcc_orders_overdue", (("county", TONGZHOU), ("town", TZ_TOWN_A))) in after
+
+
+async def test_a_town_busy_every_hour_of_the_week_raises_no_warning_for_its_usual_load(start_dispatch):
+    from datetime import timedelta
+
+    from services.dispatch.adapters import buckets
+    from services.dispatch.service import handlers
+
+    async with start_dispatch() as d:
+        window = utcnow().replace(minute=0, second=0, microsecond=0)
+        async with d.runtime.uow() as uow:  # a week of ten incidents an hour in town A, nothing in town B
+            await buckets.bump_buckets(uow.session, {(window - timedelta(hours=h), TZ_TOWN_A, "03"): 10
+                                                     for h in range(1, 169)})
+            await uow.commit()
+        for _ in range(2):  # two batches: the second finds the window already announced for town B
+            batch = [accepted_incident(town=town, category="030202") for town in (TZ_TOWN_A, TZ_TOWN_B)
+                     for _ in range(7)]
+            await handlers.handle_incidents_accepted(batch, uow=d.runtime.uow(), holder=d.holder)
+
+        alerts = (await d.client.get("/api/v1/alerts", headers=COUNTY)).json()
+        assert [(a["area_code"], a["category_group"]) for a in alerts] == [(TZ_TOWN_B, "03")]
+        async with d.runtime.uow() as uow:
+            key = (window, TZ_TOWN_A, "03")
+            history = (await buckets.bucket_histories(uow.session, [key], windows=168, step=timedelta(hours=1)))[key]
+            assert history == [10] * 168

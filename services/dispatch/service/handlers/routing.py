@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.dispatch.adapters import repository
+from services.dispatch.adapters import buckets, repository
 from services.dispatch.adapters.orm import (
     WorkOrder,
     metadata,
@@ -109,17 +109,21 @@ async def _watch_for_surges(uow: UnitOfWork, incidents: Sequence[IncidentAccepte
         counts[key] = counts.get(key, 0) + 1
         counties[area] = loc.county_code
     raised = []
-    for (window, area, group), total in (await repository.bump_buckets(uow.session, counts)).items():
-        if total < settings.min_count:
+    totals = await buckets.bump_buckets(uow.session, counts)
+    busy = {key: total for key, total in totals.items() if total >= settings.min_count}
+    if not busy:
+        return raised
+    histories = await buckets.bucket_histories(uow.session, busy, windows=settings.history, step=WINDOW)
+    surges = {key: surge for key, total in busy.items()
+              if (surge := assess(area=key[1], category_group=key[2], window_start=key[0], count=total,
+                                  history=histories[key], settings=settings)) is not None}
+    already = await buckets.warned(uow.session, surges) if surges else set()
+    for (window, area, group), surge in surges.items():
+        if (window, area, group) in already:
             continue
-        history = await repository.bucket_history(uow.session, area=area, group=group,
-                                                  start=window - WINDOW * settings.history, end=window, step=WINDOW)
-        surge = assess(area=area, category_group=group, window_start=window, count=total, history=history,
-                       settings=settings)
-        if surge is None:
-            continue
+        total = surge.count
         alert_id, now = str(uuid.uuid4()), utcnow()
-        if await repository.insert_warning(uow.session, {
+        if await buckets.insert_warning(uow.session, {
                 "window_start": window, "area_code": area, "category_group": group, "id": alert_id,
                 "county_code": counties.get(area), "count": total, "baseline": surge.baseline,
                 "p_value": surge.p_value, "reason": surge.reason, "raised_at": now}):
