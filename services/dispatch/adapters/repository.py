@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -141,3 +141,19 @@ async def add_to_day_count(session: AsyncSession, *, day: str, disposition: str,
     await session.execute(insert(table).values(day=day, disposition=disposition, county_code=county_code, count=1)
                           .on_conflict_do_update(index_elements=["day", "disposition", "county_code"],
                                                  set_={"count": table.c.count + 1}))
+
+
+async def save_many(session: AsyncSession, writes: list[tuple[str, int, dict[str, Any]]]) -> None:
+    """Write many orders' new values, each only if its row still has the version read: one executemany
+    UPDATE per set of columns (one round trip each) instead of one UPDATE per order. StaleOrder if any row
+    changed meanwhile, where the driver can tell (the caller's transaction then rolls back whole); the
+    timer's rows are held FOR UPDATE on PostgreSQL, where the driver cannot."""
+    table = WorkOrder.__table__  # type: ignore[attr-defined]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for order_id, version, values in sorted(writes, key=lambda w: w[0]):  # one lock order for every writer
+        groups.setdefault(tuple(sorted(values)), []).append({"b_id": order_id, "b_version": version, **values})
+    for params in groups.values():
+        result = await session.execute(
+            update(table).where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")), params)
+        if session.bind.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+            raise StaleOrder(f"{len(params) - result.rowcount} of {len(params)} orders changed meanwhile")

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from services.dispatch.adapters.orm import OrderAudit, WorkOrder
 from services.dispatch.service import handlers
-from shared.events.envelope import utcnow
 from tests.support.apps import jetstream, stream_messages
 from tests.support.dispatch import CITY, TONGZHOU, TOWN_A, TZ_TOWN_A, accepted_incident
 from tests.support.polling import eventually
@@ -73,11 +72,14 @@ async def test_a_signed_order_is_not_escalated_for_its_sign_deadline_and_a_stale
         response = await d.client.post(f"/api/v1/orders/{order['number']}/actions/sign", json={}, headers=TOWN_A)
         assert response.status_code == 200
         # Fire "later" as a late or duplicate timer would: only what is due on the signed order happens.
-        later = utcnow()  # yellow falls due 1.5 s after dispatch (half the 3 s handling time), red at 3 s
-        fired_once = await handlers.fire_due_timers(uow=d.runtime.uow(), holder=d.holder,
-                                                    now=later + timedelta(seconds=2))
-        fired_again = await handlers.fire_due_timers(uow=d.runtime.uow(), holder=d.holder,
-                                                     now=later + timedelta(seconds=2))
+        # Yellow falls due 1.5 s after dispatch (half the 3 s handling time), red at 3 s: fire at 2 s after
+        # dispatch by the order's own clock, so a slow machine between the calls changes nothing.
+        async with d.runtime.sessions() as s:
+            dispatched = (await s.execute(select(WorkOrder.dispatched_at).where(
+                WorkOrder.id == order["id"]))).scalar_one()
+        later = dispatched + timedelta(seconds=2)
+        fired_once = await handlers.fire_due_timers(uow=d.runtime.uow(), holder=d.holder, now=later)
+        fired_again = await handlers.fire_due_timers(uow=d.runtime.uow(), holder=d.holder, now=later)
         assert fired_once == 1 and fired_again == 0  # the handling clock's yellow warning, once
         async with d.runtime.sessions() as s:
             row = (await s.execute(select(WorkOrder).where(WorkOrder.id == order["id"]))).scalar_one()
