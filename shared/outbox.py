@@ -108,19 +108,53 @@ class Outbox:
         self._wake.clear()
 
 
-Publish = Callable[[str, bytes, str], Awaitable[None]]  # (subject, payload, msg_id)
+Publish = Callable[[str, bytes, str], Awaitable[None]]  # (subject, payload, msg_id): returns once acked
+# (subject, payload, msg_id): sends the message and returns a future that resolves with the server's ack.
+StartPublish = Callable[[str, bytes, str], Awaitable["asyncio.Future[Any]"]]
+
+
+def pipelined(publish: Publish) -> StartPublish:
+    """A start-publish function from one that awaits its ack (tests, other transports): one task each."""
+
+    async def start(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
+        return asyncio.ensure_future(publish(subject, payload, msg_id))
+
+    return start
+
+
+def jetstream_publisher(bus: Any) -> StartPublish:
+    """Pipelined JetStream publishes on a Bus's connection (`publish_async`): each message goes out at
+    once, in order, with `Nats-Msg-Id`, and its ack arrives on a future; no task and no round trip each."""
+
+    async def start(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
+        if not bus.is_ready():
+            raise ConnectionError("NATS is not connected")
+        return await bus.js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}, wait_stall=5)
+
+    return start
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows, oldest first, many in flight; deletes them once acknowledged."""
+    """Publishes committed outbox rows, oldest first, a whole batch in flight; deletes them once acknowledged.
 
-    def __init__(self, outbox: Outbox, sessions: async_sessionmaker[AsyncSession], publish: Publish,
-                 *, batch_size: int = 500, poll_s: float = 1.0, on_published: Callable[[str], None] | None = None):
+    Each batch is read in (created_at, seq) order and sent in that order without waiting in between, so the
+    stream stores one aggregate's events in the order they were written; then the relay waits for all the
+    acks (at most `ack_timeout_s`) and deletes the acknowledged rows in one statement. A row whose ack did
+    not come stays and is sent again later with the same `Nats-Msg-Id`, which JetStream drops if the first
+    copy did arrive (consumers version-guard against the rare reordering this can cause).
+    """
+
+    def __init__(self, outbox: Outbox, sessions: async_sessionmaker[AsyncSession], publish: Publish | None = None,
+                 *, start_publish: StartPublish | None = None, batch_size: int = 1000, poll_s: float = 1.0,
+                 ack_timeout_s: float = 10.0, on_published: Callable[[str], None] | None = None):
+        if (publish is None) == (start_publish is None):
+            raise TypeError("give either publish or start_publish")
         self.outbox = outbox
         self.sessions = sessions
-        self.publish = publish
+        self.start_publish = start_publish or pipelined(publish)  # type: ignore[arg-type]
         self.batch_size = batch_size
         self.poll_s = poll_s
+        self.ack_timeout_s = ack_timeout_s
         self.on_published = on_published
         self._stopping = asyncio.Event()
         self._reset_backoff = False
@@ -160,33 +194,52 @@ class OutboxRelay:
         query = select(table.c.id, table.c.subject, table.c.payload).order_by(
             table.c.created_at, table.c.seq).limit(self.batch_size)
         async with self.sessions() as session:
-            if session.bind.dialect.name == "postgresql":
+            on_postgres = session.bind.dialect.name == "postgresql"
+            if on_postgres:
                 # Two relays (two processes of a service) take disjoint batches; row locks block no writer.
                 rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
                 done, failed = await self._publish(rows)
                 await self._settle(session, done, failed)
             else:
-                # SQLite's transactions take the database's write lock: never hold it while waiting for
-                # JetStream. Read, publish, then settle in a second short transaction. A row published twice
-                # by two relays is dropped by JetStream's duplicate window and, past it, by consumers' inboxes.
                 rows = (await session.execute(query)).all()
                 await session.commit()
-                done, failed = await self._publish(rows)
-                async with self.sessions() as settle:
-                    await self._settle(settle, done, failed)
+        if not on_postgres:
+            # SQLite's transactions take the database's write lock: never hold it while waiting for
+            # JetStream. Read, publish, then settle in a second short transaction. A row published twice
+            # by two relays is dropped by JetStream's duplicate window and, past it, by consumers' inboxes.
+            done, failed = await self._publish(rows)
+            async with self.sessions() as settle:
+                await self._settle(settle, done, failed)
         if self.on_published:
+            published = set(done)
             for row in rows:
-                if row.id in done:
+                if row.id in published:
                     self.on_published(row.subject)
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(rows)} outbox events not published: {failed[0][1]!r}")
         return len(done)
 
     async def _publish(self, rows: Sequence[Any]) -> tuple[list[str], list[tuple[str, BaseException]]]:
-        results = await asyncio.gather(*(self.publish(r.subject, r.payload, r.id) for r in rows),
-                                       return_exceptions=True)
-        done = [r.id for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
-        failed = [(r.id, res) for r, res in zip(rows, results, strict=True) if isinstance(res, BaseException)]
+        """Send every row in order, then wait for their acks together; (acked ids, failures)."""
+        futures: list[asyncio.Future[Any]] = []
+        failed: list[tuple[str, BaseException]] = []
+        for n, row in enumerate(rows):
+            try:
+                futures.append(await self.start_publish(row.subject, row.payload, row.id))
+            except Exception as exc:  # not even sent (NATS gone): the rest of the batch waits for next time
+                failed.extend((r.id, exc) for r in rows[n:])
+                break
+        if futures:
+            _, pending = await asyncio.wait(futures, timeout=self.ack_timeout_s)
+            for future in pending:
+                future.cancel()
+        done: list[str] = []
+        for row, future in zip(rows, futures, strict=False):
+            exc = TimeoutError("no JetStream ack in time") if future.cancelled() else future.exception()
+            if exc is None:
+                done.append(row.id)
+            else:
+                failed.append((row.id, exc))
         return done, failed
 
     async def _settle(self, session: AsyncSession, done: list[str], failed: list[tuple[str, BaseException]]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.db import create_engine, session_factory
 from shared.messaging import Bus
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, jetstream_publisher
 from shared.settings import ServiceSettings
 from shared.uow import UnitOfWork
 
@@ -48,7 +48,8 @@ class Runtime:
         outbox = Outbox(metadata.tables["outbox"], source=f"/mcc/{service}")
         bus = Bus(settings.nats_url, service=service, max_deliver=settings.consumer_max_deliver,
                   ack_wait_s=settings.consumer_ack_wait_s)
-        relay = OutboxRelay(outbox, sessions, bus.publish_raw, poll_s=settings.outbox_poll_s)
+        relay = OutboxRelay(outbox, sessions, start_publish=jetstream_publisher(bus), poll_s=settings.outbox_poll_s,
+                            on_published=lambda subject: metrics.EVENTS_PUBLISHED.labels(service, subject).inc())
         client = aioredis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
         return cls(service, settings, engine, sessions, outbox, metadata.tables["processed_event"], bus,
                    client, relay, schema)
