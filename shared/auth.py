@@ -89,7 +89,7 @@ def principal_from_request(request: Request) -> Principal | None:
         raise _unauthorized(str(exc)) from exc
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the caller, from `Authorization: Bearer <token>` or the session cookie; 401 otherwise."""
     principal = principal_from_request(request)
     if principal is None:
@@ -103,7 +103,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require_roles(*roles: Role):
     """A dependency that lets only these roles through (403 for the others)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 detail=f"role {principal.role.value} may not do this")

@@ -1,4 +1,8 @@
-"""FastAPI dependency aliases every service uses."""
+"""FastAPI dependency aliases every service uses.
+
+Cheap dependencies are `async def`: FastAPI runs a plain `def` dependency in its thread pool, one hop
+per request for a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from shared.runtime import Runtime
 from shared.uow import UnitOfWork
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     return request.app.state.runtime.uow()
 
 

@@ -43,7 +43,7 @@ CityReader = Annotated[Principal, require_roles(Role.CITY, Role.ADMIN)]
 Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 
 
-def get_holder(request: Request) -> handlers.PolicyHolder:
+async def get_holder(request: Request) -> handlers.PolicyHolder:
     return request.app.state.policy
 
 

@@ -23,7 +23,7 @@ def _header_error(status: int, name: str, message: str, type_: str) -> HTTPExcep
     return HTTPException(status, detail=[{"field": name, "in": "header", "message": message, "type": type_}])
 
 
-def get_index(request: Request) -> handlers.Index:
+async def get_index(request: Request) -> handlers.Index:
     return request.app.state.grid_index.index
 
 
@@ -49,7 +49,7 @@ async def integration_key(request: Request, runtime: RuntimeDep,
 KeyDep = Annotated[ApiKey, Depends(integration_key)]
 
 
-def idempotency_key(key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:
+async def idempotency_key(key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:
     if key is None:
         raise _header_error(422, IDEMPOTENCY_HEADER, "an Idempotency-Key header is required on every create "
                                                      "(phones retry)", "missing")
