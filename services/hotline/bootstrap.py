@@ -12,6 +12,7 @@ from services.hotline.domain.duplicates import DuplicatePolicy
 from services.hotline.domain.followup import FollowUpPolicy
 from services.hotline.entrypoints import api, consumers
 from services.hotline.service import knowledge
+from services.hotline.service.appeals import appeal_group_commit
 from services.hotline.service.handlers import HotlineContext
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
@@ -31,6 +32,7 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
                                    radius_m=hotline_settings.duplicate_radius_m),
         followups=FollowUpPolicy(max_attempts=hotline_settings.followup_max_attempts),
     )
+    ctx.appeal_writer = appeal_group_commit(runtime.uow, ctx)
 
     async def start() -> None:
         if hotline_settings.seed_knowledge:

@@ -26,13 +26,15 @@ class AppealBase(HotlineTable):  # type: ignore[misc,valid-type]
 
 class Appeal(AppealBase, table=True):
     __tablename__ = "appeal"
-    # Duplicate search looks back by caller and by category within a window; history lists by caller.
-    __table_args__ = (Index("ix_appeal_category_created", "category_code", "created_at"),)
+    # Duplicate search looks back by caller, and by category within a few cells around a point, within a
+    # window: both reads are bounded by index, not by the number of appeals on file. History lists by caller.
+    __table_args__ = (Index("ix_appeal_category_cell_created", "category_code", "cell", "created_at"),
+                      Index("ix_appeal_caller_created", "caller_phone", "created_at"))
 
     id: str = Field(primary_key=True, max_length=64)
     number: str = Field(max_length=32, unique=True, description="受理编号")
     incident_id: str = Field(max_length=64, unique=True)
-    caller_phone: str | None = Field(default=None, max_length=20, index=True)
+    caller_phone: str | None = Field(default=None, max_length=20)
     caller_name: str | None = Field(default=None, max_length=50)
     disposition: str = Field(max_length=24)
     status: str = Field(max_length=24, description="the order's state as last heard from dispatch")
@@ -53,6 +55,7 @@ class Appeal(AppealBase, table=True):
     # Duplicates (重复件): a linked appeal names its master appeal; the master counts its linked appeals.
     master_number: str | None = Field(default=None, max_length=32, index=True)
     linked_count: int = 0
+    cell: int | None = Field(default=None, description="duplicates.cell_of(lon, lat), set on write")
     county_code: str | None = Field(default=None, max_length=32)
     town_code: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

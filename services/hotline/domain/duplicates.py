@@ -17,6 +17,11 @@ from typing import Protocol
 from services.hotline.domain.privacy import normalise_phone
 
 EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEGREE_LAT = 111_320.0
+# Appeals are filed in cells of 0.01° x 0.01° (about 1.1 km north-south, 0.7-1.0 km east-west in China), so
+# "same category nearby in the last days" reads the few cells around a point, not the whole city's category.
+CELL_DEG = 0.01
+MAX_CELLS = 64  # a radius wider than this many cells is looked up by bounding box alone
 
 
 class Point(Protocol):
@@ -62,6 +67,28 @@ class Candidate:
     reasons: tuple[Reason, ...]
     distance_m: float | None
     at: datetime
+
+
+def cell_of(lon: float, lat: float) -> int:
+    """The cell a point is filed under: one integer, so an index on (category, cell, time) finds neighbours."""
+    return (math.floor(lat / CELL_DEG) + 9_000) * 40_000 + (math.floor(lon / CELL_DEG) + 18_000)
+
+
+def bounding_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) of every point within `radius_m` of (lon, lat)."""
+    dlat = radius_m / METRES_PER_DEGREE_LAT
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+def cells_within(lon: float, lat: float, radius_m: float) -> list[int] | None:
+    """Every cell a point within `radius_m` can lie in (None when that would be more than MAX_CELLS)."""
+    west, south, east, north = bounding_box(lon, lat, radius_m)
+    rows = range(math.floor(south / CELL_DEG), math.floor(north / CELL_DEG) + 1)
+    cols = range(math.floor(west / CELL_DEG), math.floor(east / CELL_DEG) + 1)
+    if len(rows) * len(cols) > MAX_CELLS:
+        return None
+    return [(r + 9_000) * 40_000 + (c + 18_000) for r in rows for c in cols]
 
 
 def haversine_m(a: Point, b: Point) -> float:

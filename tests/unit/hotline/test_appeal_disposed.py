@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.hotline.service.handlers import _scrub
+from services.hotline.service.appeals import _scrub
 from shared.events.catalog import APPEAL_DISPOSED, EVENTS_BY_SUBJECT
 from shared.events.v1 import AppealDisposed
 

@@ -1,0 +1,49 @@
+"""The SQL behind duplicate detection: bounded reads by index, whatever the number of appeals on file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.hotline.adapters.orm import Appeal
+
+# Only appeals that are, or hang on, an order can be offered as the order a new call duplicates.
+_WITH_ORDER = ("dispatched", "linked")
+
+
+async def recent_by_caller(session: AsyncSession, *, phone: str, since: datetime, limit: int) -> Sequence[Appeal]:
+    """A caller's appeals with an order since `since`, newest first (index on caller, time)."""
+    return (await session.execute(
+        select(Appeal).where(Appeal.caller_phone == phone, Appeal.created_at >= since,
+                             Appeal.disposition.in_(_WITH_ORDER))
+        .order_by(Appeal.created_at.desc()).limit(limit))).scalars().all()
+
+
+async def recent_nearby(session: AsyncSession, *, category_code: str, cells: list[int] | None,
+                        box: tuple[float, float, float, float], since: datetime, limit: int) -> Sequence[Appeal]:
+    """Same-category appeals with an order since `since` in these cells and inside the box, newest first."""
+    query = nearby_query(category_code=category_code, cells=cells, box=box, since=since, limit=limit)
+    return (await session.execute(query)).scalars().all()
+
+
+def nearby_query(*, category_code: str, cells: list[int] | None, box: tuple[float, float, float, float],
+                 since: datetime, limit: int) -> Select[tuple[Appeal]]:
+    """The index on (category, cell, time) bounds the read by space and time; the box trims the cells' corners."""
+    west, south, east, north = box
+    query = select(Appeal).where(Appeal.category_code == category_code, Appeal.created_at >= since,
+                                 Appeal.lat.between(south, north), Appeal.lon.between(west, east),
+                                 Appeal.disposition.in_(_WITH_ORDER))
+    if cells is not None:
+        query = query.where(Appeal.cell.in_(cells))
+    return query.order_by(Appeal.created_at.desc()).limit(limit)
+
+
+async def by_numbers(session: AsyncSession, numbers: list[str]) -> dict[str, Appeal]:
+    """Appeals by 受理编号."""
+    if not numbers:
+        return {}
+    rows = (await session.execute(select(Appeal).where(Appeal.number.in_(numbers)))).scalars()
+    return {r.number: r for r in rows}

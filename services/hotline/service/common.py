@@ -1,0 +1,104 @@
+"""What the hotline's use cases share: the context the composition root builds, commands, and refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.hotline.domain import appeal as appeal_domain
+from services.hotline.domain.duplicates import DuplicatePolicy
+from services.hotline.domain.followup import FollowUpPolicy
+from services.hotline.domain.scope import DEFAULT_RULES, ScopeRules
+from services.hotline.service.knowledge import KnowledgeBase
+from shared.categories import CategoryTable
+from shared.events.v1 import AppealDisposition, AppealType, Coordinates, Urgency
+
+# Where an appeal stands before (or instead of) any order event.
+STATUS_BY_DISPOSITION = {
+    AppealDisposition.DISPATCHED: "accepted",
+    AppealDisposition.ANSWERED: "closed",
+    AppealDisposition.EMERGENCY: "transferred",
+    AppealDisposition.OUT_OF_SCOPE: "refused",
+    AppealDisposition.LINKED: "linked",
+}
+DISPOSITION = {
+    appeal_domain.Disposition.DISPATCHED: AppealDisposition.DISPATCHED,
+    appeal_domain.Disposition.ANSWERED_DIRECTLY: AppealDisposition.ANSWERED,
+    appeal_domain.Disposition.EMERGENCY: AppealDisposition.EMERGENCY,
+    appeal_domain.Disposition.OUT_OF_SCOPE: AppealDisposition.OUT_OF_SCOPE,
+    appeal_domain.Disposition.LINKED: AppealDisposition.LINKED,
+}
+
+
+class InvalidInput(ValueError):
+    """Input the schema let through but the hotline's rules refuse; names the field for a 422."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """The request is well formed but not allowed in the record's current state (409)."""
+
+
+@dataclass
+class HotlineContext:
+    """Reference data and policies the use cases need; built once by the composition root."""
+
+    categories: CategoryTable
+    knowledge: KnowledgeBase
+    scope_rules: ScopeRules = DEFAULT_RULES
+    duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
+    followups: FollowUpPolicy = field(default_factory=FollowUpPolicy)
+    # Concurrent creates share one transaction (services.hotline.service.appeals.appeal_group_commit).
+    appeal_writer: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScopeChoice:
+    kind: str
+    emergency_line: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewAppeal:
+    """An operator's create request, as parsed by the API."""
+
+    caller_phone: str | None
+    caller_name: str | None
+    appeal_type: AppealType
+    category_code: str
+    description: str
+    address: str | None
+    coordinates: Coordinates | None
+    urgency: Urgency | None
+    confidential: bool
+    anonymous: bool
+    scope: ScopeChoice | None = None
+    link_to_order: str | None = None
+    answer_article_id: str | None = None
+    answer_note: str | None = None
+
+
+@dataclass(frozen=True)
+class Created:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+# The domain's messages name the field in words; the API answers with the field's name.
+_FIELD_BY_WORD = (("诉求内容", "description"), ("分类", "category_code"), ("姓名", "caller_name"),
+                  ("地址", "address"), ("电话", "caller_phone"), ("诉求类型", "appeal_type"))
+
+
+def field_of(message: str, default: str) -> str:
+    return next((name for word, name in _FIELD_BY_WORD if word in message), default)
