@@ -26,6 +26,7 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
     """
     settings = settings or DispatchSettings()
     runtime = runtime or Runtime.build("dispatch", settings, metadata)
+    from_files = policy is None
     initial = reference.initial_units(settings) if policy is None else list(policy.org)
     policy = policy or reference.build_policy(settings, OrgTree.from_units(initial))
     holder = handlers.PolicyHolder(policy)
@@ -41,6 +42,9 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
             org, version = await handlers.load_org(uow=runtime.uow())
             assert org is not None
         holder.policy, holder.topology_version = holder.policy.with_org(org), version
+        if from_files:  # a policy passed by argument (tests) has no files to compare
+            await handlers.reschedule_if_policy_changed(uow=runtime.uow(), holder=holder,
+                                                        fingerprint=reference.timer_fingerprint(settings))
         holder.ready.set()
         if timers:
             timer_loop.start()

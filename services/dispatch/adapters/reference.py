@@ -56,6 +56,16 @@ def initial_units(settings: DispatchSettings) -> list[UnitRecord]:
     return parse_units(democity.units_as_dicts())
 
 
+def timer_fingerprint(settings: DispatchSettings) -> int:
+    """A number that changes whenever what the timer schedules by changes: the SLA file (settings, calendar,
+    limits), the escalation chain, the time scale. Dispatch compares it at start with the one stored."""
+    import hashlib
+
+    text = json.dumps([load_reference("sla", settings.sla_file), load_reference("escalation", settings.escalation_file),
+                       settings.time_scale], default=str)  # YAML keys may be bools: keep file order
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)  # fits a BIGINT counter
+
+
 def build_policy(settings: DispatchSettings, org: OrgTree) -> DispatchPolicy:
     """The whole policy from the configured (or shipped) files, checked against the tree."""
     categories = CategoryTable.load(settings.categories_file)

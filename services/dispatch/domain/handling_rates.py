@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -123,12 +123,6 @@ def compute(facts: Iterable[OrderFacts], *, direct_answers: tuple[int, int] | No
     if direct_answers is not None:
         rates["direct_answer"] = Rate(*direct_answers)
     return UnitRates(unit, dispatched, rates)
-
-
-def by_unit(facts: Iterable[OrderFacts], units: Sequence[str], within: Callable[[str, str], bool]) -> list[UnitRates]:
-    """Rates for each unit in `units`, over the orders first dispatched to it or within it."""
-    items = list(facts)
-    return [compute([f for f in items if within(f.first_unit, u)], unit=u) for u in units]
 
 
 # --- 红黑榜 ---------------------------------------------------------------------------------------------------

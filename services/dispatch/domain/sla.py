@@ -31,7 +31,7 @@ hours, without the holiday calendar, so demos and tests can run days of deadline
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -481,8 +481,3 @@ def next_warning(start: datetime | None, deadline: datetime | None, now: datetim
     if level is None or level in sent or (level is WarningLevel.YELLOW and WarningLevel.RED in sent):
         return None
     return level
-
-
-def parse_dates(values: Iterable[Any]) -> frozenset[date]:
-    """ISO dates (or date objects) as a set: for calendar overrides read from configuration."""
-    return frozenset(_as_date(v) for v in values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from services.hotline.domain.privacy import normalise_phone
@@ -19,7 +19,6 @@ __all__ = [
     "Disposition",
     "clean_text",
     "decide_outcome",
-    "new_appeal_number",
     "parse_appeal_type",
 ]
 
@@ -113,19 +112,6 @@ class Appeal:
     @property
     def has_location(self) -> bool:
         return self.coordinates is not None or bool(self.address)
-
-
-def new_appeal_number(seq: int, day: date | datetime | str, *, prefix: str = NUMBER_PREFIX) -> str:
-    """受理编号 like 12345-20261122-000123: the day's running number, six digits."""
-    if not 1 <= seq <= 999_999:
-        raise ValueError(f"appeal sequence out of range 1..999999: {seq}")
-    if isinstance(day, date | datetime):
-        day_text = day.strftime("%Y%m%d")
-    else:
-        day_text = str(day)
-        if not re.fullmatch(r"\d{8}", day_text):
-            raise ValueError(f"day must be YYYYMMDD: {day!r}")
-    return f"{prefix}-{day_text}-{seq:06d}"
 
 
 class Disposition(StrEnum):

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -7,7 +7,6 @@ from services.hotline.domain.appeal import (
     AppealOutcome,
     Disposition,
     decide_outcome,
-    new_appeal_number,
     parse_appeal_type,
 )
 from services.hotline.domain.scope import DecidedBy, EmergencyLine, ScopeDecision, ScopeKind
@@ -56,16 +55,6 @@ def test_an_invalid_phone_number_is_refused_when_the_appeal_is_created():
         Appeal.create(caller_phone="12345", appeal_type="投诉", category_code="01", description="噪音",
                       received_at=NOW)
 
-
-def test_appeal_numbers_carry_the_day_and_a_six_digit_running_number():
-    assert new_appeal_number(123, date(2026, 11, 22)) == "12345-20261122-000123"
-    assert new_appeal_number(1, "20260101") == "12345-20260101-000001"
-    with pytest.raises(ValueError):
-        new_appeal_number(0, date(2026, 11, 22))
-    with pytest.raises(ValueError):
-        new_appeal_number(1_000_000, date(2026, 11, 22))
-    with pytest.raises(ValueError):
-        new_appeal_number(5, "2026-11-22")
 
 
 def test_an_emergency_is_handed_over_whatever_else_the_operator_chose():

@@ -33,7 +33,12 @@ from services.dispatch.service.handlers.reading import (
     scope_filter,
 )
 from services.dispatch.service.handlers.routing import handle_incident_accepted, handle_incidents_accepted
-from services.dispatch.service.handlers.timers import fire_due_timers, refresh_gauges, reschedule_all
+from services.dispatch.service.handlers.timers import (
+    fire_due_timers,
+    refresh_gauges,
+    reschedule_all,
+    reschedule_if_policy_changed,
+)
 from services.dispatch.service.handlers.topology import delete_unit, load_org, replace_units
 
 __all__ = [
@@ -42,5 +47,5 @@ __all__ = [
     "apply_decision", "count", "delete_unit", "fire_due_timers", "handle_appeal_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",
-    "replace_units", "reschedule_all", "scope_filter", "take_action",
+    "replace_units", "reschedule_all", "reschedule_if_policy_changed", "scope_filter", "take_action",
 ]

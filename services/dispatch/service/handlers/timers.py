@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 
 from services.dispatch.adapters import repository
-from services.dispatch.adapters.orm import (
-    WorkOrder,
-)
+from services.dispatch.adapters.orm import WorkOrder, metadata
 from services.dispatch.domain.lifecycle import (
     OPEN_STATES,
     Decision,
@@ -27,6 +26,8 @@ from services.dispatch.service.handlers.reading import QUEUE_VIEWS
 from shared import metrics
 from shared.events.envelope import utcnow
 from shared.uow import UnitOfWork
+
+log = logging.getLogger("mcc.dispatch.timers")
 
 
 async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetime | None = None,
@@ -72,7 +73,32 @@ async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetim
     return len(fired)
 
 
-async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder, batch: int = 1000) -> int:
+TIMER_POLICY_COUNTER = "timer-policy"  # the fingerprint of the SLA and escalation files open orders follow
+
+
+async def reschedule_if_policy_changed(*, uow: UnitOfWork, holder: PolicyHolder, fingerprint: int) -> int | None:
+    """After the SLA file or the escalation chain changed, every open order's next timer instant follows the
+    new policy; the number of orders rescheduled, or None when the policy is the one they already follow."""
+    counter = metadata.tables["counter"]
+    async with uow:
+        stored = (await uow.session.execute(select(counter.c.value).where(counter.c.name == TIMER_POLICY_COUNTER))
+                  ).scalar_one_or_none()
+    if stored == fingerprint:
+        return None
+    changed = await reschedule_all(uow=uow, holder=holder)
+    async with uow:
+        # Recorded after the reschedule: a crash in between only means the next start does it again.
+        if stored is None:
+            await uow.session.execute(counter.insert().values(name=TIMER_POLICY_COUNTER, value=fingerprint))
+        else:
+            await uow.session.execute(update(counter).where(counter.c.name == TIMER_POLICY_COUNTER)
+                                      .values(value=fingerprint))
+        await uow.commit()
+    log.info("open orders rescheduled after a policy change", extra={"orders": changed})
+    return changed
+
+
+async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder) -> int:
     """Recompute next_due_at of every open order (after the escalation chain or SLA settings changed)."""
     policy, changed = holder.policy, 0
     async with uow:

@@ -1,0 +1,40 @@
+"""A changed SLA file reschedules the open orders' timers when dispatch starts with it (and only then)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.dispatch.adapters.orm import WorkOrder
+from tests.support.dispatch import accepted_incident
+
+SLA = """
+version: 1
+settings: {{return_window: 2wd, extension_max: 10wd, yellow_share: {share}}}
+rules:
+  - {{sign: 1h, handle: 3h}}
+"""
+
+
+async def _timing(runtime, order_id):
+    async with runtime.sessions() as s:
+        row = (await s.execute(select(WorkOrder).where(WorkOrder.id == order_id))).scalar_one()
+        return row.assigned_at, row.sign_deadline, row.next_due_at, row.version
+
+
+async def test_changing_the_sla_file_reschedules_open_orders_at_the_next_start(start_dispatch, tmp_path):
+    sla = tmp_path / "sla.yaml"
+    sla.write_text(SLA.format(share=0.5))
+    async with start_dispatch(timers=False, sla_file=str(sla)) as d:
+        order = await d.incident(accepted_incident())
+        assigned, deadline, due, version = await _timing(d.runtime, order["id"])
+        assert due == assigned + (deadline - assigned) / 2  # the yellow warning, half the sign-for time gone
+
+    async with start_dispatch(timers=False, sla_file=str(sla)) as d:  # the same file: nothing to do
+        assert await _timing(d.runtime, order["id"]) == (assigned, deadline, due, version)
+
+    sla.write_text(SLA.format(share=0.25))  # warn earlier from now on
+    async with start_dispatch(timers=False, sla_file=str(sla)) as d:
+        assigned2, deadline2, due2, version2 = await _timing(d.runtime, order["id"])
+        assert (assigned2, deadline2) == (assigned, deadline)  # the deadline given at dispatch binds
+        assert due2 == assigned + (deadline - assigned) / 4
+        assert version2 == version  # a timer reschedule is no transition: no event, no audit row
