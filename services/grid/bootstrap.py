@@ -11,7 +11,7 @@ from services.grid.adapters.orm import metadata
 from services.grid.adapters.webhooks import HttpSender
 from services.grid.config import GridSettings
 from services.grid.domain.lookup import GridIndex
-from services.grid.entrypoints import api, consumers
+from services.grid.entrypoints import api, consumers, registry_feed
 from services.grid.service import handlers
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
@@ -50,7 +50,7 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
         if isinstance(app.state.webhook_send, HttpSender):
             await app.state.webhook_send.close()
 
-    app = service_app(runtime=runtime, title="mcc grid", routers=[api.router],
+    app = service_app(runtime=runtime, title="mcc grid", routers=[api.router, registry_feed.router],
                       consumers=consumers.consumers(runtime), extra_start=start, extra_stop=stop,
                       max_body_bytes=settings.max_request_bytes,
                       description="一格一码: the grid registry and the grid app integration API")
