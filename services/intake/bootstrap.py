@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI, Request
 
 from services.intake.adapters.grid_client import GridClient
@@ -10,6 +12,7 @@ from services.intake.config import IntakeSettings
 from services.intake.domain.normalise import DetectionPolicy
 from services.intake.domain.open311 import Open311Error
 from services.intake.entrypoints import api, consumers, open311_api
+from services.intake.service import registry
 from services.intake.service.handlers import AddressMatcher, Locator, Reference
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
@@ -33,27 +36,42 @@ def demo_unit_names() -> dict[str, str]:
 
 def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = None,
           locator: Locator | None = None, places: AddressMatcher | None = None,
-          categories: CategoryTable | None = None) -> FastAPI:
-    """The intake app; tests pass their own settings, runtime, locator or category table by argument."""
+          categories: CategoryTable | None = None, registry_source: registry.RegistrySource | None = None) -> FastAPI:
+    """The intake app; tests pass their own settings, runtime, locator, registry source or category table."""
     settings = settings or (runtime.settings if runtime is not None else IntakeSettings())  # type: ignore[assignment]
     runtime = runtime or Runtime.build("intake", settings, metadata)
-    grid = GridClient(settings.grid_url) if locator is None else None
-    locator = locator or grid
-    assert locator is not None
+    # Locating is in-process, from intake's stored copy of grid's registry (kept at grid's version by a poller).
+    projection = registry.RegistryProjection()
+    client = GridClient(settings.grid_url) if locator is None and registry_source is None else None
+    source = registry_source or client
+    tasks: list[asyncio.Task[None]] = []
     reference = Reference(
         categories=categories or CategoryTable.load(),
         policy=DetectionPolicy(settings.detection_min_confidence, settings.detector_thresholds()),
         unit_names=demo_unit_names())
 
-    async def close() -> None:
-        if grid is not None:
-            await grid.close()
+    async def start() -> None:
+        if locator is not None or source is None:
+            return
+        await registry.load_stored(projection=projection, uow=runtime.uow())
+        tasks.append(asyncio.create_task(registry.follow(
+            projection=projection, new_uow=runtime.uow, source=source, poll_s=settings.registry_poll_s),
+            name="intake-registry"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if client is not None:
+            await client.close()
 
     app = service_app(runtime=runtime, title="mcc intake", routers=[api.router, open311_api.router],
-                      consumers=consumers.consumers(runtime, locator=locator, reference=reference,
-                                                    places=places or demo_places()),
-                      extra_stop=close, description="The one door: normalise every channel, locate, publish")
+                      consumers=consumers.consumers(runtime, locator=locator or projection, reference=reference,
+                                                    places=places or demo_places(), batch=settings.consumer_batch,
+                                                    loops=settings.consumer_loops),
+                      extra_start=start, extra_stop=stop, description="The one door: normalise every channel, locate, publish")
     app.state.reference = reference
+    app.state.registry = projection
 
     @app.exception_handler(Open311Error)
     async def _open311(request: Request, exc: Open311Error):  # noqa: ANN202

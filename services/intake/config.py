@@ -13,7 +13,16 @@ class IntakeSettings(ServiceSettings):
                               validation_alias=AliasChoices("MCC_INTAKE_DATABASE_URL", "database_url"))
     port: int = Field(8001, validation_alias=AliasChoices("MCC_INTAKE_PORT", "port"))
     grid_url: str = Field("http://127.0.0.1:8003", validation_alias=AliasChoices("MCC_INTAKE_GRID_URL", "grid_url"),
-                          description="the grid service, for coordinates → grid → village → town → county")
+                          description="the grid service, whose registry intake copies to locate coordinates")
+    registry_poll_s: float = Field(
+        5.0, gt=0, validation_alias=AliasChoices("MCC_INTAKE_REGISTRY_POLL_S", "registry_poll_s"),
+        description="how often intake asks grid for its registry version (a new version: a new copy is fetched)")
+    consumer_batch: int = Field(200, ge=1, le=1000,
+                                validation_alias=AliasChoices("MCC_INTAKE_CONSUMER_BATCH", "consumer_batch"),
+                                description="messages a consumer fetches and handles in one transaction")
+    consumer_loops: int = Field(2, ge=1, le=16,
+                                validation_alias=AliasChoices("MCC_INTAKE_CONSUMER_LOOPS", "consumer_loops"),
+                                description="fetch loops of the reported-incident consumer")
     detection_min_confidence: float = Field(
         0.8, ge=0, le=1,
         validation_alias=AliasChoices("MCC_INTAKE_DETECTION_MIN_CONFIDENCE", "detection_min_confidence"),

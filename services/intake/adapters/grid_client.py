@@ -1,8 +1,9 @@
-"""The grid registry over HTTP: coordinates → grid → village → town → county."""
+"""Grid's registry over HTTP: its version (polled) and its snapshot (fetched when the version moves)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -19,21 +20,35 @@ class GridLocation:
     flagged: bool
 
 
-class GridClient:
-    def __init__(self, base_url: str, *, timeout: float = 3.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    version: int
+    grids: list[dict[str, Any]]
 
-    async def locate(self, lon: float, lat: float) -> GridLocation:
-        """Ask the grid service; an unreachable registry is transient (the message is retried later)."""
+
+class GridClient:
+    """The grid service's registry feed; an unreachable grid is transient (the caller keeps what it has)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def _get(self, path: str) -> Any:
         try:
-            response = await self._client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+            response = await self._client.get(path)
             response.raise_for_status()
-        except httpx.HTTPError as exc:
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
             raise TransientError(f"grid registry unavailable: {exc!r}") from exc
-        body = response.json()
-        return GridLocation(body.get("grid_code"), body.get("village_code"), body.get("town_code"),
-                            body.get("county_code"), body.get("located_by", "coordinates"),
-                            bool(body.get("flagged")))
+
+    async def registry_version(self) -> int:
+        """The registry's current version (a few bytes: cheap to poll)."""
+        return int((await self._get("/api/v1/registry/version"))["version"])
+
+    async def registry_snapshot(self) -> RegistrySnapshot:
+        """Every grid's codes, kind and polygon, with the version they belong to."""
+        body = await self._get("/api/v1/registry/snapshot")
+        return RegistrySnapshot(int(body["version"]), list(body["grids"]))
 
     async def close(self) -> None:
         await self._client.aclose()

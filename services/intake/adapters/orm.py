@@ -77,3 +77,15 @@ class OrderStatus(IntakeTable, table=True):  # type: ignore[misc,valid-type]
     reason: str | None = Field(default=None, max_length=500)
     handle_deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GridRegistrySnapshot(IntakeTable, table=True):  # type: ignore[misc,valid-type]
+    """Intake's copy of grid's registry (what locating needs), so it locates with grid down or restarting."""
+
+    __tablename__ = "grid_registry_snapshot"
+
+    version: int = Field(primary_key=True, description="grid's registry version the snapshot was taken at")
+    grid_count: int
+    grids: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False),
+                                        description="code, kind, village/town/county codes, GeoJSON polygon")
+    fetched_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,4 +1,5 @@
-"""Intake's NATS consumers: reported incidents, and order events for the Open311 status projection."""
+"""Intake's NATS consumers: reported incidents, and order events for the Open311 status projection. Both take
+a fetched batch in one transaction (one by one only for a batch that failed)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,24 @@ ORDER_STREAM, ORDER_SUBJECTS = "MCC_ORDERS", ("mcc.order.>",)
 
 
 def consumers(runtime: Runtime, *, locator: handlers.Locator, reference: handlers.Reference,
-              places: handlers.AddressMatcher | None = None) -> list[ConsumerSpec]:
+              places: handlers.AddressMatcher | None = None, batch: int = 200, loops: int = 2) -> list[ConsumerSpec]:
     async def on_reported(event: CloudEvent[Any]) -> None:
         await handlers.handle_incident_reported(event, uow=runtime.uow(), locator=locator, places=places,
                                                 reference=reference)
 
+    async def on_reported_batch(events: list[CloudEvent[Any]]) -> None:
+        await handlers.handle_incidents_reported(events, uow=runtime.uow(), locator=locator, places=places,
+                                                 reference=reference)
+
     async def on_order(event: CloudEvent[Any]) -> None:
         await handlers.handle_order_changed(event, uow=runtime.uow())
 
+    async def on_order_batch(events: list[CloudEvent[Any]]) -> None:
+        await handlers.handle_orders_changed(events, uow=runtime.uow())
+
+    # Locating is in-process and cheap, so while one loop waits on its commit another normalises and locates.
     return [ConsumerSpec(stream=INCIDENT_REPORTED.stream, durable=handlers.CONSUMER_REPORTED,
-                         subjects=(INCIDENT_REPORTED.subject,), handler=on_reported),
+                         subjects=(INCIDENT_REPORTED.subject,), handler=on_reported,
+                         batch_handler=on_reported_batch, batch=batch, concurrency=loops),
             ConsumerSpec(stream=ORDER_STREAM, durable=handlers.CONSUMER_ORDERS, subjects=ORDER_SUBJECTS,
-                         handler=on_order)]
+                         handler=on_order, batch_handler=on_order_batch, batch=batch)]

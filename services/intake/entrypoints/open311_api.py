@@ -103,7 +103,7 @@ def _single(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 async def _verify_key(uow: Any, plaintext: str | None) -> apikeys.ApiKey:
     async with uow:
-        key = await apikeys.verify(uow.session, handlers.metadata.tables["api_key"], plaintext)
+        key = await apikeys.verify(uow.session, handlers.API_KEYS, plaintext)
     if key is None:
         raise Open311Error(403, "Missing or invalid api_key -- can't proceed with create_request")
     return key

@@ -31,7 +31,7 @@ class FakeGrid:
     def __init__(self) -> None:
         self.calls: list[tuple[float, float]] = []
 
-    async def locate(self, lon: float, lat: float) -> GridLocation:
+    def locate(self, lon: float, lat: float) -> GridLocation:
         self.calls.append((lon, lat))
         return GRID
 

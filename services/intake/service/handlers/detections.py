@@ -1,0 +1,67 @@
+"""Machine detections (遥感, sensors): validated and handed to the one door, once per idempotency key."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.intake.domain.normalise import (
+    DetectionReport,
+    from_detection,
+)
+from services.intake.service.handlers.common import (
+    IDEMPOTENCY,
+    Forbidden,
+    Reference,
+)
+from shared import idempotency
+from shared.apikeys import ApiKey
+from shared.events.catalog import INCIDENT_REPORTED
+from shared.events.envelope import utcnow
+from shared.events.v1 import (
+    Coordinates,
+)
+from shared.uow import UnitOfWork
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectionInput:
+    detector: str
+    confidence: float
+    evidence_url: str
+    category_code: str
+    coordinates: Coordinates | None = None
+    grid_code: str | None = None
+    description: str | None = None
+    source: str | None = None
+    detection_id: str | None = None
+    detected_at: datetime | None = None
+
+
+async def submit_detection(*, new_uow: Any, detection: DetectionInput, key: ApiKey, idempotency_key: str,
+                           fingerprint: str, reference: Reference) -> idempotency.Stored:
+    """Validate a detection and hand it to the one door (IncidentReported through the outbox), once per key."""
+    category = reference.categories.get(detection.category_code)
+    if key.scope_unit and detection.grid_code and not detection.grid_code.startswith(key.scope_unit):
+        raise Forbidden(f"this key reports for {key.scope_unit} only, not grid {detection.grid_code}")
+    detection_id = detection.detection_id or uuid.uuid4().hex
+    report = from_detection(DetectionReport(
+        detection_id=detection_id, detector=detection.detector, confidence=detection.confidence,
+        evidence_url=detection.evidence_url, category_code=detection.category_code,
+        detected_at=detection.detected_at or utcnow(), coordinates=detection.coordinates,
+        grid_code=detection.grid_code, description=detection.description), category=category)
+    if detection.source:  # the kind of source (遥感, 传感器) names the reporter; the detector is its id
+        report = report.model_copy(update={"reporter": report.reporter.model_copy(
+            update={"name": detection.source[:50]})})
+    route = reference.policy.route(report.detection)
+
+    async def create(uow: UnitOfWork) -> tuple[int, Any]:
+        await uow.emit(INCIDENT_REPORTED, report, subject=report.incident_id)
+        return 202, {"incident_id": report.incident_id, "detection_id": detection_id,
+                     "route": "dispatch" if route.dispatch else "review", "threshold": route.threshold,
+                     "reason": route.reason}
+
+    return await idempotency.run_once(new_uow, IDEMPOTENCY, scope=f"detections:{key.id}", key=idempotency_key,
+                                      fingerprint=fingerprint, create=create)

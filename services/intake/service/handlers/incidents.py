@@ -1,0 +1,145 @@
+"""The one door: each reported incident normalised, validated, located, and accepted, held or rejected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.intake.adapters import repository
+from services.intake.adapters.orm import Incident
+from services.intake.domain.normalise import (
+    IntakeRejected,
+    accept,
+    emergency_flag,
+    held_for_review,
+    normalise_report,
+)
+from services.intake.service.handlers.common import (
+    CONSUMER_REPORTED,
+    AddressMatcher,
+    Locator,
+    Reference,
+    count_accepted,
+    incident_row,
+)
+from shared import metrics
+from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_HELD, EventSpec
+from shared.events.envelope import CloudEvent, utcnow
+from shared.events.v1 import (
+    IncidentReported,
+    LocatedBy,
+    Location,
+)
+from shared.uow import UnitOfWork
+
+log = logging.getLogger("mcc.intake")
+
+
+def locate(report: IncidentReported, *, locator: Locator | None,
+           places: AddressMatcher | None = None) -> tuple[Location, LocatedBy]:
+    """Where the incident is: grid codes the channel knew, else coordinates, else the address's place names."""
+    loc = report.location
+    if loc.town_code:
+        return loc, LocatedBy.GRID
+    if loc.coordinates is not None and locator is not None:
+        found = locator.locate(loc.coordinates.lon, loc.coordinates.lat)
+        located = loc.model_copy(update={"grid_code": found.grid_code, "village_code": found.village_code,
+                                         "town_code": found.town_code, "county_code": found.county_code})
+        return located, LocatedBy(found.located_by)
+    if loc.address and places is not None and (match := places.match(loc.address)) is not None:
+        located = loc.model_copy(update={"village_code": match.village_code, "town_code": match.town_code,
+                                         "county_code": match.county_code})
+        return located, LocatedBy.ADDRESS
+    return loc, LocatedBy.UNLOCATED
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What becomes of one reported incident: its row, and the event announcing it (none if rejected)."""
+
+    event_id: str
+    report: IncidentReported
+    row: Incident
+    outcome: str  # accepted | held | rejected
+    announce: tuple[EventSpec, BaseModel] | None = None
+
+
+def _decide(event: CloudEvent[Any], *, locator: Locator | None, reference: Reference,
+            places: AddressMatcher | None, now: datetime) -> _Decision:
+    raw: IncidentReported = event.data
+    category = reference.categories.get(raw.category_code)
+    try:
+        report = normalise_report(raw, category=category)
+    except IntakeRejected as exc:
+        # Not dead-lettered: the message is well-formed, the content is not dispatchable. A rejected row keeps
+        # the reason where a dispatcher can list it (GET /api/v1/incidents?status=rejected).
+        row = incident_row(raw, status="rejected", location=raw.location, located_by=LocatedBy.UNLOCATED, now=now,
+                           reason=f"{exc.field}: {exc.message}")
+        return _Decision(event.id, raw, row, "rejected")
+    location, located_by = locate(report, locator=locator, places=places)
+    route = reference.policy.route(report.detection) if report.detection is not None else None
+    if route is not None and not route.dispatch:
+        located = report.model_copy(update={"location": location})
+        held = held_for_review(located, route=route)
+        row = incident_row(located, status="held", location=location, located_by=located_by, now=now,
+                           reason=held.reason, keep_report=True)
+        return _Decision(event.id, report, row, "held", (INCIDENT_HELD, held))
+    row = incident_row(report, status="accepted", location=location, located_by=located_by, now=now,
+                       reason=emergency_flag(report, category))
+    accepted = accept(report, location=location, located_by=located_by, accepted_at=now)
+    return _Decision(event.id, report, row, "accepted", (INCIDENT_ACCEPTED, accepted))
+
+
+async def handle_incident_reported(event: CloudEvent[Any], *, uow: UnitOfWork, locator: Locator | None,
+                                   reference: Reference, places: AddressMatcher | None = None) -> None:
+    """Accept one reported incident once: validated and located for dispatch, held for review, or rejected."""
+    await handle_incidents_reported([event], uow=uow, locator=locator, reference=reference, places=places)
+
+
+async def handle_incidents_reported(events: Sequence[CloudEvent[Any]], *, uow: UnitOfWork, locator: Locator | None,
+                                    reference: Reference, places: AddressMatcher | None = None) -> None:
+    """Accept a batch of reported incidents in one transaction, each once whatever NATS redelivers (the inbox
+    holds event ids; an incident republished under another event id is recorded as seen, nothing else)."""
+    now = utcnow()
+    # Located before the transaction opens: in-process, but it may refuse (no copy of the registry yet).
+    decisions = [_decide(e, locator=locator, reference=reference, places=places, now=now) for e in events]
+    written: list[_Decision] = []
+    async with uow:
+        first = await uow.first_deliveries(consumer=CONSUMER_REPORTED, event_ids=[d.event_id for d in decisions])
+        fresh = [d for d in decisions if d.event_id in first]
+        known = await repository.known_incidents(uow.session, {d.report.incident_id for d in fresh})
+        for decision in fresh:
+            if decision.report.incident_id in known:
+                continue
+            known.add(decision.report.incident_id)
+            uow.session.add(decision.row)
+            if decision.announce is not None:
+                spec, data = decision.announce
+                await uow.emit(spec, data, subject=decision.report.incident_id)
+            written.append(decision)
+        await uow.commit()
+    for decision in written:
+        _count(decision)
+
+
+def _count(decision: _Decision) -> None:
+    report = decision.report
+    if decision.outcome == "rejected":
+        log.warning("incident %s rejected: %s", report.incident_id, decision.row.reason)
+    elif decision.outcome == "held":
+        metrics.DETECTIONS.labels("review").inc()
+    else:
+        count_accepted(report)
+        if report.detection is not None:
+            metrics.DETECTIONS.labels("dispatched").inc()
+
+
+async def get_incident(uow: UnitOfWork, *, incident_id: str) -> Incident | None:
+    """One incident as intake recorded it."""
+    async with uow:
+        return await uow.session.get(Incident, incident_id)
