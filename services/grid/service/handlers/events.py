@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
-
+from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import GridEvent
 from services.grid.domain.scope import within
@@ -85,10 +84,7 @@ async def escalate_event(*, uow: UnitOfWork, key: apikeys.ApiKey, event_id: str)
 async def changes_since(*, uow: UnitOfWork, key: apikeys.ApiKey, since: int, limit: int) -> dict[str, Any]:
     """Events in the key's scope that changed after the cursor, oldest change first, and the next cursor."""
     async with uow:
-        q = select(GridEvent).where(GridEvent.change_seq > since).order_by(GridEvent.change_seq).limit(limit)
-        if key.scope_unit is not None:
-            q = q.where(or_(GridEvent.town_code == key.scope_unit, GridEvent.county_code == key.scope_unit))
-        events = (await uow.session.execute(q)).scalars().all()
+        events = await events_repo.changed_since(uow.session, after=since, limit=limit, scope=key.scope_unit)
     items = [event_view(e) for e in events]
     return {"items": items, "cursor": items[-1]["change_seq"] if items else since, "more": len(items) == limit}
 
@@ -97,13 +93,7 @@ async def outcome_counts(*, uow: UnitOfWork, town_code: str | None = None,
                          county_code: str | None = None) -> dict[str, Any]:
     """Events by state, and how many were resolved on the spot, reported and escalated."""
     async with uow:
-        q = select(GridEvent.state, GridEvent.escalated, func.count()).group_by(GridEvent.state,
-                                                                               GridEvent.escalated)
-        if town_code:
-            q = q.where(GridEvent.town_code == town_code)
-        if county_code:
-            q = q.where(GridEvent.county_code == county_code)
-        rows = (await uow.session.execute(q)).all()
+        rows = await events_repo.state_counts(uow.session, town_code=town_code, county_code=county_code)
     by_state: dict[str, int] = {}
     resolved = escalated = total = 0
     for state, was_escalated, n in rows:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from sqlalchemy import or_, select
-
-from services.grid.adapters.orm import Grid
+from services.grid.adapters import registry_repository as grids_repo
 from services.grid.service.handlers.common import KEYS
 from shared import apikeys
 from shared.errors import Invalid
@@ -17,12 +15,9 @@ from shared.uow import UnitOfWork
 async def issue_key(*, uow: UnitOfWork, name: str, scope_unit: str | None) -> tuple[apikeys.ApiKey, str]:
     """Issue an integration key scoped to a county or town of the registry (None: the whole city)."""
     async with uow:
-        if scope_unit is not None:
-            known = (await uow.session.execute(select(Grid.code).where(
-                or_(Grid.town_code == scope_unit, Grid.county_code == scope_unit)).limit(1))).first()
-            if known is None:
-                raise Invalid("scope_unit", f"{scope_unit} is not a county or town of the registry",
-                              type="unknown_unit")
+        if scope_unit is not None and not await grids_repo.knows_unit(uow.session, scope_unit):
+            raise Invalid("scope_unit", f"{scope_unit} is not a county or town of the registry",
+                          type="unknown_unit")
         record, plaintext = await apikeys.issue(uow.session, KEYS, name=name, scope_unit=scope_unit)
         await uow.commit()
         return record, plaintext

@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
-
+from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import Grid, Patrol, PatrolPoint
 from services.grid.domain.patrols import PatrolSpan, coverage
@@ -89,12 +88,8 @@ async def patrol_coverage(*, uow: UnitOfWork, start: datetime, end: datetime, to
                           county_code: str | None, grid_code: str | None) -> list[dict[str, Any]]:
     """Who patrolled which grid for how long in [start, end), against the 2-hours-a-day target."""
     async with uow:
-        q = select(Patrol).where(Patrol.started_at < end, or_(Patrol.ended_at.is_(None), Patrol.ended_at > start))
-        for column, value in ((Patrol.town_code, town_code), (Patrol.county_code, county_code),
-                              (Patrol.grid_code, grid_code)):
-            if value:
-                q = q.where(column == value)
-        rows = (await uow.session.execute(q)).scalars().all()
+        rows = await events_repo.patrols_overlapping(uow.session, start=start, end=end, town_code=town_code,
+                                                     county_code=county_code, grid_code=grid_code)
     spans = [PatrolSpan(p.worker_id, p.grid_code, p.started_at, p.ended_at) for p in rows]
     return [{"worker_id": c.worker_id, "grid_code": c.grid_code, "patrols": c.patrols, "seconds": c.seconds,
              "hours": round(c.seconds / 3600, 2), "days": c.days, "target_hours": c.target_seconds / 3600,

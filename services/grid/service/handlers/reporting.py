@@ -7,10 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
-
+from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters import repository as repo
-from services.grid.adapters.orm import GridEvent, Photo
 from services.grid.domain.lookup import Located
 from services.grid.domain.scope import within
 from services.grid.domain.states import INITIAL, EventState, Handling
@@ -66,10 +64,7 @@ def _scope_check(key: apikeys.ApiKey, found: Located) -> None:
 
 async def _missing_photos(uow: UnitOfWork, ids: Iterable[str]) -> set[str]:
     wanted = set(ids)
-    if not wanted:
-        return set()
-    known = set((await uow.session.execute(select(Photo.id).where(Photo.id.in_(wanted)))).scalars())
-    return wanted - known
+    return wanted - await events_repo.known_photos(uow.session, wanted)
 
 
 async def _report_up(uow: UnitOfWork, row: dict[str, Any]) -> None:
@@ -105,12 +100,10 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
     client_ids = {e.item.client_id for e in entries if e.item.client_id is not None}
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     if client_ids:
-        rows = (await uow.session.execute(select(GridEvent).where(
-            GridEvent.key_id.in_({e.key.id for e in entries}), GridEvent.client_id.in_(client_ids)))).scalars()
+        rows = await events_repo.by_client_ids(uow.session, {e.key.id for e in entries}, client_ids)
         existing = {(str(e.key_id), e.client_id): _view(_row(e)) for e in rows if e.client_id}
     wanted = {p for e in entries for p in (*e.item.photo_ids, *e.item.after_photo_ids)}
-    known = set((await uow.session.execute(select(Photo.id).where(Photo.id.in_(wanted)))).scalars()) \
-        if wanted else set()
+    known = await events_repo.known_photos(uow.session, wanted)
     now = utcnow()
     new_rows: list[tuple[int, dict[str, Any]]] = []
     for e in entries:
@@ -148,7 +141,7 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
     last = await repo.bump(uow.session, CHANGE_COUNTER, by=len(new_rows))
     for seq, (_, row) in enumerate(new_rows, start=last - len(new_rows) + 1):
         row["change_seq"] = seq
-    await uow.session.execute(GridEvent.__table__.insert(), [row for _, row in new_rows])
+    await events_repo.add_events(uow.session, [row for _, row in new_rows])
     for index, row in new_rows:
         if row["state"] == EventState.REPORTED:
             await _report_up(uow, row)

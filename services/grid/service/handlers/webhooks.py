@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
-
+from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters import repository as repo
-from services.grid.adapters.orm import GridEvent, Webhook
-from services.grid.service.handlers.common import CHANGE_COUNTER, KEYS
+from services.grid.adapters.orm import Webhook
+from services.grid.service.handlers.common import CHANGE_COUNTER
 from services.grid.service.handlers.views import _row, _view
 from shared.errors import NotFound
 from shared.events.envelope import utcnow
@@ -39,9 +38,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str) -> dict[str, Any]:
     """Push a key's event changes to `url`; answers the signing secret (shown this once)."""
     async with uow:
-        key = (await uow.session.execute(select(KEYS.c.id).where(KEYS.c.id == key_id,
-                                                                 KEYS.c.revoked_at.is_(None)))).first()
-        if key is None:
+        if not await events_repo.active_key_exists(uow.session, key_id):
             raise NotFound(f"no active key {key_id}")
         secret = secrets.token_hex(32)
         hook = await uow.session.get(Webhook, key_id)
@@ -59,7 +56,7 @@ async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str) -> dict[str, An
 async def remove_webhook(*, uow: UnitOfWork, key_id: str) -> bool:
     """Stop pushing a key's changes."""
     async with uow:
-        done = (await uow.session.execute(delete(Webhook).where(Webhook.key_id == key_id))).rowcount
+        done = await events_repo.remove_webhook(uow.session, key_id)
         await uow.commit()
     return bool(done)
 
@@ -73,17 +70,10 @@ async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, lim
     """
     now = utcnow()
     async with new_uow() as uow:
-        rows = (await uow.session.execute(
-            select(Webhook, KEYS.c.scope_unit).join(KEYS, KEYS.c.id == Webhook.key_id).where(
-                KEYS.c.revoked_at.is_(None),
-                or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now)))).all()
         work = []
-        for hook, scope in rows:
-            q = select(GridEvent).where(GridEvent.change_seq > hook.delivered_seq) \
-                .order_by(GridEvent.change_seq).limit(limit)
-            if scope is not None:
-                q = q.where(or_(GridEvent.town_code == scope, GridEvent.county_code == scope))
-            events = [_view(_row(e)) for e in (await uow.session.execute(q)).scalars()]
+        for hook, scope in await events_repo.due_webhooks(uow.session, now):
+            events = [_view(_row(e)) for e in await events_repo.changed_since(
+                uow.session, after=hook.delivered_seq, limit=limit, scope=scope)]
             if events:
                 work.append((hook.key_id, hook.url, hook.secret, hook.delivered_seq, hook.failures, events))
     delivered = 0
@@ -100,8 +90,7 @@ async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, lim
                                       "next_attempt_at": None, "last_error": None} if ok else {
                 "failures": failures + 1, "last_error": error or "receiver did not answer 2xx",
                 "next_attempt_at": utcnow() + timedelta(seconds=min(300, 2 ** failures))}
-            await uow.session.execute(update(Webhook).where(Webhook.key_id == key_id,
-                                                            Webhook.delivered_seq == seen).values(**values))
+            await events_repo.advance_webhook(uow.session, key_id, seen=seen, values=values)
             await uow.commit()
         delivered += len(events) if ok else 0
     return delivered

@@ -1,0 +1,86 @@
+"""The SQL of grid events, photos, patrols and webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.grid.adapters.orm import GridEvent, Patrol, Photo, Webhook, metadata
+
+KEYS = metadata.tables["api_key"]
+
+
+async def changed_since(session: AsyncSession, *, after: int, limit: int, scope: str | None) -> list[GridEvent]:
+    """Events in a county or town (None: anywhere) whose change_seq is past `after`, oldest change first."""
+    q = select(GridEvent).where(GridEvent.change_seq > after).order_by(GridEvent.change_seq).limit(limit)
+    if scope is not None:
+        q = q.where(or_(GridEvent.town_code == scope, GridEvent.county_code == scope))
+    return list((await session.execute(q)).scalars().all())
+
+
+async def state_counts(session: AsyncSession, *, town_code: str | None,
+                       county_code: str | None) -> list[tuple[str, bool | None, int]]:
+    """(state, escalated, how many) over the events of a town, a county or the whole city."""
+    q = select(GridEvent.state, GridEvent.escalated, func.count()).group_by(GridEvent.state, GridEvent.escalated)
+    if town_code:
+        q = q.where(GridEvent.town_code == town_code)
+    if county_code:
+        q = q.where(GridEvent.county_code == county_code)
+    return [tuple(r) for r in (await session.execute(q)).all()]
+
+
+async def known_photos(session: AsyncSession, ids: Iterable[str]) -> set[str]:
+    """Those of `ids` that were uploaded."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set((await session.execute(select(Photo.id).where(Photo.id.in_(wanted)))).scalars())
+
+
+async def by_client_ids(session: AsyncSession, key_ids: Iterable[str], client_ids: Iterable[str]) -> list[GridEvent]:
+    """Events that these keys created under these app-made ids."""
+    return list((await session.execute(select(GridEvent).where(
+        GridEvent.key_id.in_(set(key_ids)), GridEvent.client_id.in_(set(client_ids))))).scalars())
+
+
+async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """New events in one multi-row INSERT."""
+    await session.execute(GridEvent.__table__.insert(), list(rows))
+
+
+async def patrols_overlapping(session: AsyncSession, *, start: datetime, end: datetime, town_code: str | None,
+                              county_code: str | None, grid_code: str | None) -> list[Patrol]:
+    """Patrols under way at some moment of [start, end), in a town, county or grid if given."""
+    q = select(Patrol).where(Patrol.started_at < end, or_(Patrol.ended_at.is_(None), Patrol.ended_at > start))
+    for column, value in ((Patrol.town_code, town_code), (Patrol.county_code, county_code),
+                          (Patrol.grid_code, grid_code)):
+        if value:
+            q = q.where(column == value)
+    return list((await session.execute(q)).scalars().all())
+
+
+async def active_key_exists(session: AsyncSession, key_id: str) -> bool:
+    return (await session.execute(select(KEYS.c.id).where(KEYS.c.id == key_id,
+                                                          KEYS.c.revoked_at.is_(None)))).first() is not None
+
+
+async def remove_webhook(session: AsyncSession, key_id: str) -> bool:
+    return bool((await session.execute(delete(Webhook).where(Webhook.key_id == key_id))).rowcount)
+
+
+async def due_webhooks(session: AsyncSession, now: datetime) -> list[tuple[Webhook, str | None]]:
+    """Hooks of unrevoked keys that may be tried now, with their key's scope."""
+    return [tuple(r) for r in (await session.execute(
+        select(Webhook, KEYS.c.scope_unit).join(KEYS, KEYS.c.id == Webhook.key_id).where(
+            KEYS.c.revoked_at.is_(None),
+            or_(Webhook.next_attempt_at.is_(None), Webhook.next_attempt_at <= now)))).all()]
+
+
+async def advance_webhook(session: AsyncSession, key_id: str, *, seen: int, values: dict[str, Any]) -> None:
+    """Record a delivery attempt, unless another process moved the hook past `seen` meanwhile."""
+    await session.execute(update(Webhook).where(Webhook.key_id == key_id, Webhook.delivered_seq == seen)
+                          .values(**values))
