@@ -24,6 +24,10 @@ EVENTS_DEAD_LETTERED = Counter(
     "mcc_events_dead_lettered_total", "messages a consumer gave up on", ["service", "consumer"]
 )
 CONSUMER_LAG = Gauge("mcc_consumer_lag_messages", "messages pending or unacked", ["service", "consumer"])
+CONSUMER_RETRY_OLDEST = Gauge(
+    "mcc_consumer_retry_oldest_seconds",
+    "age of the oldest message a consumer is retrying because a dependency is unavailable (0: none)",
+    ["service", "consumer"])
 OUTBOX_PENDING = Gauge("mcc_outbox_pending_events", "committed events not yet published", ["service"])
 
 # --- the command centre's own figures (issue 6). Label values: channel, appeal_type (enums), category_group

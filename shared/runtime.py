@@ -47,7 +47,8 @@ class Runtime:
         sessions = session_factory(engine)
         outbox = Outbox(metadata.tables["outbox"], source=f"/mcc/{service}")
         bus = Bus(settings.nats_url, service=service, max_deliver=settings.consumer_max_deliver,
-                  ack_wait_s=settings.consumer_ack_wait_s)
+                  ack_wait_s=settings.consumer_ack_wait_s, max_unfinished=settings.consumer_max_unfinished,
+                  retry_cap_s=settings.consumer_retry_cap_s)
         relay = OutboxRelay(outbox, sessions, start_publish=jetstream_publisher(bus), poll_s=settings.outbox_poll_s,
                             on_published=lambda subject: metrics.EVENTS_PUBLISHED.labels(service, subject).inc())
         client = aioredis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
@@ -61,13 +62,21 @@ class Runtime:
         self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox"))
         self.background.append(asyncio.create_task(self._gauges(), name=f"{self.service}-gauges"))
 
+    async def stop_consuming(self) -> None:
+        """Stop fetching and finish in-flight messages, while every client a handler uses is still open."""
+        await self.bus.stop_consuming()
+
     async def stop(self) -> None:
-        """Finish in-flight messages, flush what the outbox can, drain NATS, close the rest."""
-        await self.bus.stop()
+        """Stop consuming, stop the outbox relay, drain NATS, close the rest (clients after their users)."""
+        await self.bus.stop_consuming()
         self.relay.stop()
+        relaying = [t for t in self.background if t.get_name().endswith("-outbox")]
+        if relaying:  # let the relay finish the round it is in (what the last handlers committed)
+            await asyncio.wait(relaying, timeout=5)
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.bus.stop()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
         await self.engine.dispose()

@@ -33,6 +33,8 @@ def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
             await extra_start()
 
     async def on_stop() -> None:
+        # Consumers first: a handler still running must find the clients it uses (grid, webhooks) open.
+        await runtime.stop_consuming()
         if extra_stop:
             await extra_stop()
         await runtime.stop()

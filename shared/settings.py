@@ -31,7 +31,13 @@ class ServiceSettings(BaseSettings):
     session_max_s: int = Field(12 * 3600, ge=60, description="a session ends this long after sign-in, in use or not")
     session_cookie_secure: bool | None = Field(
         None, description="mark session cookies Secure (unset: when the request came over https)")
-    consumer_max_deliver: int = Field(5, ge=1, description="deliveries before a message is dead-lettered")
+    consumer_max_deliver: int = Field(
+        5, ge=1, description="deliveries before a message whose handler keeps failing (a bug, not a dependency "
+                             "being down) is dead-lettered")
+    consumer_max_unfinished: int = Field(
+        20, ge=1, description="deliveries without an outcome (the process died handling it) before dead letters")
+    consumer_retry_cap_s: float = Field(
+        10.0, gt=0, description="longest wait between retries of a message while a dependency is down")
     consumer_ack_wait_s: float = Field(30.0, gt=0, description="seconds before an unacked message is redelivered")
     outbox_poll_s: float = Field(1.0, gt=0, description="how often the outbox relay looks for unpublished events")
 
