@@ -63,7 +63,7 @@ def timer_fingerprint(settings: DispatchSettings) -> int:
 
     text = json.dumps([load_reference("sla", settings.sla_file), load_reference("escalation", settings.escalation_file),
                        settings.time_scale], default=str)  # YAML keys may be bools: keep file order
-    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)  # fits a BIGINT counter
+    return int(hashlib.sha256(text.encode()).hexdigest()[:7], 16)  # 28 bits: the counter column is INTEGER on PostgreSQL
 
 
 def build_policy(settings: DispatchSettings, org: OrgTree) -> DispatchPolicy:
