@@ -37,7 +37,7 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
         loaded = await handlers.prepare_registry(uow=runtime.uow(), demo_city=settings.demo_city)
         if loaded:
             log.info("demo city loaded into the empty grid registry", extra={"grids": loaded})
-        app.state.grid_index = await handlers.build_index(uow=runtime.uow())
+        await handlers.refresh_index(uow=runtime.uow(), holder=app.state.grid_index)
         tasks.append(asyncio.create_task(_follow_registry(app, runtime, settings.index_poll_s),
                                          name="grid-index"))
         tasks.append(asyncio.create_task(_push_webhooks(app, runtime, settings.webhook_poll_s),
@@ -69,7 +69,7 @@ async def _follow_registry(app: FastAPI, runtime: Runtime, poll_s: float) -> Non
         try:
             version = await handlers.registry_version(uow=runtime.uow())
             if version != app.state.grid_index.version:
-                app.state.grid_index = await handlers.build_index(uow=runtime.uow())
+                await handlers.refresh_index(uow=runtime.uow(), holder=app.state.grid_index)
         except Exception as exc:  # the database may be briefly away; the old index keeps serving
             log.warning("grid index not refreshed", extra={"error": repr(exc)})
 

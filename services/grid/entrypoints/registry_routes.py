@@ -59,6 +59,4 @@ async def export_grids(uow: UowDep, _: Admin, town_code: str | None = None, coun
              summary="replace the grids of the towns a GeoJSON FeatureCollection covers (validated first)")
 async def import_grids(request: Request, runtime: RuntimeDep, _: Admin,
                        document: Annotated[dict[str, Any], Body()]) -> Any:
-    summary = await handlers.import_grids(uow=runtime.uow(), document=document)
-    request.app.state.grid_index = await handlers.build_index(uow=runtime.uow())
-    return summary
+    return await handlers.import_grids(uow=runtime.uow(), document=document, holder=request.app.state.grid_index)

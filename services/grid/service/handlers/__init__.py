@@ -29,6 +29,7 @@ from services.grid.service.handlers.registry import (
     import_grids,
     list_grids,
     prepare_registry,
+    refresh_index,
     registry_version,
 )
 from services.grid.service.handlers.reporting import (
@@ -52,7 +53,7 @@ __all__ = [
     "IndexHolder", "KeyCache", "ReportGridEvent", "add_patrol_points", "build_index", "changes_since",
     "deliver_webhooks", "end_patrol", "escalate_event", "event_group_commit", "event_view", "export_grids",
     "get_event", "get_grid", "handle_order_changed", "import_grids", "issue_key", "list_grids", "list_keys",
-    "outcome_counts", "patrol_coverage", "photo_file", "prepare_registry", "registry_version", "remove_webhook",
+    "outcome_counts", "patrol_coverage", "photo_file", "prepare_registry", "refresh_index", "registry_version", "remove_webhook",
     "report_batch", "report_event", "resolve_event", "revoke_key", "set_webhook", "sign", "start_patrol",
     "store_photo", "verify_key",
 ]

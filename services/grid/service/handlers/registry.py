@@ -68,14 +68,23 @@ async def build_index(*, uow: UnitOfWork) -> IndexHolder:
     return IndexHolder(GridIndex([_IndexedGrid(*row) for row in rows]), version)
 
 
+async def refresh_index(*, uow: UnitOfWork, holder: IndexHolder) -> None:
+    """Rebuild the index this process serves, in place (requests holding the holder see the new one)."""
+    fresh = await build_index(uow=uow)
+    holder.index, holder.version = fresh.index, fresh.version  # no await between: never half-replaced
+
+
 async def registry_version(*, uow: UnitOfWork) -> int:
     """The registry's version (changes with every import)."""
     async with uow:
         return await repo.counter(uow.session, REGISTRY_COUNTER)
 
 
-async def import_grids(*, uow: UnitOfWork, document: Any) -> dict[str, Any]:
-    """Validate a FeatureCollection and replace the grids of every town it covers; nothing written on error."""
+async def import_grids(*, uow: UnitOfWork, document: Any, holder: IndexHolder | None = None) -> dict[str, Any]:
+    """Validate a FeatureCollection and replace the grids of every town it covers; nothing written on error.
+
+    This process's index (`holder`) follows at once; other processes follow the registry version.
+    """
     parsed = registry.parse(document)
     if parsed.problems:
         raise Invalid.of(p.as_dict() for p in parsed.problems)
@@ -102,6 +111,8 @@ async def import_grids(*, uow: UnitOfWork, document: Any) -> dict[str, Any]:
             members=[{"grid_code": g.code, **asdict(m)} for g in parsed.grids for m in g.members])
         version = await repo.bump(uow.session, REGISTRY_COUNTER)
         await uow.commit()
+    if holder is not None:
+        await refresh_index(uow=uow, holder=holder)
     return {"imported": len(parsed.grids), "replaced": replaced, "towns": towns, "registry_version": version}
 
 
