@@ -9,7 +9,7 @@ from services.grid.adapters import registry_repository as grids_repo
 from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import Grid, GridMember
 from services.grid.domain import registry
-from services.grid.domain.lookup import GridIndex
+from services.grid.domain.lookup import GridIndex, IndexedGrid
 from services.grid.service.handlers.common import CHANGE_COUNTER, REGISTRY_COUNTER
 from shared.errors import Invalid
 from shared.uow import UnitOfWork
@@ -21,16 +21,6 @@ class IndexHolder:
 
     index: GridIndex
     version: int = 0
-
-
-@dataclass(frozen=True)
-class _IndexedGrid:
-    code: str
-    kind: str
-    village_code: str
-    town_code: str
-    county_code: str
-    polygon: dict[str, Any]
 
 
 async def prepare_registry(*, uow: UnitOfWork, demo_city: bool) -> int:
@@ -65,7 +55,7 @@ async def build_index(*, uow: UnitOfWork) -> IndexHolder:
     async with uow:
         version = await repo.counter(uow.session, REGISTRY_COUNTER)
         rows = await grids_repo.index_rows(uow.session)
-    return IndexHolder(GridIndex([_IndexedGrid(*row) for row in rows]), version)
+    return IndexHolder(GridIndex([IndexedGrid(*row) for row in rows]), version)
 
 
 async def refresh_index(*, uow: UnitOfWork, holder: IndexHolder) -> None:
