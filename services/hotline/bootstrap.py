@@ -10,10 +10,11 @@ from services.hotline.adapters.orm import metadata
 from services.hotline.config import HotlineSettings
 from services.hotline.domain.duplicates import DuplicatePolicy
 from services.hotline.domain.followup import FollowUpPolicy
-from services.hotline.entrypoints import api, consumers
+from services.hotline.entrypoints import api, console, consumers
 from services.hotline.service import knowledge
 from services.hotline.service.appeals import appeal_group_commit
 from services.hotline.service.handlers import HotlineContext
+from shared import web
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
@@ -40,10 +41,11 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
         await ctx.knowledge.refresh(runtime.uow)
         ctx.knowledge.start_polling(runtime.uow, hotline_settings.knowledge_poll_s)
 
-    app = service_app(runtime=runtime, title="mcc hotline", routers=[api.router],
+    app = service_app(runtime=runtime, title="mcc hotline", routers=[api.router, console.router],
                       consumers=consumers.consumers(runtime), extra_start=start, extra_stop=ctx.knowledge.stop,
                       description="12345 operators: appeals, direct answers, duplicates, follow-up calls")
     app.state.hotline = ctx
+    web.mount(app, templates=console.TEMPLATES)
     return app
 
 

@@ -9,6 +9,36 @@
   document.addEventListener("htmx:configRequest", function (e) {
     e.detail.headers["X-CSRF-Token"] = cookie("mcc_csrf");
   });
+  // Refusals (field errors, conflicts, CSRF) carry a fragment that explains them: show it.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    const status = e.detail.xhr.status;
+    if (status === 422 || status === 409 || status === 403 || status === 404) { e.detail.shouldSwap = true; e.detail.isError = false; }
+  });
+  // <button data-fill='{"field": "value"}' [data-submit]>: fill the form's fields (and submit it).
+  document.addEventListener("click", function (e) {
+    const el = e.target.closest("[data-fill]");
+    if (!el) return;
+    const form = document.getElementById(el.getAttribute("data-form") || "call");
+    if (!form) return;
+    const values = JSON.parse(el.getAttribute("data-fill"));
+    for (const name in values) {
+      const fields = form.querySelectorAll('[name="' + name + '"]');
+      for (const f of fields) {
+        if (f.type === "radio") { f.checked = f.value === values[name]; }
+        else { f.value = values[name]; }
+      }
+      if (fields.length && fields[0].type !== "radio") fields[0].dispatchEvent(new Event("input", {bubbles: true}));
+    }
+    const say = el.getAttribute("data-say");
+    const status = document.getElementById("status");
+    if (say && status) status.textContent = say;
+    if (el.hasAttribute("data-submit")) { form.requestSubmit(); }
+    else { const next = el.getAttribute("data-focus"); if (next) { const n = form.querySelector(next); if (n) n.focus(); } }
+  });
+  // Forms marked data-no-enter submit only by their key (F9), never by an Enter typed in a field.
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.closest("form[data-no-enter]")) e.preventDefault();
+  });
   function typing(el) {
     return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
   }

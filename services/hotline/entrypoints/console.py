@@ -1,0 +1,229 @@
+"""话务员工作台 (`/console`): the operator's keyboard-first call form and the follow-up worklist (`/console/followups`).
+
+Thin routes: they parse the form with the JSON API's own models, call the same handlers the API calls (or
+the console's read-only helpers in service/assist.py) and render a page or an htmx fragment. Pages are for
+operators signed in by the session cookie (or a bearer token); every change checks the CSRF token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from services.hotline.adapters.category_words import load_words
+from services.hotline.adapters.grid_client import GridClient
+from services.hotline.domain.appeal import APPEAL_TYPE_NAMES
+from services.hotline.domain.suggest import CategorySuggester
+from services.hotline.entrypoints.api import AppealCreate, FollowUpIn, ScopeIn
+from services.hotline.service import assist, handlers
+from shared import idempotency
+from shared.auth import Principal
+from shared.deps import RuntimeDep, UowDep
+from shared.events.v1 import Coordinates
+from shared.roles import Role
+from shared.web import render
+from shared.web.session import ensure_csrf_cookie, page_principal
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+router = APIRouter(include_in_schema=False)
+
+
+def _operator(request: Request) -> Principal:
+    return page_principal(request, (Role.OPERATOR,))
+
+
+OperatorPage = Annotated[Principal, Depends(_operator)]
+
+
+def _ctx(request: Request) -> handlers.HotlineContext:
+    return request.app.state.hotline
+
+
+def _suggester(request: Request) -> CategorySuggester:
+    state = request.app.state
+    if getattr(state, "category_suggester", None) is None:
+        state.category_suggester = CategorySuggester.from_table(_ctx(request).categories, load_words())
+    return state.category_suggester
+
+
+def _grid(request: Request) -> GridClient:
+    state = request.app.state
+    if getattr(state, "grid_client", None) is None:
+        state.grid_client = GridClient()
+    return state.grid_client
+
+
+def _coordinates(text: str | None) -> Coordinates | None:
+    """"120.86, 32.01" (经度, 纬度) → Coordinates; None when blank; ValueError when malformed."""
+    if not text or not text.strip():
+        return None
+    parts = text.replace("，", ",").replace(" ", ",").split(",")
+    numbers = [p for p in parts if p]
+    if len(numbers) != 2:
+        raise ValueError("坐标格式：经度,纬度，例如 120.86,32.01")
+    return Coordinates(lon=float(numbers[0]), lat=float(numbers[1]))
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def console_page(request: Request, principal: OperatorPage) -> HTMLResponse:
+    leaves = [(c.code, c.name) for c in _ctx(request).categories.leaves()]
+    response = render(request, "console.html", principal=principal, leaves=leaves, types=APPEAL_TYPE_NAMES,
+                      form_id=str(uuid.uuid4()))
+    return ensure_csrf_cookie(request, response)
+
+
+@router.get("/console/caller", response_class=HTMLResponse)
+async def caller_fragment(request: Request, uow: UowDep, _: OperatorPage, caller_phone: str = "") -> HTMLResponse:
+    digits = "".join(ch for ch in caller_phone if ch.isdigit())
+    if len(digits) < 7:
+        return render(request, "_caller.html", history=None)
+    try:
+        history = await handlers.caller_history(uow=uow, phone=caller_phone, limit=10)
+    except handlers.InvalidInput as exc:
+        return render(request, "_caller.html", history=None, error=str(exc))
+    return render(request, "_caller.html", history=history)
+
+
+@router.get("/console/locate", response_class=HTMLResponse)
+async def locate_fragment(request: Request, _: OperatorPage, coordinates: str = "", address: str = "") -> HTMLResponse:
+    try:
+        point = _coordinates(coordinates)
+    except ValueError as exc:
+        return render(request, "_locate.html", error=str(exc))
+    if point is None:
+        return render(request, "_locate.html", found=None, address=address.strip())
+    found = await assist.locate(grid=_grid(request), lon=point.lon, lat=point.lat)
+    return render(request, "_locate.html", found=found, point=point)
+
+
+@router.post("/console/assist", response_class=HTMLResponse)
+async def assist_fragment(request: Request, uow: UowDep, _: OperatorPage, description: str = Form(""),
+                          category_code: str = Form(""), caller_phone: str = Form(""),
+                          coordinates: str = Form("")) -> HTMLResponse:
+    """Everything that follows from the words so far: category suggestions, answers, scope, duplicates."""
+    ctx = _ctx(request)
+    text = description.strip()
+    suggestions = assist.suggest_categories(suggester=_suggester(request), description=text)
+    answers = handlers.search_articles(ctx=ctx, query=text, category=None, limit=3) if len(text) >= 2 else []
+    code = category_code.strip() or None
+    category = ctx.categories.get(code) if code else None
+    scope = assist.preview_scope(ctx=ctx, description=text, category_code=code) if text or category else None
+    duplicates: list[dict[str, Any]] = []
+    if category is not None:
+        try:
+            point = _coordinates(coordinates)
+        except ValueError:
+            point = None
+        phone = caller_phone.strip() or None
+        try:
+            duplicates = await handlers.find_duplicates(uow=uow, ctx=ctx, phone=_phone_or_none(phone),
+                                                        category_code=category.code, point=point)
+        except handlers.InvalidInput:
+            duplicates = []
+    return render(request, "_assist.html", suggestions=suggestions, answers=answers[:3], scope=scope,
+                  duplicates=duplicates[:3], category=category,
+                  category_path=" / ".join(c.name for c in ctx.categories.path(category.code)) if category else "")
+
+
+def _phone_or_none(phone: str | None) -> str | None:
+    from services.hotline.domain.privacy import normalise_phone
+
+    if not phone:
+        return None
+    try:
+        return normalise_phone(phone)
+    except ValueError:
+        return None
+
+
+_PROTECTION = {"none": (False, False), "confidential": (True, False), "anonymous": (False, True)}
+
+
+@router.post("/console/appeals", response_class=HTMLResponse)
+async def submit_call(request: Request, runtime: RuntimeDep, principal: OperatorPage,
+                      form_id: Annotated[str, Form()], caller_phone: Annotated[str, Form()] = "",
+                      appeal_type: Annotated[str, Form()] = "complaint", description: Annotated[str, Form()] = "",
+                      address: Annotated[str, Form()] = "", coordinates: Annotated[str, Form()] = "",
+                      category_code: Annotated[str, Form()] = "", urgency: Annotated[str, Form()] = "",
+                      protection: Annotated[str, Form()] = "none", link_to_order: Annotated[str, Form()] = "",
+                      answer_article_id: Annotated[str, Form()] = "", scope_kind: Annotated[str, Form()] = "",
+                      scope_line: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Create the appeal through the API's model and handler; the form's id is the Idempotency-Key."""
+    errors: list[dict[str, str]] = []
+    try:
+        point = _coordinates(coordinates)
+    except ValueError as exc:
+        errors.append({"field": "coordinates", "message": str(exc)})
+        point = None
+    confidential, anonymous = _PROTECTION.get(protection, (False, False))
+    scope = ScopeIn(kind="emergency", emergency_line=scope_line) if scope_kind == "emergency" and scope_line else None
+    body = None
+    try:
+        body = AppealCreate(
+            caller_phone=caller_phone or None, appeal_type=appeal_type, category_code=category_code.strip(),
+            description=description.strip(), address=address.strip() or None, coordinates=point,
+            urgency=urgency or None, confidential=confidential, anonymous=anonymous, scope=scope,
+            link_to_order=link_to_order.strip() or None, answer_article_id=answer_article_id.strip() or None)
+    except ValidationError as exc:
+        errors += [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    if errors or body is None:
+        return render(request, "_submitted.html", errors=errors, status_code=422)
+    command = handlers.NewAppeal(
+        caller_phone=body.caller_phone, caller_name=None, appeal_type=body.appeal_type,
+        category_code=body.category_code, description=body.description, address=body.address,
+        coordinates=body.coordinates, urgency=body.urgency, confidential=body.confidential,
+        anonymous=body.anonymous, link_to_order=body.link_to_order, answer_article_id=body.answer_article_id,
+        answer_note=None,
+        scope=handlers.ScopeChoice(**body.scope.model_dump()) if body.scope is not None else None)
+    try:
+        created = await handlers.create_appeal(
+            new_uow=runtime.uow, ctx=_ctx(request), request=command, operator=principal.subject,
+            operator_unit=principal.unit_code, idempotency_key=f"console-{form_id}"[:200],
+            fingerprint=None)
+    except handlers.InvalidInput as exc:
+        return render(request, "_submitted.html", errors=[{"field": exc.field, "message": str(exc)}],
+                      status_code=422)
+    except idempotency.IdempotencyConflict:
+        return render(request, "_submitted.html", status_code=409,
+                      errors=[{"field": "form", "message": "这张表单已提交过：按 F2 开始新的来电"}])
+    return render(request, "_submitted.html", appeal=created.body, errors=[])
+
+
+# --- 回访 -----------------------------------------------------------------------------------------------------
+
+
+@router.get("/console/followups", response_class=HTMLResponse)
+async def followups_page(request: Request, runtime: RuntimeDep, principal: OperatorPage) -> HTMLResponse:
+    items = await assist.followup_worklist(uow=runtime.uow(), ctx=_ctx(request))
+    response = render(request, "followups.html", principal=principal, items=items,
+                      spacing_h=_ctx(request).followups.retry_after.total_seconds() / 3600,
+                      max_attempts=_ctx(request).followups.max_attempts)
+    return ensure_csrf_cookie(request, response)
+
+
+@router.post("/console/followups/{appeal_ref}", response_class=HTMLResponse)
+async def record_followup(request: Request, appeal_ref: str, runtime: RuntimeDep, principal: OperatorPage,
+                          outcome: Annotated[str, Form()], resolved: Annotated[str, Form()] = "",
+                          unit_at_fault: Annotated[str, Form()] = "",
+                          comment: Annotated[str, Form()] = "") -> HTMLResponse:
+    reached = outcome != "not_reached"
+    try:
+        body = FollowUpIn(reached=reached, satisfaction=outcome if reached else None,
+                          resolved=(resolved == "yes") if reached else None,
+                          unit_at_fault=(unit_at_fault == "yes") if reached and outcome == "dissatisfied" else None,
+                          comment=comment.strip() or None)
+        result = await assist.record_followup_when_due(
+            new_uow=runtime.uow, ctx=_ctx(request), appeal_ref=appeal_ref, operator=principal.subject,
+            reached=body.reached, resolved=body.resolved, satisfaction=body.satisfaction,
+            unit_at_fault=body.unit_at_fault, comment=body.comment)
+    except ValidationError as exc:
+        return render(request, "_followup_done.html", error="; ".join(e["msg"] for e in exc.errors()),
+                      status_code=422)
+    except (handlers.InvalidInput, handlers.Conflict, handlers.NotFound) as exc:
+        return render(request, "_followup_done.html", error=str(exc), status_code=409)
+    return render(request, "_followup_done.html", result=result)
