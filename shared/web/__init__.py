@@ -35,6 +35,12 @@ STATE_LABELS = {"accepted": "已受理", "queued": "待派单", "dispatched": "�
                 "followed_up": "已回访", "archived": "已归档", "merged": "已并单",
                 "answered": "直接答复", "emergency": "转紧急热线", "out_of_scope": "不予受理", "linked": "重复件",
                 "dispatched_pending": "派单中"}
+ACTION_LABELS = {"dispatch": "派单", "queue": "转兜底队列", "route": "派单", "sign": "签收", "start": "开始办理",
+                 "return": "退单", "approve_return": "同意退单", "reject_return": "驳回退单",
+                 "request_extension": "申请延期", "approve_extension": "批准延期", "refuse_extension": "驳回延期",
+                 "urge": "催办", "supervise": "督办", "escalate": "提级", "warn": "预警", "close": "办结",
+                 "follow_up": "回访", "reopen": "重办", "archive": "归档", "merge": "并单", "reassign": "改派",
+                 "create": "受理"}
 URGENCY_LABELS = {"normal": "一般", "urgent": "紧急"}
 
 
@@ -78,7 +84,7 @@ def environment(service_templates: Path | None = None) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.loader = ChoiceLoader(loaders)
     templates.env.globals.update(htmx=f"{STATIC_PREFIX}/{HTMX_FILE}", static=STATIC_PREFIX, public_url=public_url,
-                                 role_labels=ROLE_LABELS, state_labels=STATE_LABELS,
+                                 role_labels=ROLE_LABELS, state_labels=STATE_LABELS, action_labels=ACTION_LABELS,
                                  urgency_labels=URGENCY_LABELS)
     templates.env.filters.update(clock=_clock, duration=_duration, iso=_iso)
     return templates

@@ -68,6 +68,44 @@
       return;
     }
   });
+  // [data-reveal="#form"]: show a hidden form and put the cursor in its first field.
+  document.addEventListener("click", function (e) {
+    const el = e.target.closest("[data-reveal]");
+    if (!el) return;
+    const form = document.querySelector(el.getAttribute("data-reveal"));
+    if (!form) return;
+    for (const other of document.querySelectorAll("form[id^='form-']")) { if (other !== form) other.hidden = true; }
+    form.hidden = false;
+    const first = form.querySelector("input:not([type=hidden]), select, textarea");
+    if (first) first.focus();
+  });
+  // Queues ([data-rows]): j/k (or arrows) select a row and load its detail; the selection survives polling.
+  let selected = null;
+  function rows() { return Array.from(document.querySelectorAll("[data-rows] tr[data-href]")); }
+  function select(row) {
+    for (const r of rows()) r.classList.remove("sel");
+    if (!row) return;
+    row.classList.add("sel");
+    row.setAttribute("aria-selected", "true");
+    selected = row.getAttribute("data-id");
+    htmx.ajax("GET", row.getAttribute("data-href"), {target: "#detail"});
+  }
+  document.addEventListener("keydown", function (e) {
+    if (typing(e.target) || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (!document.querySelector("[data-rows]")) return;
+    const down = e.key === "j" || e.key === "ArrowDown", up = e.key === "k" || e.key === "ArrowUp";
+    if (!down && !up) return;
+    const all = rows();
+    if (!all.length) return;
+    e.preventDefault();
+    let i = all.findIndex(function (r) { return r.getAttribute("data-id") === selected; });
+    i = i < 0 ? 0 : Math.max(0, Math.min(all.length - 1, i + (down ? 1 : -1)));
+    select(all[i]);
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!e.target.matches || !e.target.matches("[data-rows]")) return;
+    for (const r of rows()) if (r.getAttribute("data-id") === selected) r.classList.add("sel");
+  });
   // Countdowns: <time data-deadline="ISO"> counts down; yellow under 25% of its span, red when late.
   function tick() {
     const now = Date.now();

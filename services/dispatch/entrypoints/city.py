@@ -1,0 +1,94 @@
+"""市级指挥中心 (`/city`): a map of the city with open, overdue and warned orders per town, backlog per county
+and town, this month's 红黑榜, 督办 with one key, and the feed of escalations. Polls without a reload."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from services.dispatch.domain.lifecycle import Action, Actor, LifecycleError
+from services.dispatch.service import board, handlers
+from shared import democity
+from shared.auth import Principal
+from shared.events.envelope import utcnow
+from shared.roles import Role
+from shared.web import render
+from shared.web.session import ensure_csrf_cookie, page_principal
+
+router = APIRouter(include_in_schema=False)
+CITY_ROLES = (Role.CITY, Role.COUNTY, Role.ADMIN)
+MAP_W, MAP_H = 1000, 600
+
+
+def _city(request: Request) -> Principal:
+    return page_principal(request, CITY_ROLES)
+
+
+CityPage = Annotated[Principal, Depends(_city)]
+
+
+def _holder(request: Request) -> handlers.PolicyHolder:
+    return request.app.state.policy
+
+
+def _shapes(codes: list[str]) -> dict[str, tuple[float, float, float, float]]:
+    """Each area's rectangle in map units (x, y, w, h), from the registry geometry's bounding boxes."""
+    x0, y0, x1, y1 = democity.BBOX
+    sx, sy = MAP_W / (x1 - x0), MAP_H / (y1 - y0)
+    boxes = democity.boxes()
+    out = {}
+    for code in codes:
+        box = boxes.get(code)
+        if box:
+            out[code] = ((box[0] - x0) * sx, (y1 - box[3]) * sy, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy)
+    return out
+
+
+def _fill(town: dict) -> str:
+    """Colour by load: grey when quiet, yellow with open orders, red with overdue ones."""
+    if town["overdue"]:
+        return "#d9534f" if town["overdue"] > 2 else "#f0a07a"
+    if town["open"]:
+        return "#f3d46b" if town["open"] > 5 else "#fbeaa5"
+    return "#dfe6ec"
+
+
+async def _picture(request: Request) -> dict:
+    month = utcnow().astimezone().strftime("%Y-%m")
+    picture = await board.city_picture(uow=request.app.state.runtime.uow(), holder=_holder(request), month=month)
+    shapes = _shapes([t["code"] for t in picture["towns"]] + [c["code"] for c in picture["counties"]])
+    for town in picture["towns"]:
+        town["shape"], town["fill"] = shapes.get(town["code"]), _fill(town)
+    for county in picture["counties"]:
+        county["shape"] = shapes.get(county["code"])
+    picture["busy_towns"] = sorted((t for t in picture["towns"] if t["open"]),
+                                   key=lambda t: (-t["overdue"], -t["open"]))[:15]
+    return picture
+
+
+@router.get("/city", response_class=HTMLResponse)
+async def city_page(request: Request, principal: CityPage) -> HTMLResponse:
+    response = render(request, "city.html", principal=principal, w=MAP_W, h=MAP_H, **await _picture(request))
+    return ensure_csrf_cookie(request, response)
+
+
+@router.get("/city/live", response_class=HTMLResponse)
+async def city_live(request: Request, _: CityPage) -> HTMLResponse:
+    return render(request, "_city_live.html", w=MAP_W, h=MAP_H, **await _picture(request))
+
+
+@router.post("/city/supervise/{ref}", response_class=HTMLResponse)
+async def supervise(request: Request, ref: str, principal: CityPage) -> HTMLResponse:
+    """督办: the same lifecycle action the board and the API take."""
+    message, error = None, None
+    try:
+        outcome = await handlers.take_action(uow=request.app.state.runtime.uow(), holder=_holder(request),
+                                             actor=Actor.of(principal), order_ref=ref,
+                                             command=handlers.Command(action=Action.SUPERVISE))
+        message = f"已督办：工单 {outcome.row.number}"
+    except (LifecycleError, ValueError) as exc:
+        error = str(exc)
+    return render(request, "_city_live.html", w=MAP_W, h=MAP_H, message=message, error=error,
+                  status_code=200 if error is None else 409, **await _picture(request))

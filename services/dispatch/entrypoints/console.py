@@ -1,0 +1,186 @@
+"""派单台 (`/board`): a dispatcher's live queue, order detail with history, and one key per allowed action.
+
+Thin routes over the same handlers as the JSON API (`take_action`, `read_order`) and the board's reads in
+service/board.py. The keys shown for an order are the actions the state machine allows this person now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+
+from services.dispatch.adapters.board_queries import Search
+from services.dispatch.adapters.repository import StaleOrder
+from services.dispatch.domain.lifecycle import (
+    Action,
+    Actor,
+    ForbiddenTransition,
+    InvalidCommand,
+    NotPermitted,
+    OrderNotVisible,
+    OrderState,
+)
+from services.dispatch.domain.org import UnitKind
+from services.dispatch.domain.sla import Duration
+from services.dispatch.service import board, handlers
+from shared import democity
+from shared.auth import Principal
+from shared.deps import UowDep
+from shared.roles import Role
+from shared.web import render
+from shared.web.session import ensure_csrf_cookie, page_principal
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+router = APIRouter(include_in_schema=False)
+BOARD_ROLES = (Role.TOWN, Role.COUNTY, Role.CITY, Role.DEPARTMENT)
+
+# One key per action; `inputs` are the fields its form asks for (none: the key acts at once).
+ACTIONS: dict[Action, dict[str, Any]] = {
+    Action.SIGN: {"key": "s", "label": "签收", "inputs": ()},
+    Action.START: {"key": "b", "label": "开始办理", "inputs": ()},
+    Action.RETURN: {"key": "r", "label": "退单", "inputs": ("reason",)},
+    Action.REQUEST_EXTENSION: {"key": "x", "label": "申请延期", "inputs": ("extension", "reason")},
+    Action.CLOSE: {"key": "c", "label": "办结", "inputs": ("result", "evidence")},
+    Action.APPROVE_RETURN: {"key": "a", "label": "同意退单", "inputs": ()},
+    Action.REJECT_RETURN: {"key": "d", "label": "驳回退单", "inputs": ("reason",)},
+    Action.APPROVE_EXTENSION: {"key": "y", "label": "批准延期", "inputs": ("extension",)},
+    Action.REFUSE_EXTENSION: {"key": "n", "label": "驳回延期", "inputs": ("reason",)},
+    Action.ROUTE: {"key": "g", "label": "派单", "inputs": ("to_unit",)},
+    Action.REASSIGN: {"key": "m", "label": "改派", "inputs": ("to_unit", "reason")},
+    Action.ESCALATE: {"key": "e", "label": "提级", "inputs": ("reason",)},
+    Action.URGE: {"key": "u", "label": "催办", "inputs": ()},
+    Action.SUPERVISE: {"key": "v", "label": "督办", "inputs": ()},
+}
+VIEWS = {"open": "全部在办", "awaiting_sign": "待签收", "in_progress": "办理中", "queued": "待派单(兜底)",
+         "return_requested": "退单待仲裁", "overdue": "已超时", "closed": "已办结", "all": "全部"}
+
+
+def _dispatcher(request: Request) -> Principal:
+    return page_principal(request, BOARD_ROLES)
+
+
+DispatcherPage = Annotated[Principal, Depends(_dispatcher)]
+
+
+def _holder(request: Request) -> handlers.PolicyHolder:
+    return request.app.state.policy
+
+
+def _category_name(request: Request, code: str) -> str:
+    category = _holder(request).policy.categories.get(code)
+    return category.name if category is not None else code
+
+
+def _targets(request: Request, principal: Principal) -> list[tuple[str, str]]:
+    """Units this person may send an order to: the command centres and departments within their area."""
+    org = _holder(request).policy.org
+    area = principal.unit_code if principal.role is not Role.CITY else None
+    return [(u.code, u.name) for u in org if org.is_dispatch_target(u.code) and u.code != principal.unit_code
+            and (area is None or org.is_within(u.code, area))][:300]
+
+
+def _towns(request: Request, principal: Principal) -> list[tuple[str, str]]:
+    org = _holder(request).policy.org
+    if principal.role in (Role.TOWN, Role.DEPARTMENT):
+        return []
+    area = principal.unit_code if principal.role is Role.COUNTY else None
+    return [(u.code, u.name) for u in org if u.kind is UnitKind.TOWN and (area is None or org.is_within(u.code, area))]
+
+
+def _deadline(row: Any) -> tuple[datetime | None, float]:
+    """The running deadline and the seconds before it at which the board turns yellow (a quarter of the span)."""
+    if row.state == OrderState.DISPATCHED.value:
+        end, start = row.sign_deadline, row.dispatched_at or row.assigned_at
+    elif row.state in (OrderState.SIGNED.value, OrderState.IN_PROGRESS.value):
+        end, start = row.handle_deadline, row.signed_at or row.dispatched_at
+    else:
+        return None, 0
+    span = (end - start).total_seconds() if end and start else 3600
+    return end, max(span * 0.25, 60)
+
+
+def _date(text: str, *, end: bool = False) -> datetime | None:
+    if not text:
+        return None
+    day = datetime.fromisoformat(text).astimezone()
+    return day + timedelta(days=1) if end else day
+
+
+@router.get("/board", response_class=HTMLResponse)
+async def board_page(request: Request, principal: DispatcherPage) -> HTMLResponse:
+    categories = [(c.code, c.name) for c in _holder(request).policy.categories if len(c.code) <= 4]
+    response = render(request, "board.html", principal=principal, views=VIEWS, towns=_towns(request, principal),
+                      categories=categories)
+    return ensure_csrf_cookie(request, response)
+
+
+@router.get("/board/queue", response_class=HTMLResponse)
+async def queue_fragment(request: Request, uow: UowDep, principal: DispatcherPage, view: str = "open",
+                         town: str = "", category: str = "", urgency: str = "", q: str = "", number: str = "",
+                         since: str = "", until: str = "") -> HTMLResponse:
+    view = view if view in VIEWS else "open"
+    try:
+        search = Search(text=q.strip() or None, number=number.strip() or None, since=_date(since),
+                        until=_date(until, end=True))
+    except ValueError:
+        search = Search(text=q.strip() or None, number=number.strip() or None)
+    filters = handlers.QueueFilter(view=view, town_code=town or None, category_code=category or None,
+                                   urgency=urgency or None, limit=100)
+    rows, total = await board.queue(uow=uow, holder=_holder(request), actor=Actor.of(principal), filters=filters,
+                                    search=search)
+    items = [{"row": r.order, "deadline": _deadline(r.order), "category": _category_name(request, r.order.category_code),
+              "actions": [ACTIONS[a]["label"] for a in r.allowed if a in ACTIONS]} for r in rows]
+    names = {u.code: u.name for u in _holder(request).policy.org}
+    return render(request, "_queue.html", items=items, total=total, names=names)
+
+
+async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *, message: str | None = None,
+                  error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    try:
+        row, history, allowed = await handlers.read_order(uow=uow, holder=_holder(request),
+                                                          actor=Actor.of(principal), order_ref=ref, view="history")
+    except OrderNotVisible:
+        return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
+    names = {u.code: u.name for u in _holder(request).policy.org}
+    actions = [(a.value, ACTIONS[a]) for a in allowed if a in ACTIONS]
+    evidence = [e for h in history or () for e in (h.details or {}).get("evidence", [])]
+    box = democity.boxes().get(row.town_code or "") if row.town_code else None
+    return render(request, "_detail.html", row=row, history=history or [], actions=actions, names=names,
+                  category=_category_name(request, row.category_code), deadline=_deadline(row), box=box,
+                  evidence=evidence, targets=_targets(request, principal), message=message, error=error,
+                  status_code=status_code)
+
+
+@router.get("/board/orders/{ref}", response_class=HTMLResponse)
+async def order_detail(request: Request, ref: str, uow: UowDep, principal: DispatcherPage) -> HTMLResponse:
+    return await _detail(request, uow, principal, ref)
+
+
+@router.post("/board/orders/{ref}/actions/{action}", response_class=HTMLResponse)
+async def order_action(request: Request, ref: str, action: Action, uow: UowDep, principal: DispatcherPage,
+                       reason: Annotated[str, Form()] = "", to_unit: Annotated[str, Form()] = "",
+                       extension: Annotated[str, Form()] = "", result: Annotated[str, Form()] = "",
+                       evidence: Annotated[str, Form()] = "",
+                       expected_version: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Take one action through the API's handler; the detail re-renders with what is allowed next."""
+    try:
+        command = handlers.Command(
+            action=action, reason=reason.strip() or None, to_unit=to_unit.strip() or None,
+            extension=Duration.parse(extension.strip()) if extension.strip() else None,
+            result=result.strip() or None, evidence=tuple(e for e in (evidence.strip(),) if e),
+            expected_version=int(expected_version) if expected_version.isdigit() else None)
+        outcome = await handlers.take_action(uow=uow, holder=_holder(request), actor=Actor.of(principal),
+                                             order_ref=ref, command=command)
+    except OrderNotVisible:
+        return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
+    except (NotPermitted, ForbiddenTransition, InvalidCommand, StaleOrder, ValueError) as exc:
+        message = "工单已被他人更新，请核对后重试" if isinstance(exc, StaleOrder) else str(exc)
+        return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=message,
+                             status_code=409)
+    label = ACTIONS.get(action, {"label": action.value})["label"]
+    return await _detail(request, request.app.state.runtime.uow(), principal, outcome.row.number,
+                         message=f"已{label}：工单 {outcome.row.number}")

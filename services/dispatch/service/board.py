@@ -1,0 +1,76 @@
+"""What the dispatcher board and the city view read: a unit's queue with the actions each order allows now,
+and the city's picture (backlog per area, overdue orders, warnings, league table, escalations).
+
+Allowed actions come from the state machine (`allowed_actions`), never from a template. Every order read here
+is written to the access log, as the JSON API's reads are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.dispatch.adapters import board_queries
+from services.dispatch.adapters.board_queries import Search
+from services.dispatch.adapters.orm import WorkOrder
+from services.dispatch.adapters.repository import to_domain
+from services.dispatch.domain.handling_rates import league
+from services.dispatch.domain.lifecycle import Action, Actor, allowed_actions
+from services.dispatch.domain.org import UnitKind
+from services.dispatch.service import handlers
+from shared.events.envelope import utcnow
+from shared.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    order: WorkOrder
+    allowed: tuple[Action, ...]
+
+
+async def queue(*, uow: UnitOfWork, holder: handlers.PolicyHolder, actor: Actor, filters: handlers.QueueFilter,
+                search: Search) -> tuple[list[QueueRow], int]:
+    """The orders an actor may see, by view, filters and search, the nearest deadline first (logged)."""
+    now = utcnow()
+    org = holder.policy.org
+    conditions = [c for c in (handlers.scope_filter(actor, org), handlers.QUEUE_VIEWS[filters.view](now))
+                  if c is not None]
+    for column, value in ((WorkOrder.town_code, filters.town_code), (WorkOrder.urgency, filters.urgency)):
+        if value:
+            conditions.append(column == value)
+    if filters.category_code:
+        conditions.append(WorkOrder.category_code.startswith(filters.category_code))
+    conditions += board_queries.search_conditions(search)
+    async with uow:
+        rows, total = await board_queries.find_orders(uow.session, conditions, limit=filters.limit)
+        await handlers._log_access(uow, actor, rows, "list")  # noqa: SLF001 - the one access-log writer
+        await uow.commit()
+    return [QueueRow(r, allowed_actions(to_domain(r), actor=actor, org=org)) for r in rows], total
+
+
+async def city_picture(*, uow: UnitOfWork, holder: handlers.PolicyHolder, month: str) -> dict[str, Any]:
+    """Backlog and overdue per county and town, the worst overdue orders, warnings, 红黑榜 and escalations."""
+    now = utcnow()
+    org = holder.policy.org
+    async with uow:
+        backlog = await board_queries.backlog_by_area(uow.session, now=now)
+        overdue = await board_queries.overdue_orders(uow.session, now=now, limit=20)
+        feed = await board_queries.escalations(uow.session, limit=20)
+    alerts = await handlers.list_alerts(uow=uow, limit=20)
+    rates = await handlers.handling_rates(uow=uow, holder=holder, tier="town", label=month)
+    table = league(rates, size=5, min_orders=1)
+    names = {u.code: u.name for u in org}
+    warned: dict[str, int] = {}
+    for alert in alerts:
+        warned[alert.area_code] = warned.get(alert.area_code, 0) + 1
+    towns = [{"code": u.code, "name": u.name, "county": org.county_of(u.code),
+              **backlog["town"].get(u.code, {"open": 0, "overdue": 0}), "alerts": warned.get(u.code, 0)}
+             for u in org if u.kind is UnitKind.TOWN]
+    counties = [{"code": u.code, "name": u.name, **backlog["county"].get(u.code, {"open": 0, "overdue": 0})}
+                for u in org if u.kind is UnitKind.COUNTY]
+    return {
+        "towns": towns, "counties": counties, "names": names, "overdue": overdue, "alerts": alerts,
+        "red": [(names.get(r.unit, r.unit), s) for r, s in table.red],
+        "black": [(names.get(r.unit, r.unit), s) for r, s in table.black],
+        "feed": [(audit, number) for audit, number in feed], "month": month,
+    }
