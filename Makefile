@@ -31,8 +31,8 @@ test: lint chromium
 chromium:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing chromium for the browser tests"; \
-		apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
-		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; } || \
+		apt-get install -y --no-install-recommends chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium fonts-wqy-microhei >/dev/null; } || \
 		echo "could not install chromium: browser tests will skip"; \
 	fi
 

@@ -1,37 +1,29 @@
-"""Who is looking at a page: the signed session cookie (`mcc_session`), with double-submit CSRF for changes.
+"""Who is looking at a page: the principal from the session cookie (or a bearer header), as shared.auth reads
+it; people without one go to dispatch's sign-in page. CSRF on unsafe requests is shared.sessions'
+middleware's job (every service has it); a page makes sure the browser holds the `mcc_csrf` cookie that
+htmx repeats in `X-CSRF-Token` (base.html, mcc.js).
 
-The cookie carries the same signed JWT a bearer header does (the contract in docs/consoles.md). Pages send
-people without a valid cookie to dispatch's sign-in page. Unsafe requests from a page must repeat the
-`mcc_csrf` cookie in the `X-CSRF-Token` header (htmx does it: base.html puts the cookie in `hx-headers`) or in
-a `csrf_token` form field; a request authenticated by a Bearer header is exempt, as in shared/auth.py.
-
-`MCC_WEB_TOKEN_LOGIN=true` lets a development machine put a token from `mcc token` into the cookie with
-`?token=<jwt>` on any page; it is off unless set, and meant for demos and for the time before sign-in.
+`MCC_WEB_TOKEN_LOGIN=true` lets a development machine put a token from `mcc token` into the session cookie
+with `?token=<jwt>` on any page. It is off unless set: a demo aid, never a production sign-in.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
-import secrets
 from collections.abc import Iterable
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from shared.auth import Principal, decode_token
+from shared.auth import Principal, decode_token, principal_from_request
 from shared.roles import Role
+from shared.sessions import CSRF_COOKIE, SESSION_COOKIE, cookie_header, csrf_token, secure_cookies
 from shared.web import public_url
-
-SESSION_COOKIE = "mcc_session"
-CSRF_COOKIE = "mcc_csrf"
-CSRF_HEADER = "x-csrf-token"
-UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class SignInRequired(Exception):
-    """The page needs a person; the handler answers with a redirect to sign-in."""
+    """The page needs a person; the handler answers with this response (a redirect)."""
 
     def __init__(self, response: Response) -> None:
         super().__init__("sign-in required")
@@ -42,59 +34,47 @@ def token_login_enabled() -> bool:
     return os.environ.get("MCC_WEB_TOKEN_LOGIN", "").lower() in ("1", "true", "yes")
 
 
-def set_session(response: Response, token: str, *, secure: bool = False) -> None:
-    """Put a signed token into the session cookie and give the page a CSRF token to repeat."""
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/")
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, samesite="lax", secure=secure,
-                        path="/")
-
-
 def _signin_redirect(request: Request) -> RedirectResponse:
     target = quote(str(request.url), safe="")
     return RedirectResponse(f"{public_url('dispatch')}/signin?next={target}", status_code=303)
 
 
+def _token_exchange(request: Request, token: str) -> RedirectResponse:
+    response = RedirectResponse(str(request.url.remove_query_params("token")), status_code=303)
+    secure = secure_cookies(request)
+    response.raw_headers.append((b"set-cookie", cookie_header(SESSION_COOKIE, token, http_only=True, secure=secure)))
+    return response
+
+
 def page_principal(request: Request, roles: Iterable[Role]) -> Principal:
-    """The person behind a page request (cookie or bearer), checked against the page's roles and CSRF."""
+    """The person behind a page request, checked against the page's roles; else a redirect to sign-in."""
     token = request.query_params.get("token")
     if token and token_login_enabled() and request.method == "GET":
+        settings = request.app.state.settings
         try:
-            decode_token(request.app.state.token_secret, token)
+            decode_token(request.app.state.token_secret, token, audience=settings.token_audience,
+                         max_lifetime_s=settings.token_max_lifetime_s)
         except ValueError as exc:
             raise HTTPException(401, detail="令牌无效或已过期") from exc
-        response = RedirectResponse(str(request.url.remove_query_params("token")), status_code=303)
-        set_session(response, token, secure=request.url.scheme == "https")
-        raise SignInRequired(response)
-    header = request.headers.get("authorization", "")
-    bearer = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    raw = bearer or request.cookies.get(SESSION_COOKIE, "")
-    if not raw:
-        raise SignInRequired(_signin_redirect(request))
+        raise SignInRequired(_token_exchange(request, token))
     try:
-        principal = decode_token(request.app.state.token_secret, raw)
-    except ValueError as exc:
+        principal = principal_from_request(request)
+    except HTTPException as exc:
+        if request.headers.get("authorization"):
+            raise
         raise SignInRequired(_signin_redirect(request)) from exc
-    if not bearer and request.method in UNSAFE:
-        check_csrf(request)
+    if principal is None:
+        raise SignInRequired(_signin_redirect(request))
     if principal.role not in set(roles):
         raise HTTPException(403, detail=f"{principal.role.value} 无权使用此页面")
     request.state.principal = principal
     return principal
 
 
-def check_csrf(request: Request, form_token: str | None = None) -> None:
-    """Double submit: the `mcc_csrf` cookie and the header (or form field) must match."""
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = request.headers.get(CSRF_HEADER) or form_token or ""
-    if not cookie or not hmac.compare_digest(cookie, sent):
-        raise HTTPException(403, detail="CSRF 校验失败：请刷新页面后重试")
-
-
 def ensure_csrf_cookie(request: Request, response: Response) -> Response:
-    """A page signed in by a cookie without a CSRF token gets one, so its forms can post."""
+    """A page hands the browser a CSRF token to repeat on changes, when it has none yet."""
     if not request.cookies.get(CSRF_COOKIE):
-        response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+        csrf_token(request)  # shared.sessions' middleware sets the cookie on the way out
     return response
 
 

@@ -63,9 +63,10 @@ def block_network(context) -> list[str]:  # noqa: ANN001
     return blocked
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The four services as processes, once per module (starting them costs seconds)."""
+    """The four services as processes, once for all browser tests (starting them costs seconds; the tests
+    make their own orders and look only at those)."""
     if _skip_reason():
         pytest.skip(_skip_reason())
     running = Stack.start(Path(tmp_path_factory.mktemp("stack")))
@@ -94,6 +95,15 @@ def bearer(stack: Stack, *, role: str, unit: str, subject: str = "browser-test")
 
     secret = stack.env.get("MCC_TOKEN_SECRET") or ServiceSettings().token_secret
     return {"Authorization": f"Bearer {mint_token(secret, subject=subject, role=role, unit_code=unit)}"}
+
+
+def screenshot(page, name: str) -> None:  # noqa: ANN001
+    """A console's picture for the docs (docs/img/NAME.png), only where Chinese can be drawn (a CJK font)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("fc-list") and subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, bearer, block_network, serious_violations, session_cookies
+from tests.browser.conftest import bearer, block_network, screenshot, serious_violations, session_cookies
 from tests.support.console_driver import Call
 from tests.support.polling import eventually_sync
 
@@ -93,7 +93,7 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     console.keyboard.type(call.coordinates)
     console.wait_for_selector("#located >> text=长沙街道")
     console.wait_for_selector(f"#duplicates >> text={earlier['order_number'] or _order_of(stack, earlier['number'])['number']}")
-    console.screenshot(path=str(SCREENSHOTS / "console-operator.png"))
+    screenshot(console, "console-operator")
     console.keyboard.press("F9")
     console.wait_for_selector("#appeal-number")
     number = console.inner_text("#appeal-number")
@@ -106,7 +106,7 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     _select(board, order["number"])
     board.keyboard.press("s")
     board.wait_for_selector("#detail >> text=已签收：工单")
-    board.screenshot(path=str(SCREENSHOTS / "console-board.png"))
+    screenshot(board, "console-board")
 
     # The town returns another order with a reason; the county approves the return.
     _select(board, other_order["number"])
@@ -137,7 +137,7 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     view.goto(f"{stack.url('dispatch')}/city")
     shape = view.wait_for_selector(f"#city-map rect[data-town='{area['town']}']")
     assert int(shape.get_attribute("data-open")) == open_in_town >= 2
-    view.screenshot(path=str(SCREENSHOTS / "console-city.png"))
+    screenshot(view, "console-city")
     for context in (town, operator, county, city):
         context.close()
 

@@ -182,5 +182,7 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
         return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=message,
                              status_code=409)
     label = ACTIONS.get(action, {"label": action.value})["label"]
-    return await _detail(request, request.app.state.runtime.uow(), principal, outcome.row.number,
-                         message=f"已{label}：工单 {outcome.row.number}")
+    response = await _detail(request, request.app.state.runtime.uow(), principal, outcome.row.number,
+                             message=f"已{label}：工单 {outcome.row.number}")
+    response.headers["HX-Trigger"] = "mcc-order-changed"  # the queue refreshes at once, not at the next poll
+    return response

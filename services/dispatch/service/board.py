@@ -18,6 +18,7 @@ from services.dispatch.domain.handling_rates import league
 from services.dispatch.domain.lifecycle import Action, Actor, allowed_actions
 from services.dispatch.domain.org import UnitKind
 from services.dispatch.service import handlers
+from services.dispatch.service.handlers import reading
 from shared.events.envelope import utcnow
 from shared.uow import UnitOfWork
 
@@ -43,7 +44,7 @@ async def queue(*, uow: UnitOfWork, holder: handlers.PolicyHolder, actor: Actor,
     conditions += board_queries.search_conditions(search)
     async with uow:
         rows, total = await board_queries.find_orders(uow.session, conditions, limit=filters.limit)
-        await handlers._log_access(uow, actor, rows, "list")  # noqa: SLF001 - the one access-log writer
+        await reading._log_access(uow, actor, rows, "list")  # noqa: SLF001 - the one access-log writer
         await uow.commit()
     return [QueueRow(r, allowed_actions(to_domain(r), actor=actor, org=org)) for r in rows], total
 
