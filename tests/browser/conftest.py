@@ -34,8 +34,10 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one module: Playwright's sync API holds its own event loop while open, so it must be
+    closed before the asyncio tests of other tiers run."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -63,10 +65,9 @@ def block_network(context) -> list[str]:  # noqa: ANN001
     return blocked
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The four services as processes, once for all browser tests (starting them costs seconds; the tests
-    make their own orders and look only at those)."""
+    """The four services as processes, once per module (starting them costs seconds)."""
     if _skip_reason():
         pytest.skip(_skip_reason())
     running = Stack.start(Path(tmp_path_factory.mktemp("stack")))
