@@ -13,8 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
-from services.dispatch.adapters.board_queries import Search
-from services.dispatch.adapters.repository import StaleOrder
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -27,6 +25,7 @@ from services.dispatch.domain.lifecycle import (
 from services.dispatch.domain.org import UnitKind
 from services.dispatch.domain.sla import Duration
 from services.dispatch.service import board, handlers
+from services.dispatch.service.board import Search, StaleOrder
 from shared import democity
 from shared.auth import Principal
 from shared.deps import UowDep

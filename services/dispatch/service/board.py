@@ -13,7 +13,7 @@ from typing import Any
 from services.dispatch.adapters import board_queries
 from services.dispatch.adapters.board_queries import Search
 from services.dispatch.adapters.orm import WorkOrder
-from services.dispatch.adapters.repository import to_domain
+from services.dispatch.adapters.repository import StaleOrder, to_domain
 from services.dispatch.domain.handling_rates import league
 from services.dispatch.domain.lifecycle import Action, Actor, allowed_actions
 from services.dispatch.domain.org import UnitKind
@@ -21,6 +21,8 @@ from services.dispatch.service import handlers
 from services.dispatch.service.handlers import reading
 from shared.events.envelope import utcnow
 from shared.uow import UnitOfWork
+
+__all__ = ["QueueRow", "Search", "StaleOrder", "city_picture", "queue"]
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from services.hotline.adapters.category_words import load_words
-from services.hotline.adapters.grid_client import GridClient
 from services.hotline.domain.appeal import APPEAL_TYPE_NAMES
-from services.hotline.domain.suggest import CategorySuggester
 from services.hotline.entrypoints.api import AppealCreate, FollowUpIn, ScopeIn
 from services.hotline.service import assist, handlers
 from shared import idempotency
@@ -44,17 +41,17 @@ def _ctx(request: Request) -> handlers.HotlineContext:
     return request.app.state.hotline
 
 
-def _suggester(request: Request) -> CategorySuggester:
+def _suggester(request: Request) -> Any:
     state = request.app.state
     if getattr(state, "category_suggester", None) is None:
-        state.category_suggester = CategorySuggester.from_table(_ctx(request).categories, load_words())
+        state.category_suggester = assist.category_suggester(ctx=_ctx(request))
     return state.category_suggester
 
 
-def _grid(request: Request) -> GridClient:
+def _grid(request: Request) -> Any:
     state = request.app.state
     if getattr(state, "grid_client", None) is None:
-        state.grid_client = GridClient()
+        state.grid_client = assist.grid_client()
     return state.grid_client
 
 
