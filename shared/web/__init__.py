@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -90,13 +90,39 @@ def environment(service_templates: Path | None = None) -> Jinja2Templates:
     return templates
 
 
+CONSOLE_BY_ROLE = {"operator": ("hotline", "/console"), "town_dispatcher": ("dispatch", "/board"),
+                   "county_dispatcher": ("dispatch", "/board"), "department": ("dispatch", "/board"),
+                   "city_dispatcher": ("dispatch", "/city"), "admin": ("dispatch", "/admin/accounts")}
+
+
+def console_url(role: str) -> str:
+    """Where a person of this role works (after sign-in, and from `/` of any service with pages)."""
+    service, path = CONSOLE_BY_ROLE.get(role, ("dispatch", "/signin"))
+    return f"{public_url(service)}{path}"
+
+
 def mount(app: FastAPI, *, templates: Path | None = None) -> Jinja2Templates:
-    """Serve the shared static files and keep the service's template environment on the app."""
+    """Serve the shared static files, `/` (to the person's console, or sign-in) and keep the service's
+    template environment on the app."""
     if not any(getattr(r, "path", None) == STATIC_PREFIX for r in app.routes):
         app.mount(STATIC_PREFIX, StaticFiles(directory=str(STATIC_DIR)), name="static")
+    if not any(getattr(r, "path", None) == "/" for r in app.routes):
+        app.add_api_route("/", _home, include_in_schema=False)
     env = environment(templates)
     app.state.templates = env
     return env
+
+
+async def _home(request: Request) -> RedirectResponse:
+    from shared.auth import principal_from_request
+
+    try:
+        principal = principal_from_request(request)
+    except HTTPException:
+        principal = None
+    if principal is None:
+        return RedirectResponse(f"{public_url('dispatch')}/signin", status_code=303)
+    return RedirectResponse(console_url(principal.role.value), status_code=303)
 
 
 def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -183,3 +183,14 @@ def test_the_accessibility_check_finds_a_field_without_a_label(browser) -> None:
         assert [v["id"] for v in serious_violations(page)] == ["label"]
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("role", "service", "path"), [
+    ("operator", "hotline", "/console"), ("town_dispatcher", "dispatch", "/board"),
+    ("city_dispatcher", "dispatch", "/city")])
+def test_the_root_of_a_service_sends_a_person_to_their_console(stack, role: str, service: str, path: str) -> None:  # noqa: ANN001
+    cookies = {c["name"]: c["value"] for c in session_cookies(stack, role=role, unit="320600", subject="home",
+                                                            name="x")}
+    answer = httpx.get(f"{stack.url('dispatch')}/", cookies=cookies, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"{stack.url(service)}{path}"
