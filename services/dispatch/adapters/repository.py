@@ -134,13 +134,17 @@ async def save(session: AsyncSession, row: WorkOrder, values: dict[str, Any]) ->
         setattr(row, key, value)
 
 
-async def add_to_day_count(session: AsyncSession, *, day: str, disposition: str, county_code: str) -> None:
-    """One more hotline appeal with this disposition on this day in this county (an upsert)."""
+async def add_to_day_counts(session: AsyncSession, counts: dict[tuple[str, str, str], int]) -> None:
+    """Add to the hotline appeals counted per (day, disposition, county): one multi-row upsert."""
+    if not counts:
+        return
     table = DispositionDay.__table__  # type: ignore[attr-defined]
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.execute(insert(table).values(day=day, disposition=disposition, county_code=county_code, count=1)
-                          .on_conflict_do_update(index_elements=["day", "disposition", "county_code"],
-                                                 set_={"count": table.c.count + 1}))
+    statement = insert(table).values([{"day": d, "disposition": k, "county_code": c, "count": n}
+                                      for (d, k, c), n in sorted(counts.items())])
+    await session.execute(statement.on_conflict_do_update(
+        index_elements=["day", "disposition", "county_code"],
+        set_={"count": table.c.count + statement.excluded.count}))
 
 
 async def save_many(session: AsyncSession, writes: list[tuple[str, int, dict[str, Any]]]) -> None:

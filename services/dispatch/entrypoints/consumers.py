@@ -27,6 +27,9 @@ def consumers(runtime: Runtime, holder: handlers.PolicyHolder) -> list[ConsumerS
     async def on_disposition(event: CloudEvent[Any]) -> None:
         await handlers.handle_appeal_disposed(event, uow=runtime.uow())
 
+    async def on_dispositions(events: list[CloudEvent[Any]]) -> None:
+        await handlers.handle_appeals_disposed(events, uow=runtime.uow())
+
     return [
         ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=handlers.CONSUMER_INCIDENTS,
                      subjects=(INCIDENT_ACCEPTED.subject,), handler=on_incident, batch_handler=on_incidents,
@@ -34,5 +37,6 @@ def consumers(runtime: Runtime, holder: handlers.PolicyHolder) -> list[ConsumerS
         ConsumerSpec(stream=FOLLOWUP_RECORDED.stream, durable=handlers.CONSUMER_FOLLOWUPS,
                      subjects=(FOLLOWUP_RECORDED.subject,), handler=on_follow_up),
         ConsumerSpec(stream=APPEAL_DISPOSED.stream, durable=handlers.CONSUMER_DISPOSITIONS,
-                     subjects=(APPEAL_DISPOSED.subject,), handler=on_disposition),
+                     subjects=(APPEAL_DISPOSED.subject,), handler=on_disposition,
+                     batch_handler=on_dispositions, batch=200),
     ]

@@ -158,3 +158,29 @@ async def test_a_town_busy_every_hour_of_the_week_raises_no_warning_for_its_usua
             key = (window, TZ_TOWN_A, "03")
             history = (await buckets.bucket_histories(uow.session, [key], windows=168, step=timedelta(hours=1)))[key]
             assert history == [10] * 168
+
+
+async def test_a_batch_of_dispositions_counts_each_appeal_once_even_when_delivered_twice(start_dispatch):
+    from sqlalchemy import select
+
+    from services.dispatch.adapters.orm import DispositionDay, WorkOrder
+    from services.dispatch.service import handlers
+
+    def disposed(number: str, disposition: str, linked: str | None = None) -> CloudEvent[AppealDisposed]:
+        return CloudEvent[AppealDisposed](source="/mcc/hotline", type=APPEAL_DISPOSED.type, data=AppealDisposed(
+            appeal_number=number, disposition=AppealDisposition(disposition), appeal_type=AppealType.COMPLAINT,
+            category_code="020101", county_code=TONGZHOU, linked_order_number=linked, occurred_at=utcnow()))
+
+    async with start_dispatch() as d:
+        order = await d.incident(accepted_incident())
+        answered = [disposed(f"12345-b-{i}", "answered") for i in range(3)]
+        links = [disposed(f"12345-l-{i}", "linked", order["number"]) for i in range(2)]
+        batch = [*answered, answered[0], *links]  # one event twice in the same batch
+        await handlers.handle_appeals_disposed(batch, uow=d.runtime.uow())
+        await handlers.handle_appeals_disposed(batch, uow=d.runtime.uow())  # the whole batch redelivered
+
+        async with d.runtime.sessions() as s:
+            days = {r.disposition: r.count for r in (await s.execute(select(DispositionDay))).scalars()}
+            duplicates = (await s.execute(select(WorkOrder.duplicate_count).where(
+                WorkOrder.number == order["number"]))).scalar_one()
+        assert days == {"answered": 3, "linked": 2} and duplicates == 2

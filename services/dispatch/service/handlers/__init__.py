@@ -6,6 +6,7 @@ from services.dispatch.service.handlers.actions import (
     Command,
     Outcome,
     handle_appeal_disposed,
+    handle_appeals_disposed,
     handle_follow_up,
     take_action,
 )
@@ -44,7 +45,7 @@ from services.dispatch.service.handlers.topology import delete_unit, load_org, r
 __all__ = [
     "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE", "QUEUE_VIEWS",
     "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "access_log",
-    "apply_decision", "count", "delete_unit", "fire_due_timers", "handle_appeal_disposed", "handle_follow_up",
+    "apply_decision", "count", "delete_unit", "fire_due_timers", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",
     "replace_units", "reschedule_all", "reschedule_if_policy_changed", "scope_filter", "take_action",

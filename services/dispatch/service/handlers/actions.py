@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
@@ -156,16 +157,30 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
 
 async def handle_appeal_disposed(event: CloudEvent[AppealDisposed], *, uow: UnitOfWork) -> None:
     """Count a hotline appeal's disposition for the rates; a linked duplicate adds to its order's count."""
-    data = event.data
-    day = data.occurred_at.astimezone(CHINA_TZ).date().isoformat()
+    await handle_appeals_disposed([event], uow=uow)
+
+
+async def handle_appeals_disposed(events: Sequence[CloudEvent[AppealDisposed]], *, uow: UnitOfWork) -> None:
+    """Count a batch of dispositions in one transaction (each once, whatever NATS redelivers): one upsert for
+    every (day, disposition, county) of the batch, one update per order that gained linked duplicates."""
     async with uow:
-        if not await uow.first_delivery(consumer=CONSUMER_DISPOSITIONS, event_id=event.id):
-            return
-        await repository.add_to_day_count(uow.session, day=day, disposition=data.disposition.value,
-                                          county_code=data.county_code or "")
-        if data.disposition.value == "linked" and data.linked_order_number:
-            await uow.session.execute(update(WorkOrder).where(WorkOrder.number == data.linked_order_number)
-                                      .values(duplicate_count=WorkOrder.duplicate_count + 1))
+        first = await uow.first_deliveries(consumer=CONSUMER_DISPOSITIONS, event_ids=[e.id for e in events])
+        counts: dict[tuple[str, str, str], int] = {}
+        linked: dict[str, int] = {}
+        for event in events:
+            if event.id not in first:
+                continue
+            first.discard(event.id)  # the same event twice in one batch counts once
+            data = event.data
+            key = (data.occurred_at.astimezone(CHINA_TZ).date().isoformat(), data.disposition.value,
+                   data.county_code or "")
+            counts[key] = counts.get(key, 0) + 1
+            if data.disposition.value == "linked" and data.linked_order_number:
+                linked[data.linked_order_number] = linked.get(data.linked_order_number, 0) + 1
+        await repository.add_to_day_counts(uow.session, counts)
+        for number, n in sorted(linked.items()):
+            await uow.session.execute(update(WorkOrder).where(WorkOrder.number == number)
+                                      .values(duplicate_count=WorkOrder.duplicate_count + n))
         await uow.commit()
 
 
