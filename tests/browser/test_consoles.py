@@ -128,6 +128,16 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
                         headers=bearer(stack, role="city_dispatcher", unit="320600")).json()
     assert [h["action"] for h in history["history"]][-2:] == ["return", "approve_return"]
     assert history["state"] == "queued"
+    # Now in the county's own queue (属地兜底): one key to route it to a unit, the first offered.
+    arbiter.wait_for_selector("#actions >> text=派单")
+    arbiter.keyboard.press("g")
+    arbiter.wait_for_selector("#route-to:focus")
+    arbiter.keyboard.press("Tab")
+    arbiter.keyboard.press("Enter")
+    arbiter.wait_for_selector("#detail >> text=已派单：工单")
+    routed = httpx.get(f"{stack.url('dispatch')}/api/v1/orders/{other_order['number']}",
+                       headers=bearer(stack, role="city_dispatcher", unit="320600")).json()
+    assert routed["state"] == "dispatched"
 
     # The city's map shows the town's backlog: its open orders, as the API counts them.
     open_in_town = httpx.get(f"{stack.url('dispatch')}/api/v1/orders", params={"town": area["town"], "view": "open"},
