@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.counters import Numbers
 from shared.db import create_engine, session_factory
 from shared.messaging import Bus
 from shared.outbox import Outbox, OutboxRelay, jetstream_publisher
@@ -37,6 +38,7 @@ class Runtime:
     bus: Bus
     redis: aioredis.Redis
     relay: OutboxRelay
+    numbers: Numbers
     schema: str | None = None
     background: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -52,8 +54,10 @@ class Runtime:
         relay = OutboxRelay(outbox, sessions, start_publish=jetstream_publisher(bus), poll_s=settings.outbox_poll_s,
                             on_published=lambda subject: metrics.EVENTS_PUBLISHED.labels(service, subject).inc())
         client = aioredis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        numbers = Numbers(metadata.tables["counter"], database_url=settings.database_url, schema=schema,
+                          block=settings.number_block)
         return cls(service, settings, engine, sessions, outbox, metadata.tables["processed_event"], bus,
-                   client, relay, schema)
+                   client, relay, numbers, schema)
 
     async def start(self) -> None:
         """Connect to NATS in the background and start publishing the outbox."""
@@ -79,6 +83,7 @@ class Runtime:
         await self.bus.stop()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
+        await self.numbers.close()
         await self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
@@ -100,7 +105,7 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work on this service's database and outbox."""
-        return UnitOfWork(self.sessions, self.outbox, self.inbox)
+        return UnitOfWork(self.sessions, self.outbox, self.inbox, self.numbers)
 
     async def _gauges(self) -> None:
         table = self.outbox.table

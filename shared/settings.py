@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     consumer_retry_cap_s: float = Field(
         10.0, gt=0, description="longest wait between retries of a message while a dependency is down")
     consumer_ack_wait_s: float = Field(30.0, gt=0, description="seconds before an unacked message is redelivered")
+    number_block: int = Field(
+        50, ge=1, description="running numbers a process reserves at a time on PostgreSQL (the rest of a block "
+                              "is skipped when the process stops: numbers have gaps)")
     outbox_poll_s: float = Field(1.0, gt=0, description="how often the outbox relay looks for unpublished events")
 
     # Each service redeclares these two with its own alias (MCC_<SERVICE>_DATABASE_URL / _PORT).

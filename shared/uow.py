@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.counters import Numbers
 from shared.events.catalog import EventSpec
 from shared.events.envelope import CloudEvent
 from shared.outbox import Outbox, mark_processed, mark_processed_many
@@ -16,10 +17,12 @@ from shared.outbox import Outbox, mark_processed, mark_processed_many
 class UnitOfWork:
     """`async with uow:` opens a transaction; `commit()` makes the change and its events durable together."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, inbox: Table) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox, inbox: Table,
+                 numbers: Numbers | None = None) -> None:
         self._sessions = sessions
         self.outbox = outbox
         self.inbox = inbox
+        self.numbers = numbers
         self.session: AsyncSession
         self.events: list[CloudEvent[Any]] = []
         self._staged: dict[Table, list[dict[str, Any]]] = {}
@@ -61,6 +64,18 @@ class UnitOfWork:
     async def first_deliveries(self, *, consumer: str, event_ids: list[str]) -> set[str]:
         """The ids among `event_ids` that `consumer` sees for the first time (recorded in one statement)."""
         return await mark_processed_many(self.session, self.inbox, consumer=consumer, event_ids=event_ids)
+
+    async def next_number(self, *, prefix: str, day: str, width: int = 6, separator: str = "") -> str:
+        """The next running number of the day (unique across processes; see `shared.counters`)."""
+        assert self.numbers is not None, "this unit of work was built without a number source"
+        return await self.numbers.next(self.session, prefix=prefix, day=day, width=width, separator=separator)
+
+    async def take_numbers(self, *, prefix: str, day: str, count: int, width: int = 6,
+                           separator: str = "") -> list[str]:
+        """`count` running numbers of the day, ascending (unique across processes; see `shared.counters`)."""
+        assert self.numbers is not None, "this unit of work was built without a number source"
+        return await self.numbers.take(self.session, prefix=prefix, day=day, count=count, width=width,
+                                       separator=separator)
 
     async def commit(self) -> None:
         await self.flush_staged()

@@ -40,7 +40,6 @@ from services.hotline.service.common import (
 from services.hotline.service.duplicates import candidates as _candidates
 from services.hotline.service.knowledge import to_article, today
 from shared import idempotency, metrics
-from shared.counters import next_number
 from shared.events.catalog import APPEAL_DISPOSED, INCIDENT_REPORTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import (
@@ -140,8 +139,7 @@ async def _stage_appeal(uow: UnitOfWork, ctx: HotlineContext, req: NewAppeal, *,
     address = _scrub(appeal.address, appeal.caller_phone, protected=protected) if appeal.address else None
     row = Appeal(
         id=str(uuid.uuid4()), incident_id=str(uuid.uuid4()),
-        number=await next_number(uow.session, metadata.tables["counter"], prefix="12345",
-                                 day=now.strftime("%Y%m%d"), separator="-"),
+        number=await uow.next_number(prefix="12345", day=now.strftime("%Y%m%d"), separator="-"),
         caller_phone=appeal.caller_phone, caller_name=appeal.caller_name, appeal_type=appeal.appeal_type.value,
         category_code=appeal.category_code, description=description, address=address,
         lon=appeal.coordinates.lon if appeal.coordinates else None,

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from services.dispatch.adapters import buckets, repository
 from services.dispatch.adapters.orm import (
     WorkOrder,
-    metadata,
 )
 from services.dispatch.domain.lifecycle import (
     Action,
@@ -34,7 +33,6 @@ from services.dispatch.service.handlers.common import (
     record_transition,
 )
 from shared import metrics
-from shared.counters import reserve_numbers
 from shared.events.catalog import EARLY_WARNING_RAISED
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import (
@@ -68,8 +66,7 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
                 select(WorkOrder.incident_id).where(WorkOrder.incident_id.in_(list(fresh))))).scalars())
             incidents = [i for incident_id, i in fresh.items() if incident_id not in known]
             now = utcnow()
-            numbers = await reserve_numbers(uow.session, metadata.tables["counter"], prefix="GD",
-                                            day=now.strftime("%Y%m%d"), count=len(incidents))
+            numbers = await uow.take_numbers(prefix="GD", day=now.strftime("%Y%m%d"), count=len(incidents))
             rows = []
             for incident, number in zip(incidents, numbers, strict=True):
                 row, decision = _new_order(incident, number, now, policy)
