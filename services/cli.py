@@ -297,6 +297,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=cmd_serve)
+
+    from services import dlq_cli
+
+    dlq_cli.register(sub)
     return p
 
 
