@@ -109,6 +109,11 @@ def secure_cookies(request: Request | Scope) -> bool:
     return scope.get("scheme") == "https" or headers.get(b"x-forwarded-proto", b"").lower() == b"https"
 
 
+def new_csrf_value() -> str:
+    """A fresh random CSRF token (set at sign-in, so a token seen before sign-in is not the one after)."""
+    return secrets.token_urlsafe(24)
+
+
 def csrf_token(request: Request) -> str:
     """The CSRF token a page embeds in its forms (and htmx in its header); set as a cookie if new."""
     existing = request.cookies.get(CSRF_COOKIE)
@@ -116,7 +121,7 @@ def csrf_token(request: Request) -> str:
         return existing
     state = request.scope.setdefault("state", {})
     if "mcc_csrf_new" not in state:
-        state["mcc_csrf_new"] = secrets.token_urlsafe(24)
+        state["mcc_csrf_new"] = new_csrf_value()
     return state["mcc_csrf_new"]
 
 

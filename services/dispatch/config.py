@@ -30,3 +30,11 @@ class DispatchSettings(ServiceSettings):
     timer_batch: int = Field(200, ge=1, le=5000, validation_alias=_alias("timer_batch"))
     topology_poll_s: float = Field(5.0, gt=0, validation_alias=_alias("topology_poll_s"))
     access_log_days: int = Field(365, ge=1, validation_alias=_alias("access_log_days"))
+    password_min_length: int = Field(10, ge=8, le=128, validation_alias=_alias("password_min_length"),
+                                     description="shortest password an account may have")
+    signin_max_failures: int = Field(5, ge=1, validation_alias=_alias("signin_max_failures"),
+                                     description="failed sign-ins for one login before it is locked")
+    signin_address_max_failures: int = Field(20, ge=1, validation_alias=_alias("signin_address_max_failures"),
+                                             description="failed sign-ins from one address before it is locked")
+    signin_lock_s: int = Field(900, ge=1, validation_alias=_alias("signin_lock_s"),
+                               description="how long a lock after too many failed sign-ins lasts")

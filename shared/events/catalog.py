@@ -40,6 +40,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("MCC_GRID", ("mcc.grid.>",)),
     StreamSpec("MCC_HOTLINE", ("mcc.hotline.>",)),
     StreamSpec("MCC_ALERTS", ("mcc.alert.>",)),
+    StreamSpec("MCC_ACCOUNTS", ("mcc.account.>",), max_age_days=400),
     StreamSpec("MCC_DLQ", ("mcc.dlq.>",), max_age_days=90),
 )
 
@@ -132,3 +133,8 @@ APPEAL_DISPOSED = new_spec("hotline", "appeal_disposed", v1.AppealDisposed,
 # dispatch: early warning
 EARLY_WARNING_RAISED = new_spec("alert", "early_warning", v1.EarlyWarningRaised,
                                 "预警: an unusual count of incidents in one town and category group")
+
+
+# dispatch: accounts
+ACCOUNT_CHANGED = new_spec("account", "changed", v1.AccountChanged,
+                           "an account was created, disabled, moved, given a role or a new password")

@@ -275,3 +275,22 @@ class EarlyWarningRaised(Contract):
     p_value: float = Field(ge=0, le=1)
     reason: str
     raised_at: datetime
+
+
+# dispatch: accounts
+
+
+class AccountChanged(Contract):
+    """An account was created or changed (disabled, enabled, moved, given a role, a new password). Never
+    carries the password or its hash."""
+
+    account_id: str
+    action: str = Field(description="created, disabled, enabled, moved, role_changed, renamed, password_reset")
+    login: str
+    display_name: str
+    unit_code: str
+    role: str
+    active: bool
+    actor: str = Field(description="the account id (or script subject) of whoever made the change")
+    actor_name: str | None = None
+    occurred_at: datetime

@@ -90,6 +90,7 @@ class OrderAudit(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     to_state: str = Field(max_length=32)
     version: int
     actor: str = Field(max_length=100)
+    actor_name: str | None = Field(default=None, max_length=100, description="the person's display name")
     unit_code: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, max_length=2000)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -119,6 +120,7 @@ class OrderAccess(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     order_id: str = Field(max_length=64)
     order_number: str = Field(max_length=32)
     subject: str = Field(max_length=100)
+    subject_name: str | None = Field(default=None, max_length=100, description="the reader's display name")
     role: str = Field(max_length=32)
     unit_code: str | None = Field(default=None, max_length=64)
     view: str = Field(max_length=32)
@@ -165,3 +167,37 @@ class EarlyWarning(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     reason: str = Field(max_length=500)
     raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     acknowledged_by: str | None = Field(default=None, max_length=100)
+
+
+class AccountRow(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """A person who signs in: one role in one unit. Only an Argon2 hash of the password is stored."""
+
+    __tablename__ = "account"
+
+    id: str = Field(primary_key=True, max_length=32)
+    login: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=100)
+    unit_code: str = Field(max_length=64, index=True)
+    role: str = Field(max_length=32)
+    active: bool = True
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class AccountAudit(DispatchTable, table=True):  # type: ignore[misc,valid-type]
+    """Sign-ins (failed ones too), sign-outs and every change to an account: who, whom, from where, when."""
+
+    __tablename__ = "account_audit"
+    __table_args__ = (Index("ix_account_audit_account", "account_id", "at"), Index("ix_account_audit_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=32)
+    account_id: str | None = Field(default=None, max_length=32)
+    login: str | None = Field(default=None, max_length=64)
+    actor_id: str | None = Field(default=None, max_length=100)
+    actor_name: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,89 @@
+"""People who sign in: one account, one role, one unit. Pure rules: which role fits which unit, who may manage
+whom, what a login and a password must look like.
+
+Dispatch owns accounts because it owns the organisation tree: "an admin manages their own unit and below"
+and "a town dispatcher belongs to a town" are questions about that tree, answered in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.dispatch.domain.org import OrgTree, UnitKind
+from shared.roles import Role
+
+LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+MAX_PASSWORD = 256
+
+# The unit kinds each role may belong to. Operators sit in the city's 12345 centre; an admin administers a
+# command centre (city, county or town) and what lies below it.
+ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind]] = {
+    Role.OPERATOR: frozenset({UnitKind.CITY}),
+    Role.TOWN: frozenset({UnitKind.TOWN}),
+    Role.COUNTY: frozenset({UnitKind.COUNTY}),
+    Role.CITY: frozenset({UnitKind.CITY}),
+    Role.DEPARTMENT: frozenset({UnitKind.DEPARTMENT}),
+    Role.ADMIN: frozenset({UnitKind.CITY, UnitKind.COUNTY, UnitKind.TOWN}),
+}
+
+ROLE_NAMES: dict[Role, str] = {
+    Role.OPERATOR: "话务员", Role.TOWN: "镇（街道）调度员", Role.COUNTY: "县（区）调度员",
+    Role.CITY: "市级调度员", Role.DEPARTMENT: "职能部门", Role.ADMIN: "管理员",
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    login: str
+    display_name: str
+    unit_code: str
+    role: Role
+    active: bool
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class AccountRuleBroken(ValueError):
+    """A field breaks a rule; `field` names it for the 422."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_login(login: str) -> str:
+    """The login, or AccountRuleBroken: 3–64 lower-case letters, digits, '.', '_' or '-'."""
+    if not LOGIN.match(login):
+        raise AccountRuleBroken("login", "登录名须为 3–64 位小写字母、数字、点、下划线或连字符，且以字母或数字开头")
+    return login
+
+
+def check_password(password: str, *, min_length: int) -> None:
+    """AccountRuleBroken unless the password is long enough (and not absurdly long)."""
+    if len(password) < min_length:
+        raise AccountRuleBroken("password", f"密码至少 {min_length} 个字符")
+    if len(password) > MAX_PASSWORD:
+        raise AccountRuleBroken("password", f"密码不能超过 {MAX_PASSWORD} 个字符")
+
+
+def check_role_fits_unit(role: Role, unit_code: str, org: OrgTree) -> None:
+    """AccountRuleBroken unless the unit exists and is of a kind the role belongs to."""
+    unit = org.get(unit_code)
+    if unit is None:
+        raise AccountRuleBroken("unit_code", f"单位 {unit_code} 不存在")
+    if unit.kind not in ROLE_UNIT_KINDS[role]:
+        raise AccountRuleBroken("role", f"{ROLE_NAMES[role]}不能属于{unit.name}（{unit.kind.value}）")
+
+
+def may_manage(admin_unit: str, unit_code: str, org: OrgTree) -> bool:
+    """An admin manages accounts of their own unit and the units below it, never above or beside."""
+    return unit_code in org and org.is_within(unit_code, admin_unit)
+
+
+def role_fits(role: Role, unit_code: str, org: OrgTree) -> bool:
+    """Whether a role may act for a unit (the door check for tokens as well as accounts)."""
+    unit = org.get(unit_code)
+    return unit is not None and unit.kind in ROLE_UNIT_KINDS[role]

@@ -1,0 +1,202 @@
+"""Account use cases: create, change, reset a password, list within one's reach; sign in and out.
+
+An admin reaches the accounts of their own unit and the units below it; anything else answers exactly like
+an account that does not exist. Each change is one AccountChanged event and one account_audit row in the
+same transaction; the live sessions of a changed account are ended first (in Redis), so its cookie is not
+renewed with the old role or unit, and a disabled person is out within one session token lifetime.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from services.dispatch.adapters import accounts as repository
+from services.dispatch.adapters.orm import AccountRow
+from services.dispatch.adapters.passwords import hash_password, verify_password
+from services.dispatch.domain.accounts import (
+    Account,
+    AccountRuleBroken,
+    check_login,
+    check_password,
+    check_role_fits_unit,
+    may_manage,
+)
+from services.dispatch.domain.org import OrgTree
+from shared.auth import Principal
+from shared.events.catalog import ACCOUNT_CHANGED
+from shared.events.envelope import utcnow
+from shared.events.v1 import AccountChanged
+from shared.roles import Role
+from shared.uow import UnitOfWork
+
+SessionEnder = Callable[[str], Awaitable[object]]
+
+
+class AccountNotFound(LookupError):
+    """No such account, or not within the caller's reach (the two answer the same)."""
+
+
+class LoginTaken(ValueError):
+    """Another account already has this login."""
+
+
+@dataclass(frozen=True)
+class Who:
+    """Whoever makes a change: an account (id, display name), a script token, or the command line."""
+
+    id: str
+    name: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Who:
+        return cls(principal.subject if principal.kind == "session" else f"script:{principal.subject}",
+                   principal.name)
+
+
+def _reachable(row: AccountRow | None, admin: Principal | None, org: OrgTree) -> AccountRow:
+    if row is None or (admin is not None and not may_manage(admin.unit_code, row.unit_code, org)):
+        raise AccountNotFound("没有这个账号")
+    return row
+
+
+async def _emit(uow: UnitOfWork, row: AccountRow, *, action: str, who: Who, details: dict[str, object]) -> None:
+    data = AccountChanged(account_id=row.id, action=action, login=row.login, display_name=row.display_name,
+                          unit_code=row.unit_code, role=row.role, active=row.active, actor=who.id,
+                          actor_name=who.name, occurred_at=utcnow())
+    await uow.emit(ACCOUNT_CHANGED, data, subject=row.id)
+    repository.audit(uow, action=action, account_id=row.id, login=row.login, actor_id=who.id,
+                     actor_name=who.name, details=details)
+
+
+async def create_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, who: Who, login: str,
+                         display_name: str, unit_code: str, role: Role, password: str,
+                         min_password: int) -> Account:
+    """A new active account in the admin's reach (admin None: the command line, anywhere)."""
+    check_login(login)
+    if admin is not None and not may_manage(admin.unit_code, unit_code, org):
+        raise AccountNotFound(f"单位 {unit_code} 不存在")  # above or beside the admin: as if unknown
+    check_role_fits_unit(role, unit_code, org)
+    check_password(password, min_length=min_password)
+    now = utcnow()
+    row = AccountRow(id=uuid.uuid4().hex, login=login, display_name=display_name, unit_code=unit_code,
+                     role=role.value, active=True, password_hash=await hash_password(password), created_at=now,
+                     updated_at=now)
+    async with uow:
+        if await repository.by_login(uow.session, login=login) is not None:
+            raise LoginTaken(f"登录名 {login} 已被使用")
+        uow.session.add(row)
+        await _emit(uow, row, action="created", who=who, details={"unit_code": unit_code, "role": role.value})
+        try:
+            await uow.commit()
+        except IntegrityError as exc:  # the same login created at the same moment
+            raise LoginTaken(f"登录名 {login} 已被使用") from exc
+    return repository.to_domain(row)
+
+
+async def change_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
+                         end_sessions: SessionEnder, display_name: str | None = None, unit_code: str | None = None,
+                         role: Role | None = None, active: bool | None = None) -> Account:
+    """Rename, move, give a role, disable or enable an account within reach; ends its sessions."""
+    async with uow:
+        row = _reachable(await repository.get(uow.session, account_id=account_id, for_update=True), admin, org)
+        changes: dict[str, object] = {}
+        new_unit, new_role = unit_code or row.unit_code, role or Role(row.role)
+        if unit_code is not None and unit_code != row.unit_code:
+            if admin is not None and not may_manage(admin.unit_code, unit_code, org):
+                raise AccountRuleBroken("unit_code", f"单位 {unit_code} 不存在")
+            changes["unit_code"] = [row.unit_code, unit_code]
+        if role is not None and role.value != row.role:
+            changes["role"] = [row.role, role.value]
+        if changes:
+            check_role_fits_unit(new_role, new_unit, org)
+        if display_name is not None and display_name != row.display_name:
+            changes["display_name"] = [row.display_name, display_name]
+        if active is not None and active != row.active:
+            if admin is not None and not active and row.id == admin.subject:
+                raise AccountRuleBroken("active", "不能停用自己的账号")
+            changes["active"] = [row.active, active]
+        if not changes:
+            return repository.to_domain(row)
+        await end_sessions(row.id)  # before the commit: if Redis is down, nothing changes and the caller retries
+        now = utcnow()
+        row.unit_code, row.role, row.updated_at = new_unit, new_role.value, now
+        row.display_name = display_name if display_name is not None else row.display_name
+        if "active" in changes:
+            row.active = bool(active)
+            row.disabled_at = None if active else now
+        await _emit(uow, row, action=_action(changes), who=who, details={"changes": changes})
+        await uow.commit()
+    return repository.to_domain(row)
+
+
+def _action(changes: dict[str, object]) -> str:
+    if "active" in changes:
+        return "enabled" if changes["active"] == [False, True] else "disabled"
+    names = {"unit_code": "moved", "role": "role_changed", "display_name": "renamed"}
+    return names[next(iter(changes))] if len(changes) == 1 else "changed"
+
+
+async def reset_password(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
+                         password: str, min_password: int, end_sessions: SessionEnder) -> Account:
+    """Set a new password on an account within reach; ends its sessions."""
+    check_password(password, min_length=min_password)
+    digest = await hash_password(password)
+    async with uow:
+        row = _reachable(await repository.get(uow.session, account_id=account_id, for_update=True), admin, org)
+        await end_sessions(row.id)
+        row.password_hash, row.updated_at = digest, utcnow()
+        await _emit(uow, row, action="password_reset", who=who, details={})
+        await uow.commit()
+    return repository.to_domain(row)
+
+
+async def read_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, account_id: str) -> Account:
+    """One account within reach."""
+    async with uow:
+        return repository.to_domain(_reachable(await repository.get(uow.session, account_id=account_id),
+                                               admin, org))
+
+
+async def list_accounts(*, uow: UnitOfWork, org: OrgTree, admin: Principal, active: bool | None = None,
+                        limit: int = 500, offset: int = 0) -> list[Account]:
+    """The accounts of the admin's unit and the units below it."""
+    units = [u.code for u in org if org.is_within(u.code, admin.unit_code)]
+    async with uow:
+        rows = await repository.within(uow.session, unit_codes=units, active=active, limit=limit, offset=offset)
+    return [repository.to_domain(r) for r in rows]
+
+
+async def authenticate(*, uow: UnitOfWork, login: str, password: str, address: str | None) -> Account | None:
+    """The active account these credentials name, or None; either way an audit row says what happened."""
+    async with uow:
+        row = await repository.by_login(uow.session, login=login)
+        good = await verify_password(row.password_hash if row is not None else None, password)
+        ok = good and row is not None and row.active
+        # An unknown login is recorded without the text typed: people type passwords into the login field.
+        repository.audit(uow, action="sign_in" if ok else "sign_in_failed",
+                         account_id=row.id if row is not None else None,
+                         login=row.login if row is not None else None,
+                         actor_id=row.id if row is not None else None,
+                         actor_name=row.display_name if row is not None else None, address=address,
+                         details={} if ok else {"reason": "inactive" if good else "bad_credentials"})
+        await uow.commit()
+    return repository.to_domain(row) if ok and row is not None else None
+
+
+async def record_sign_out(*, uow: UnitOfWork, principal: Principal, address: str | None) -> None:
+    """An audit row for a sign-out."""
+    async with uow:
+        repository.audit(uow, action="sign_out", account_id=principal.subject, login=None,
+                         actor_id=principal.subject, actor_name=principal.name, address=address)
+        await uow.commit()
+
+
+async def account_active(*, uow: UnitOfWork, account_id: str) -> bool:
+    """Whether the account exists and is active (sessions are renewed only then)."""
+    async with uow:
+        row = await repository.get(uow.session, account_id=account_id)
+    return row is not None and row.active
