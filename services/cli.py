@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from services import cli_users
 from shared.devservers import ServerProcess, free_port, nats_server, redis_server
 
 SERVICES = ("grid", "intake", "dispatch", "hotline")
@@ -106,7 +107,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         print(f"mcc: starting (logs in {var / 'logs'}) ...", flush=True)
         ready = wait_ready(services, timeout=args.ready_timeout)
-        _print_summary(services, nats, redis, ready, env)
+        _print_summary(services, nats, redis, ready, env, var)
         if args.exit_when_ready:
             return 0 if all(ready.values()) else 1
         while not stopping:
@@ -137,24 +138,22 @@ def _stop_all(services: list[ServiceProcess], servers: list[ServerProcess]) -> N
 
 
 def _print_summary(services: list[ServiceProcess], nats: ServerProcess, redis: ServerProcess,
-                   ready: dict[str, bool], env: dict[str, str]) -> None:
-    from shared.auth import Role, mint_token
-    from shared.settings import ServiceSettings
-
-    secret = ServiceSettings().token_secret if "MCC_TOKEN_SECRET" not in env else env["MCC_TOKEN_SECRET"]
+                   ready: dict[str, bool], env: dict[str, str], var: Path) -> None:
     print("\nmcc is up:\n")
     print(f"  {'service':<10} {'ready':<6} url")
     for s in services:
         print(f"  {s.name:<10} {'yes' if ready[s.name] else 'NO':<6} {s.url}  (API docs {s.url}/docs)")
     print(f"  {'nats':<10} {'yes':<6} nats://127.0.0.1:{nats.port}  (JetStream, data in {nats.data_dir})")
     print(f"  {'redis':<10} {'yes':<6} redis://127.0.0.1:{redis.port}")
-    demo = (("operator", Role.OPERATOR, "320600", "12345 operator"), ("city", Role.CITY, "320600", "南通市"),
-            ("county", Role.COUNTY, "320612", "通州区"), ("town", Role.TOWN, "320612101", "通州区 first town"),
-            ("admin", Role.ADMIN, "320600", "topology and API keys"))
-    print("\nDemo tokens (12 h; mint others with `mcc token --role ROLE --unit CODE`):")
-    for label, role, unit, note in demo:
-        token = mint_token(secret, subject=f"demo-{label}", role=role, unit_code=unit)
-        print(f"  {label:<9} ({note}, unit {unit}): {token}")
+    if ready.get("dispatch"):
+        from services.cli_users import ensure_demo_accounts
+
+        dispatch = next(s for s in services if s.name == "dispatch")
+        print(f"\nSign in at {dispatch.url}/signin (each role lands on its console). Demo accounts:")
+        for login, role, unit, password in ensure_demo_accounts(var, env["MCC_DISPATCH_DATABASE_URL"]):
+            print(f"  {login:<14} password {password:<20} {role} (unit {unit})")
+    print("\nScripts mint tokens with `mcc token --role ROLE --unit CODE` (recorded as scripts in the audit);"
+          " the first admin of a real install: `mcc user add --login L --unit U --role admin`.")
     print("\nIntegration keys (grid apps, Open311 apps, detectors): "
           "`mcc apikey issue --service grid|intake --name NAME [--scope UNIT]`")
     print("\nPress Ctrl-C to stop everything.\n", flush=True)
@@ -258,6 +257,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="mcc", description="mcc municipal command centre")
     sub = p.add_subparsers(dest="command", required=True)
+    cli_users.register(sub)  # mcc user add|list (services/cli_users.py)
 
     up = sub.add_parser("up", help="run the whole stack locally (nats, redis, four services)")
     up.add_argument("--var", default="var", help="where databases, NATS data and logs go (default ./var)")

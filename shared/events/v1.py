@@ -191,6 +191,7 @@ class OrderChanged(Contract):
     channel: Channel
     source_ref: str
     actor: str = Field(description="who acted: a user id, or system:<component>")
+    actor_name: str | None = Field(None, description="the signed-in person's display name, if a person acted")
     reason: str | None = None
     sign_deadline: datetime | None = None
     handle_deadline: datetime | None = None

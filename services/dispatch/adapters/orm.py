@@ -91,6 +91,7 @@ class OrderAudit(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     version: int
     actor: str = Field(max_length=100)
     actor_name: str | None = Field(default=None, max_length=100, description="the person's display name")
+    actor_kind: str | None = Field(default=None, max_length=16, description="session (a person), script or system")
     unit_code: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, max_length=2000)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -121,6 +122,7 @@ class OrderAccess(DispatchTable, table=True):  # type: ignore[misc,valid-type]
     order_number: str = Field(max_length=32)
     subject: str = Field(max_length=100)
     subject_name: str | None = Field(default=None, max_length=100, description="the reader's display name")
+    subject_kind: str | None = Field(default=None, max_length=16, description="session (a person) or script")
     role: str = Field(max_length=32)
     unit_code: str | None = Field(default=None, max_length=64)
     view: str = Field(max_length=32)

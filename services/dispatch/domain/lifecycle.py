@@ -247,6 +247,8 @@ class Actor:
     subject: str
     role: str  # a Role value, or SYSTEM
     unit_code: str | None = None
+    name: str | None = None  # a person's display name, for the audit trail
+    kind: str = "system"  # "session": a signed-in person; "script": a minted token; "system"
 
     @classmethod
     def system(cls, component: str) -> Actor:
@@ -255,7 +257,8 @@ class Actor:
     @classmethod
     def of(cls, principal: Any) -> Actor:
         """The actor for an authenticated principal (shared.auth.Principal)."""
-        return cls(principal.subject, str(principal.role), principal.unit_code)
+        return cls(principal.subject, str(principal.role), principal.unit_code, getattr(principal, "name", None),
+                   getattr(principal, "kind", "script"))
 
     @property
     def is_system(self) -> bool:

@@ -79,6 +79,8 @@ class AuditPublic(BaseModel):
     to_state: str
     version: int
     actor: str
+    actor_name: str | None = None
+    actor_kind: str | None = Field(None, description="session (a signed-in person), script (a minted token), system")
     unit_code: str | None
     reason: str | None
     details: dict[str, Any]

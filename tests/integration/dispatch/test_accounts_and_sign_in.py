@@ -242,3 +242,44 @@ async def test_after_sign_in_the_browser_returns_only_to_mcc_itself(start_dispat
         await add_account(d, login="town.wu", role="town_dispatcher", unit=TZ_TOWN_A)
         async with browser(d.app) as c:
             assert (await sign_in(c, "town.wu", next_url=next_url)).headers["location"].endswith(lands)
+
+
+async def test_every_action_of_the_closed_loop_records_the_person_who_did_it(start_dispatch, nats_url):
+    from services.dispatch.adapters.orm import OrderAccess
+    from tests.support.dispatch import COUNTY, accepted_incident
+
+    async with start_dispatch() as d:
+        town = await add_account(d, login="town.qian", role="town_dispatcher", unit=TZ_TOWN_A, name="钱镇长")
+        county = await add_account(d, login="county.sun", role="county_dispatcher", unit=TONGZHOU, name="孙主任")
+        order = await d.incident(accepted_incident())
+        async with browser(d.app) as t, browser(d.app) as c:
+            await sign_in(t, "town.qian")
+            await sign_in(c, "county.sun")
+            people = {t: (town.id, "钱镇长", "session"), c: (county.id, "孙主任", "session"),
+                      None: (f"county_dispatcher@{TONGZHOU}", None, "script")}  # None: a token from `mcc token`
+            steps = [(t, "sign", {}), (t, "request_extension", {"reason": "需协调施工单位", "extension": "2wd"}),
+                     (c, "approve_extension", {"extension": "1wd"}), (None, "urge", {"reason": "脚本催办"}),
+                     (c, "urge", {"reason": "群众再次来电"}), (t, "start", {}),
+                     (t, "close", {"result": "已清运", "evidence": ["photo://1.jpg"]})]
+            for who, action, body in steps:
+                client, headers = (who, {"X-CSRF-Token": who.cookies.get("mcc_csrf")}) if who else (d.client, COUNTY)
+                response = await client.post(f"/api/v1/orders/{order['number']}/actions/{action}", json=body,
+                                             headers=headers)
+                assert response.status_code == 200, (action, response.text)
+            history = (await t.get(f"/api/v1/orders/{order['number']}/history")).json()["history"]
+        assert history[0]["actor_kind"] == "system"  # routing
+        assert [(h["action"], h["actor"], h["actor_name"], h["actor_kind"]) for h in history[1:]] == \
+            [(action, *people[who]) for who, action, _ in steps]
+        async with d.runtime.sessions() as s:
+            reads = (await s.execute(select(OrderAccess.subject, OrderAccess.subject_name, OrderAccess.subject_kind)
+                                     .where(OrderAccess.order_id == order["id"]))).all()
+        assert (town.id, "钱镇长", "session") in reads
+        async with jetstream(nats_url) as js:
+            async def announced():
+                msgs = [json.loads(m.data) for m in await stream_messages(js, "MCC_ORDERS")]
+                mine = [m["data"] for m in msgs if m["subject"] == order["id"]]
+                return mine if len(mine) == len(history) else None
+
+            events = await eventually(announced, timeout=30)
+        assert [(e["actor"], e.get("actor_name")) for e in events[1:]] == \
+            [people[who][:2] for who, _, _ in steps]

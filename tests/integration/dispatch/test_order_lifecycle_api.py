@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from services.dispatch.adapters.orm import OrderAccess, OrderAudit
 from shared.events.catalog import FOLLOWUP_RECORDED
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import AppealType, FollowUpRecorded
+from tests.support.accounts import cookie_credentials
 from tests.support.apps import jetstream, stream_messages
 from tests.support.dispatch import (
     ADMIN,
@@ -123,27 +125,38 @@ async def test_a_return_is_arbitrated_by_the_county_which_routes_it_again(start_
         assert (await d.client.get(f"/api/v1/orders/{order['number']}", headers=TOWN_B)).status_code == 200
 
 
+@pytest.mark.parametrize("carried", ["bearer", "cookie"])
 async def test_another_towns_or_countys_order_is_a_404_and_a_forbidden_action_a_409_naming_what_is_allowed(
-        start_dispatch):
+        start_dispatch, carried):
+    # The same matrix holds whether the token comes as a bearer header (scripts) or a session cookie (browsers).
+    def as_(headers):
+        return headers if carried == "bearer" else cookie_credentials(headers)
+
     async with start_dispatch() as d:
         order = await d.incident(accepted_incident())
         for headers in (TOWN_B, OTHER_COUNTY, ADMIN):
-            response = await d.client.get(f"/api/v1/orders/{order['number']}", headers=headers)
+            response = await d.client.get(f"/api/v1/orders/{order['number']}", headers=as_(headers))
             assert response.status_code in (403, 404) and "垃圾" not in response.text
-            assert (await act(d.client, order, "sign", headers)).status_code in (403, 404)
-        assert (await d.client.get(f"/api/v1/orders/{order['number']}", headers=TOWN_B)).status_code == 404
+            assert (await act(d.client, order, "sign", as_(headers))).status_code in (403, 404)
+        assert (await d.client.get(f"/api/v1/orders/{order['number']}", headers=as_(TOWN_B))).status_code == 404
+        listed = await d.client.get("/api/v1/orders", params={"view": "all"}, headers=as_(TOWN_B))
+        assert listed.status_code == 200 and order["number"] not in listed.text
         assert (await d.client.get(f"/api/v1/orders/{order['number']}")).status_code == 401
 
-        closing = await act(d.client, order, "close", TOWN_A, result="done", evidence=["x"])
+        closing = await act(d.client, order, "close", as_(TOWN_A), result="done", evidence=["x"])
         assert closing.status_code == 409
         assert closing.json()["current_state"] == "dispatched"
         assert closing.json()["allowed_actions"] == ["sign", "return", "escalate", "merge"]
-        assert (await act(d.client, order, "archive", CITY_CENTRE)).status_code == 409
-        assert (await act(d.client, order, "fly", TOWN_A)).status_code == 422
-        assert (await act(d.client, order, "sign", TOWN_A, expected_version=99)).json().get("stale") is True
-        assert (await act(d.client, order, "sign", TOWN_A)).status_code == 200
-        assert (await act(d.client, order, "sign", TOWN_A)).status_code == 409  # twice: no second effect
+        assert (await act(d.client, order, "archive", as_(CITY_CENTRE))).status_code == 409
+        assert (await act(d.client, order, "fly", as_(TOWN_A))).status_code == 422
+        assert (await act(d.client, order, "sign", as_(TOWN_A), expected_version=99)).json().get("stale") is True
+        assert (await act(d.client, order, "sign", as_(TOWN_A))).status_code == 200
+        assert (await act(d.client, order, "sign", as_(TOWN_A))).status_code == 409  # twice: no second effect
         assert await audit_count(d.runtime, order["id"]) == 2
+        if carried == "cookie":  # and a cookie without the CSRF header changes nothing
+            forged = {k: v for k, v in as_(TOWN_A).items() if k != "X-CSRF-Token"}
+            assert (await act(d.client, order, "start", forged)).status_code == 403
+            assert await audit_count(d.runtime, order["id"]) == 2
 
 
 async def test_queues_show_each_unit_its_own_orders_with_time_left_and_every_read_is_logged(start_dispatch):

@@ -54,29 +54,32 @@ class PolicyHolder:
 
 
 def order_changed(order: WorkOrder, *, action: str, from_state: str | None, actor: str,
-                  reason: str | None = None, details: dict[str, Any] | None = None) -> OrderChanged:
+                  reason: str | None = None, details: dict[str, Any] | None = None,
+                  actor_name: str | None = None) -> OrderChanged:
     """The event data for a transition the order has just taken."""
     return OrderChanged(
         order_id=order.id, order_number=order.number, incident_id=order.incident_id, action=action,
         from_state=from_state, to_state=order.state, version=order.version, unit_code=order.unit_code,
         tier=order.tier, county_code=order.county_code, town_code=order.town_code,
         category_code=order.category_code, appeal_type=order.appeal_type, channel=order.channel,
-        source_ref=order.source_ref, actor=actor, reason=reason, sign_deadline=order.sign_deadline,
-        handle_deadline=order.handle_deadline, occurred_at=order.updated_at, details=details or {},
+        source_ref=order.source_ref, actor=actor, actor_name=actor_name, reason=reason,
+        sign_deadline=order.sign_deadline, handle_deadline=order.handle_deadline, occurred_at=order.updated_at, details=details or {},
     )
 
 
 async def record_transition(uow: UnitOfWork, order: WorkOrder, *, event_name: str, action: str,
                             from_state: str | None, actor: str, reason: str | None = None,
-                            details: dict[str, Any] | None = None) -> None:
+                            details: dict[str, Any] | None = None, actor_name: str | None = None,
+                            actor_kind: str = "system") -> None:
     """One transition = one audit row + one event, in the caller's transaction."""
     details = _jsonable(details or {})
     data = order_changed(order, action=action, from_state=from_state, actor=actor, reason=reason,
-                         details=details)
+                         details=details, actor_name=actor_name)
     event = await uow.emit(ORDER_EVENTS[event_name], data, subject=order.id)
     uow.stage(AUDIT_TABLE, {"order_id": order.id, "event_id": event.id, "action": action, "from_state": from_state,
                             "to_state": order.state, "version": order.version, "actor": actor,
-                            "unit_code": order.unit_code, "reason": reason, "details": details, "at": event.time})
+                            "actor_name": actor_name, "actor_kind": actor_kind, "unit_code": order.unit_code,
+                            "reason": reason, "details": details, "at": event.time})
 
 
 def _jsonable(value: Any) -> Any:
@@ -95,7 +98,8 @@ async def apply_decision(uow: UnitOfWork, row: WorkOrder, decision: Decision, po
     await repository.save(uow.session, row, values)
     await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
                             from_state=decision.from_state.value, actor=decision.actor.subject,
-                            reason=decision.reason, details=dict(decision.details))
+                            reason=decision.reason, details=dict(decision.details), actor_name=decision.actor.name,
+                            actor_kind=decision.actor.kind)
 
 
 def count(decision: Decision, row: WorkOrder) -> None:

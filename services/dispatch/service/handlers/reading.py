@@ -53,7 +53,7 @@ def scope_filter(actor: Actor, org: OrgTree) -> Any:
 async def _log_access(uow: UnitOfWork, actor: Actor, rows: Sequence[WorkOrder], view: str) -> None:
     now = utcnow()
     uow.session.add_all([OrderAccess(order_id=r.id, order_number=r.number, subject=actor.subject,
-                                     role=str(actor.role), unit_code=actor.unit_code, view=view, at=now)
+                                     subject_name=actor.name, subject_kind=actor.kind, role=str(actor.role), unit_code=actor.unit_code, view=view, at=now)
                          for r in rows])
 
 
