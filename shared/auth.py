@@ -10,6 +10,7 @@ city's SSO (OIDC) replaces it by verifying its own tokens and mapping their clai
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -94,7 +95,34 @@ async def current_principal(request: Request) -> Principal:
     principal = principal_from_request(request)
     if principal is None:
         raise _unauthorized("sign in, or send a bearer token")
+    # A service that knows the organisation tree refuses a role that does not fit its unit (a city role on a
+    # county unit) at the door, before any scope rule can misread it.
+    fits = getattr(request.app.state, "role_fits_unit", None)
+    if fits is not None and not fits(principal.role, principal.unit_code):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            detail=f"role {principal.role.value} does not fit unit {principal.unit_code}")
     return principal
+
+
+DEFAULT_SECRET = "dev-only-secret-change-me-in-production"
+MIN_SECRET_BYTES = 32
+
+
+def check_token_secret(secret: str, *, demo: bool, strict: bool) -> None:
+    """Refuse to run on the published default secret or a short one (strict: a PostgreSQL deployment), warn
+    otherwise; `mcc up`'s demo mode (MCC_DEMO=true) is exempt."""
+    if demo:
+        return
+    problem = None
+    if secret == DEFAULT_SECRET:
+        problem = ("MCC_TOKEN_SECRET is the published default: anyone could mint tokens. Set a long random value "
+                   "(openssl rand -hex 32), or MCC_DEMO=true for a demo on this machine only.")
+    elif len(secret.encode()) < MIN_SECRET_BYTES:
+        problem = f"MCC_TOKEN_SECRET is shorter than {MIN_SECRET_BYTES} bytes"
+    if problem and strict:
+        raise RuntimeError(problem)
+    if problem:
+        logging.getLogger("mcc.auth").warning(problem)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import APIRouter, FastAPI
 
+from shared.auth import check_token_secret
 from shared.http import create_app
 from shared.logs import configure_logging
 from shared.messaging import ConsumerSpec
@@ -22,6 +23,8 @@ def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
                 max_body_bytes: int = 1_000_000, description: str = "") -> FastAPI:
     """The FastAPI app of one service: migrations, NATS consumers and the outbox relay start with it."""
     settings = runtime.settings
+    check_token_secret(settings.token_secret, demo=settings.demo,
+                       strict=settings.database_url.startswith("postgres"))
 
     async def on_start() -> None:
         if migrate:

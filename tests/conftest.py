@@ -22,6 +22,7 @@ import redis as sync_redis
 from shared.devservers import ServerProcess, nats_server, redis_server
 
 POSTGRES_URL = os.environ.get("MCC_TEST_POSTGRES_URL")
+os.environ.setdefault("MCC_DEMO", "true")  # tests sign with the default token secret, on PostgreSQL too
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 
 from services.dispatch.adapters.signin_limits import SignInLimiter, SignInLimits
-from services.dispatch.domain.accounts import Account
+from services.dispatch.domain.accounts import Account, role_fits
 from services.dispatch.service import accounts as service
 from shared import sessions
 from shared.auth import mint_token, principal_from_request
@@ -45,7 +45,7 @@ SERVICES = ("intake", "hotline", "grid", "dispatch")
 
 
 def install(app: FastAPI) -> None:
-    """Templates for the pages, and the account check dispatch adds to session renewal."""
+    """Templates for the pages; the account check dispatch adds to session renewal; the role-fits-unit door."""
     mount(app, templates=TEMPLATES)
     runtime = app.state.runtime
 
@@ -53,6 +53,8 @@ def install(app: FastAPI) -> None:
         return await service.account_active(uow=runtime.uow(), account_id=str(claims.get("sub")))
 
     app.state.session_check = still_active
+    holder = app.state.policy
+    app.state.role_fits_unit = lambda role, unit: role_fits(role, unit, holder.policy.org)
 
 
 def console_url(role: Role) -> str:

@@ -283,3 +283,15 @@ async def test_every_action_of_the_closed_loop_records_the_person_who_did_it(sta
             events = await eventually(announced, timeout=30)
         assert [(e["actor"], e.get("actor_name")) for e in events[1:]] == \
             [people[who][:2] for who, _, _ in steps]
+
+
+async def test_a_token_whose_role_does_not_fit_its_unit_is_refused_at_the_door(start_dispatch):
+    from tests.support.dispatch import accepted_incident, bearer
+
+    async with start_dispatch() as d:
+        await d.incident(accepted_incident())
+        for role, unit in (("city_dispatcher", TONGZHOU), ("town_dispatcher", TONGZHOU), ("operator", TZ_TOWN_A),
+                           ("county_dispatcher", "999999")):
+            listed = await d.client.get("/api/v1/orders", params={"view": "all"}, headers=bearer(role, unit))
+            assert listed.status_code == 403 and "does not fit" in listed.text, (role, unit)
+        assert (await d.client.get("/api/v1/orders", headers=bearer("county_dispatcher", TONGZHOU))).status_code == 200
