@@ -18,7 +18,6 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 
-from services.dispatch.adapters.signin_limits import SignInLimiter, SignInLimits
 from services.dispatch.domain.accounts import Account, role_fits
 from services.dispatch.service import accounts as service
 from shared import sessions
@@ -72,10 +71,10 @@ def safe_next(target: str) -> str | None:
     return target if parts.scheme in ("http", "https") and (parts.scheme, parts.netloc) in origins else None
 
 
-def _limiter(request: Request) -> SignInLimiter:
+def _limiter(request: Request) -> service.SignInLimiter:
     settings = request.app.state.settings
-    return SignInLimiter(request.app.state.runtime.redis, SignInLimits(
-        settings.signin_max_failures, settings.signin_address_max_failures, settings.signin_lock_s))
+    return service.limiter(request.app.state.runtime.redis, max_failures=settings.signin_max_failures,
+                           address_max_failures=settings.signin_address_max_failures, lock_s=settings.signin_lock_s)
 
 
 def _page(request: Request, *, status_code: int = 200, message: str = "", login: str = "",
@@ -99,20 +98,14 @@ async def signin(request: Request, login: Annotated[str, Form()] = "", password:
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return _page(request, status_code=403, message=EXPIRED, login=login, next_url=next_url)
     address = request.client.host if request.client else None
-    limiter = _limiter(request)
     try:
-        locked = await limiter.locked_for(login=login, address=address)
-        if locked:
-            return _page(request, status_code=429, message=LOCKED.format(minutes=-(-locked // 60)), login=login,
+        attempt = await service.sign_in(uow=request.app.state.runtime.uow(), limits=_limiter(request), login=login,
+                                        password=password[:1024], address=address)
+        if attempt.account is None:
+            message = LOCKED.format(minutes=-(-attempt.locked_s // 60)) if attempt.locked_s else BAD_CREDENTIALS
+            return _page(request, status_code=429 if attempt.locked_s else 401, message=message, login=login,
                          next_url=next_url)
-        account = await service.authenticate(uow=request.app.state.runtime.uow(), login=login,
-                                             password=password[:1024], address=address)
-        if account is None:
-            locked = await limiter.failed(login=login, address=address)
-            message = LOCKED.format(minutes=-(-locked // 60)) if locked else BAD_CREDENTIALS
-            return _page(request, status_code=429 if locked else 401, message=message, login=login,
-                         next_url=next_url)
-        await limiter.succeeded(login=login)
+        account = attempt.account
         sid = await sessions.open_session(request.app.state.runtime.redis, account_id=account.id,
                                           max_s=request.app.state.settings.session_max_s)
     except (RedisError, OSError) as exc:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from services.dispatch.adapters import accounts as repository
 from services.dispatch.adapters.orm import AccountRow
 from services.dispatch.adapters.passwords import hash_password, verify_password
+from services.dispatch.adapters.signin_limits import SignInLimiter, SignInLimits
 from services.dispatch.domain.accounts import (
     Account,
     AccountRuleBroken,
@@ -185,6 +186,32 @@ async def authenticate(*, uow: UnitOfWork, login: str, password: str, address: s
                          details={} if ok else {"reason": "inactive" if good else "bad_credentials"})
         await uow.commit()
     return repository.to_domain(row) if ok and row is not None else None
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """What came of a sign-in: the account, or the seconds of a lock (0: just wrong)."""
+
+    account: Account | None
+    locked_s: int = 0
+
+
+def limiter(redis: object, *, max_failures: int, address_max_failures: int, lock_s: int) -> SignInLimiter:
+    """The failed-sign-in counters in Redis."""
+    return SignInLimiter(redis, SignInLimits(max_failures, address_max_failures, lock_s))
+
+
+async def sign_in(*, uow: UnitOfWork, limits: SignInLimiter, login: str, password: str,
+                  address: str | None) -> SignInAttempt:
+    """Check a lock, then the credentials; count a failure or clear the count. Redis errors propagate."""
+    locked = await limits.locked_for(login=login, address=address)
+    if locked:
+        return SignInAttempt(None, locked)
+    account = await authenticate(uow=uow, login=login, password=password, address=address)
+    if account is None:
+        return SignInAttempt(None, await limits.failed(login=login, address=address))
+    await limits.succeeded(login=login)
+    return SignInAttempt(account)
 
 
 async def record_sign_out(*, uow: UnitOfWork, principal: Principal, address: str | None) -> None:
