@@ -210,6 +210,8 @@ class FollowUpRecorded(Contract):
     unit_at_fault: bool | None = None
     comment: str | None = Field(None, max_length=2000)
     operator: str
+    operator_name: str | None = Field(None, description="the operator's display name, when a person signed in")
+    operator_kind: str | None = Field(None, description="session (a signed-in person) or script")
     recorded_at: datetime
     # Added in v1 (optional, so older messages still parse): the hotline's conclusion. `archive` on an
     # unreached call means the caller could not be reached after the configured attempts (archive unrated).

@@ -42,6 +42,7 @@ class Appeal(AppealBase, table=True):
     order_number: str | None = Field(default=None, max_length=32, index=True)
     order_version: int = Field(default=0, description="the order's version last applied (stale events are skipped)")
     operator: str | None = Field(default=None, max_length=64)
+    operator_name: str | None = Field(default=None, max_length=100, description="the operator's display name")
     operator_unit: str | None = Field(default=None, max_length=64)
     # Scope (受理范围): the record keeps which line an emergency went to, or why it was refused and where to.
     emergency_line: str | None = Field(default=None, max_length=8)
@@ -78,6 +79,7 @@ class FollowUpCall(HotlineTable, table=True):  # type: ignore[misc,valid-type]
     comment: str | None = Field(default=None, max_length=2000)
     outcome: str = Field(max_length=16, description="archive, reopen or retry_call")
     operator: str = Field(max_length=64)
+    operator_name: str | None = Field(default=None, max_length=100)
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -169,7 +169,7 @@ async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDe
     try:
         created = await handlers.create_appeal(
             new_uow=runtime.uow, ctx=get_context(request), request=command, operator=principal.subject,
-            operator_unit=principal.unit_code, idempotency_key=idempotency_key,
+            operator_unit=principal.unit_code, operator_name=principal.name, idempotency_key=idempotency_key,
             fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
     except handlers.InvalidInput as exc:
         return _field_error(exc.field, str(exc))
@@ -206,7 +206,7 @@ async def record_followup(appeal_ref: str, body: FollowUpIn, request: Request, u
     try:
         return await handlers.record_followup(
             uow=uow, ctx=get_context(request), appeal_ref=appeal_ref, operator=principal.subject,
-            reached=body.reached, resolved=body.resolved, satisfaction=body.satisfaction,
+            operator_name=principal.name, operator_kind=principal.kind, reached=body.reached, resolved=body.resolved, satisfaction=body.satisfaction,
             unit_at_fault=body.unit_at_fault, comment=body.comment)
     except handlers.InvalidInput as exc:
         return _field_error(exc.field, str(exc))

@@ -59,6 +59,7 @@ class _Create:
     request: NewAppeal
     operator: str
     operator_unit: str
+    operator_name: str | None = None
 
 
 def appeal_group_commit(new_uow: Callable[[], UnitOfWork], ctx: HotlineContext, *,
@@ -67,7 +68,7 @@ def appeal_group_commit(new_uow: Callable[[], UnitOfWork], ctx: HotlineContext, 
 
     async def stage_one(uow: UnitOfWork, create: _Create) -> Answer:
         return 201, await _stage_appeal(uow, ctx, create.request, operator=create.operator,
-                                        operator_unit=create.operator_unit)
+                                        operator_unit=create.operator_unit, operator_name=create.operator_name)
 
     async def stage_many(uow: UnitOfWork, creates: Sequence[_Create]) -> list[Answer | Exception]:
         answers: list[Answer | Exception] = []
@@ -84,12 +85,12 @@ def appeal_group_commit(new_uow: Callable[[], UnitOfWork], ctx: HotlineContext, 
 
 async def create_appeal(*, new_uow: Callable[[], UnitOfWork], ctx: HotlineContext, request: NewAppeal,
                         operator: str, operator_unit: str, idempotency_key: str | None = None,
-                        fingerprint: str | None = None) -> Created:
+                        fingerprint: str | None = None, operator_name: str | None = None) -> Created:
     """Record an appeal and what happens next, once per Idempotency-Key, with its events in one transaction."""
     if ctx.appeal_writer is None:
         ctx.appeal_writer = appeal_group_commit(new_uow, ctx)
     stored = await ctx.appeal_writer.submit(
-        _Create(request, operator, operator_unit), scope=f"appeals:{operator}", key=idempotency_key,
+        _Create(request, operator, operator_unit, operator_name), scope=f"appeals:{operator}", key=idempotency_key,
         fingerprint=fingerprint or idempotency.fingerprint(repr(request)))
     created = Created(stored.status_code, stored.body, stored.replayed)
     if not created.replayed:
@@ -97,7 +98,7 @@ async def create_appeal(*, new_uow: Callable[[], UnitOfWork], ctx: HotlineContex
     return created
 
 async def _stage_appeal(uow: UnitOfWork, ctx: HotlineContext, req: NewAppeal, *, operator: str,
-                        operator_unit: str) -> dict[str, Any]:
+                        operator_unit: str, operator_name: str | None = None) -> dict[str, Any]:
     now = utcnow()
     try:
         appeal = appeal_domain.Appeal.create(
@@ -147,7 +148,7 @@ async def _stage_appeal(uow: UnitOfWork, ctx: HotlineContext, req: NewAppeal, *,
         cell=cell_of(appeal.coordinates.lon, appeal.coordinates.lat) if appeal.coordinates else None,
         confidential=appeal.confidential, anonymous=appeal.anonymous, disposition=disposition.value,
         status=STATUS_BY_DISPOSITION[disposition], operator=operator, operator_unit=operator_unit,
-        emergency_line=scope.emergency_line.value if scope.emergency_line else None,
+        operator_name=operator_name, emergency_line=scope.emergency_line.value if scope.emergency_line else None,
         scope_reason=scope.reason, scope_channel=scope.channel, scope_rule=scope.rule,
         scope_decided_by=scope.decided_by.value,
         answer_article_id=article.id if article is not None else None, answer_note=req.answer_note,
@@ -250,7 +251,7 @@ def appeal_answer(row: Appeal, *, with_phone: bool = False) -> dict[str, Any]:
         "linked_to": row.master_number, "linked_count": row.linked_count,
         "answer_article_id": row.answer_article_id, "answer_note": row.answer_note,
         "county_code": row.county_code, "town_code": row.town_code,
-        "operator": row.operator, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+        "operator": row.operator, "operator_name": row.operator_name, "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
     }
     if with_phone:
         data["caller_phone"] = row.caller_phone

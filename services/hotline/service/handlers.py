@@ -73,7 +73,8 @@ async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> No
 
 async def record_followup(*, uow: UnitOfWork, ctx: HotlineContext, appeal_ref: str, operator: str,
                           reached: bool, resolved: bool | None, satisfaction: str | None,
-                          unit_at_fault: bool | None, comment: str | None) -> dict[str, Any]:
+                          unit_at_fault: bool | None, comment: str | None, operator_name: str | None = None,
+                          operator_kind: str | None = None) -> dict[str, Any]:
     """Record a follow-up call on a closed order and tell dispatch (archive or reopen)."""
     try:
         followup = FollowUp(reached=reached, resolved=resolved, satisfaction=satisfaction,
@@ -107,18 +108,18 @@ async def record_followup(*, uow: UnitOfWork, ctx: HotlineContext, appeal_ref: s
                             attempt=decision.attempt, reached=reached, resolved=resolved,
                             satisfaction=followup.satisfaction.value if followup.satisfaction else None,
                             unit_at_fault=unit_at_fault, comment=comment, outcome=decision.outcome.value,
-                            operator=operator, recorded_at=now)
+                            operator=operator, operator_name=operator_name, recorded_at=now)
         uow.session.add(call)
         await uow.emit(FOLLOWUP_RECORDED, FollowUpRecorded(
             order_id=appeal.order_id, followup_id=call.id, reached=reached, resolved=resolved,
             satisfaction=call.satisfaction, unit_at_fault=unit_at_fault, comment=comment, operator=operator,
-            recorded_at=now, outcome=decision.outcome.value), subject=appeal.order_id)
+            operator_name=operator_name, operator_kind=operator_kind, recorded_at=now, outcome=decision.outcome.value), subject=appeal.order_id)
         await uow.commit()
     return {"id": call.id, "appeal_number": appeal.number, "order_number": appeal.order_number,
             "attempt": call.attempt, "reached": reached, "resolved": resolved, "satisfaction": call.satisfaction,
             "unit_at_fault": unit_at_fault, "outcome": decision.outcome.value, "reason": decision.reason.value,
             "retry_after_s": decision.retry_after.total_seconds() if decision.retry_after else None,
-            "operator": operator, "recorded_at": now.isoformat()}
+            "operator": operator, "operator_name": operator_name, "recorded_at": now.isoformat()}
 
 
 # --- knowledge base (知识库) ----------------------------------------------------------------------------------

@@ -131,7 +131,8 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
             for d in decisions:
                 count(d, row)
             return
-        operator = Actor(f"operator:{data.operator}", Role.OPERATOR)
+        operator = Actor(f"operator:{data.operator}", Role.OPERATOR, name=data.operator_name,
+                         kind=data.operator_kind or "script")
         follow_up = FollowUp(Satisfaction(data.satisfaction), data.resolved, data.unit_at_fault)
         order = repository.to_domain(row)
         decision = decide(order, Action.FOLLOW_UP, operator, now, org=policy.org, follow_up=follow_up,
