@@ -126,8 +126,13 @@ async def _stage(nats_url: str, dsn: str, schema: str, *, events: int, batch: in
                                    "FROM unnest($1::text[], $2::text[]) AS t(e, b)",
                                    fresh, [bodies[e] for e in fresh])
             state["last"] = time.monotonic()
-            await asyncio.gather(*[js.publish(OUT, bodies[e].encode(), headers={"Nats-Msg-Id": f"out-{e}"},
-                                              timeout=10) for e in fresh])
+            while True:  # the outbox rows stay until every publish is acked; Nats-Msg-Id makes a retry safe
+                try:
+                    await asyncio.gather(*[js.publish(OUT, bodies[e].encode(), headers={"Nats-Msg-Id": f"out-{e}"},
+                                                      timeout=10) for e in fresh])
+                    break
+                except Exception:  # noqa: BLE001 - a slow or restarting server: wait and publish again
+                    await asyncio.sleep(0.5)
             async with pool.acquire() as conn:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::text[])", [f"out-{e}" for e in fresh])
             await asyncio.gather(*[m.ack() for m in msgs])
