@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,22 @@ class Stack:
 
     def start_service(self, name: str) -> None:
         self.services[name] = start_service(name, self.ports[name], self.env, self.var / "logs")
+
+    def restart_service(self, name: str, timeout: float = 120) -> None:
+        """Start a stopped service again and wait until it is ready. While it was down its port may have been
+        handed out as some client's ephemeral source port: a start that fails to bind is tried again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.start_service(name)
+            try:
+                ready = wait_ready([self.services[name]], timeout=max(deadline - time.monotonic(), 1))
+            except RuntimeError:  # it exited (address in use): the port is free again once that client is done
+                if time.monotonic() > deadline:
+                    raise
+                continue
+            if not all(ready.values()):
+                raise AssertionError(f"{name} not ready after a restart; logs in {self.var / 'logs'}")
+            return
 
     def wait_ready(self, timeout: float = 60) -> None:
         ready = wait_ready(list(self.services.values()), timeout=timeout)
