@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +26,21 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; on SQLite with WAL and a busy timeout so several processes can share the file.
+    """An async engine. PostgreSQL: a pool of `pool_size` (+ as many overflow) connections.
+
+    SQLite (the embedded default) is tuned for one process writing its own file:
+    - WAL: readers never block the writer or each other, and a commit appends to the log instead of
+      rewriting pages.
+    - one connection per process, shared in turn by every session: SQLite has a single writer anyway, and
+      connections of one process fighting over its lock wait in SQLite's busy handler, which sleeps in steps
+      of up to 100 ms; waiting in the pool's queue hands the connection over the moment it is free.
+    - `BEGIN IMMEDIATE` and a 30 s busy timeout for the rare second process on the same file (a CLI command,
+      a migration): it waits for the lock at the start of its transaction instead of failing on upgrade.
+    - `synchronous=NORMAL`: in WAL mode a commit is written to the log but fsynced only at checkpoints. The
+      database is never corrupted, and a killed process (kill -9, a crash) loses nothing it committed, since
+      the log is in the operating system's cache; only a power cut or kernel crash may roll back the last
+      commits since the checkpoint. That is the embedded default's trade for speed; a deployment that must
+      survive power loss runs PostgreSQL (or sets MCC_SQLITE_SYNCHRONOUS=FULL).
 
     `schema` puts every table in a PostgreSQL schema (tests use one schema per test for isolation).
     """
@@ -34,7 +49,11 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        synchronous = os.environ.get("MCC_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+        if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"MCC_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                     pool_timeout=300)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
@@ -43,9 +62,11 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.execute("PRAGMA cache_size=-32000")  # 32 MB of page cache instead of 2 MB
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
