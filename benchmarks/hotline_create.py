@@ -120,7 +120,7 @@ async def one_run(args: argparse.Namespace, backend: str, tmp: Path, nats_url: s
                     profile.disable()
                     stats = pstats.Stats(profile).sort_stats(args.profile)
                     stats.print_stats(30)
-                    stats.sort_stats("cumulative").print_stats("wt-writepath/(services|shared)|httpx/_client|fastapi/routing|sqlalchemy/orm/session.py", 40)
+
                 groups = writer.groups - groups_before
         return {"rate": (args.appeals - failed) / elapsed, "answered_rate": (args.appeals - failed) / answered,
                 "cpu_ms": 1000 * cpu / max(1, args.appeals - failed), "failed": failed,

@@ -41,6 +41,25 @@ def nearby_query(*, category_code: str, cells: list[int] | None, box: tuple[floa
     return query.order_by(Appeal.created_at.desc()).limit(limit)
 
 
+async def recent_by_callers(session: AsyncSession, *, phones: list[str], since: datetime,
+                            limit: int) -> Sequence[Appeal]:
+    """Several callers' appeals with an order since `since`, newest first (index on caller, time)."""
+    return (await session.execute(
+        select(Appeal).where(Appeal.caller_phone.in_(phones), Appeal.created_at >= since,
+                             Appeal.disposition.in_(_WITH_ORDER))
+        .order_by(Appeal.created_at.desc()).limit(limit))).scalars().all()
+
+
+async def recent_in_cells(session: AsyncSession, *, categories: list[str], cells: list[int] | None, since: datetime,
+                          limit: int) -> Sequence[Appeal]:
+    """Appeals with an order since `since` in these categories and cells (all cells: None), newest first."""
+    query = select(Appeal).where(Appeal.category_code.in_(categories), Appeal.created_at >= since,
+                                 Appeal.lat.is_not(None), Appeal.disposition.in_(_WITH_ORDER))
+    if cells is not None:
+        query = query.where(Appeal.cell.in_(cells))
+    return (await session.execute(query.order_by(Appeal.created_at.desc()).limit(limit))).scalars().all()
+
+
 async def by_numbers(session: AsyncSession, numbers: list[str]) -> dict[str, Appeal]:
     """Appeals by 受理编号."""
     if not numbers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +11,7 @@ from services.hotline.adapters import appeal_queries
 from services.hotline.adapters.orm import Appeal
 from services.hotline.domain.duplicates import (
     AppealSnapshot,
+    Candidate,
     DuplicatePolicy,
     bounding_box,
     cells_within,
@@ -39,13 +42,85 @@ async def candidates(uow: UnitOfWork, policy: DuplicatePolicy, *, phone: str | N
             rows[r.id] = r
     if not rows:
         return []
-    snapshots = [AppealSnapshot(order_ref=r.master_number or r.number, phone=r.caller_phone,
-                                category_code=r.category_code,
-                                point=Coordinates(lon=r.lon, lat=r.lat) if r.lon is not None else None,
-                                at=r.created_at) for r in rows.values()]
     new = AppealSnapshot(order_ref=exclude, phone=phone, category_code=category_code, point=point, at=now)
-    found = find_candidates(new, snapshots, policy)
-    masters = await appeal_queries.by_numbers(uow.session, [c.order_ref for c in found])
+    found = find_candidates(new, [_snapshot(r) for r in rows.values()], policy)
+    return _listed(found, await appeal_queries.by_numbers(uow.session, [c.order_ref for c in found]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicateQuery:
+    """One new appeal's duplicate check within a group."""
+
+    phone: str | None
+    category_code: str
+    point: Coordinates | None
+    exclude: str | None = None
+
+
+async def candidates_for_group(uow: UnitOfWork, policy: DuplicatePolicy, checks: Sequence[DuplicateQuery | None],
+                               rows: Sequence[Any], *, now: datetime) -> list[list[dict[str, Any]]]:
+    """The duplicate check of a group of new appeals (`rows`, not yet written) in a fixed number of reads.
+
+    One read by the group's callers, one by its categories and cells; each appeal then looks at the rows
+    that concern it, and at the group's earlier appeals, as it would have one transaction at a time.
+    """
+    wanted = [c for c in checks if c is not None]
+    if not wanted:
+        return [[] for _ in checks]
+    phones = sorted({c.phone for c in wanted if c.phone})
+    cells: set[int] = set()
+    boxes_unbounded = False
+    for c in wanted:
+        if c.point is not None:
+            around = cells_within(c.point.lon, c.point.lat, policy.radius_m)
+            boxes_unbounded |= around is None
+            cells.update(around or ())
+    on_file: dict[str, Appeal] = {}
+    if phones:
+        for r in await appeal_queries.recent_by_callers(uow.session, phones=phones, since=now - policy.caller_window,
+                                                        limit=CANDIDATE_SCAN_LIMIT * len(phones)):
+            on_file[r.id] = r
+    if cells or boxes_unbounded:
+        categories = sorted({c.category_code for c in wanted if c.point is not None})
+        for r in await appeal_queries.recent_in_cells(
+                uow.session, categories=categories, cells=None if boxes_unbounded else sorted(cells),
+                since=now - policy.category_window, limit=CANDIDATE_SCAN_LIMIT * len(wanted)):
+            on_file[r.id] = r
+    recent = sorted(on_file.values(), key=lambda r: r.created_at, reverse=True)
+    found_by_check: list[list[Candidate]] = []
+    earlier: list[Any] = []  # the group's rows, not yet written
+    for check, row in zip(checks, rows, strict=True):
+        found: list[Candidate] = []
+        if check is not None:
+            pool = [r for r in recent if _concerns(r, check, policy, now)][:CANDIDATE_SCAN_LIMIT]
+            pool += [r for r in earlier if _concerns(r, check, policy, now)]
+            new = AppealSnapshot(order_ref=check.exclude, phone=check.phone, category_code=check.category_code,
+                                 point=check.point, at=now)
+            found = find_candidates(new, [_snapshot(r) for r in pool], policy)
+        found_by_check.append(found)
+        if row.disposition in ("dispatched", "linked"):
+            earlier.append(row)
+    refs = sorted({c.order_ref for found in found_by_check for c in found})
+    masters = {r.number: r for r in earlier} | await appeal_queries.by_numbers(
+        uow.session, [ref for ref in refs if ref not in {r.number for r in earlier}])
+    return [_listed(found, masters) for found in found_by_check]
+
+
+def _concerns(r: Any, check: DuplicateQuery, policy: DuplicatePolicy, now: datetime) -> bool:
+    if check.phone and r.caller_phone == check.phone and r.created_at >= now - policy.caller_window:
+        return True
+    if check.point is None or r.lon is None or r.category_code != check.category_code:
+        return False
+    west, south, east, north = bounding_box(check.point.lon, check.point.lat, policy.radius_m)
+    return west <= r.lon <= east and south <= r.lat <= north and r.created_at >= now - policy.category_window
+
+
+def _snapshot(r: Any) -> AppealSnapshot:
+    return AppealSnapshot(order_ref=r.master_number or r.number, phone=r.caller_phone, category_code=r.category_code,
+                          point=Coordinates(lon=r.lon, lat=r.lat) if r.lon is not None else None, at=r.created_at)
+
+
+def _listed(found: list[Candidate], masters: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for c in found:
         m = masters.get(c.order_ref)

@@ -16,14 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from services.hotline.adapters.orm import Appeal, FollowUpCall, KnowledgeArticle
 from services.hotline.domain import appeal as appeal_domain
 from services.hotline.domain.followup import FollowUp, followup_outcome
-from services.hotline.service.appeals import (  # noqa: F401 - re-exported for the entrypoints
-    appeal_answer,
-    appeal_group_commit,
-    caller_history,
-    create_appeal,
-    get_appeal,
-    order_appeals,
-)
+from services.hotline.service.appeals import appeal_group_commit, create_appeal  # noqa: F401 - re-exported
 from services.hotline.service.common import (  # noqa: F401 - re-exported for the entrypoints
     STATUS_BY_DISPOSITION,
     Conflict,
@@ -36,6 +29,12 @@ from services.hotline.service.common import (  # noqa: F401 - re-exported for th
 )
 from services.hotline.service.duplicates import CANDIDATE_SCAN_LIMIT, find_duplicates  # noqa: F401
 from services.hotline.service.knowledge import bump_revision, to_article
+from services.hotline.service.reads import (  # noqa: F401 - re-exported for the entrypoints
+    appeal_answer,
+    caller_history,
+    get_appeal,
+    order_appeals,
+)
 from shared.events.catalog import FOLLOWUP_RECORDED
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import FollowUpRecorded, OrderChanged
