@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import nats  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from services.hotline import bootstrap  # noqa: E402
 from services.hotline.adapters.orm import metadata  # noqa: E402
@@ -81,6 +82,16 @@ async def one_run(args: argparse.Namespace, backend: str, tmp: Path, nats_url: s
                                log_level="WARNING", outbox_poll_s=0.2)
     runtime = Runtime.build("hotline", settings, metadata, schema=schema)
     app = bootstrap.build(settings, runtime=runtime)
+    tally = {"commits": 0, "published": 0}
+    event.listen(runtime.engine.sync_engine, "commit", lambda _conn: tally.__setitem__("commits", tally["commits"] + 1))
+    counted = runtime.relay.on_published
+
+    def on_published(subject: str) -> None:
+        tally["published"] += 1
+        if counted:
+            counted(subject)
+
+    runtime.relay.on_published = on_published
     headers = {"Authorization": "Bearer " + mint_token(settings.token_secret, subject="op-bench", role=Role.OPERATOR,
                                                        unit_code="320600")}
     rng = random.Random(7)
@@ -109,7 +120,7 @@ async def one_run(args: argparse.Namespace, backend: str, tmp: Path, nats_url: s
                 profile = cProfile.Profile() if args.profile else None
                 if profile:
                     profile.enable()
-                cpu0, t0 = cpu_s(), time.perf_counter()
+                cpu0, t0, tally0 = cpu_s(), time.perf_counter(), dict(tally)
                 await asyncio.gather(*(operator() for _ in range(args.concurrency)))
                 answered = time.perf_counter() - t0
                 target = before + args.appeals - failed
@@ -122,9 +133,16 @@ async def one_run(args: argparse.Namespace, backend: str, tmp: Path, nats_url: s
                     stats.print_stats(30)
 
                 groups = writer.groups - groups_before
+                # Messages and transactions of the hotline per appeal (the relay may still publish the
+                # last AppealDisposed events: wait for as many as appeals).
+                while tally["published"] - tally0["published"] < 2 * (args.appeals - failed):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                commits = tally["commits"] - tally0["commits"]
+                published = tally["published"] - tally0["published"]
         return {"rate": (args.appeals - failed) / elapsed, "answered_rate": (args.appeals - failed) / answered,
                 "cpu_ms": 1000 * cpu / max(1, args.appeals - failed), "failed": failed,
-                "group": (args.appeals - failed) / max(1, groups), "load": (load_before, os.getloadavg()[0])}
+                "group": (args.appeals - failed) / max(1, groups), "load": (load_before, os.getloadavg()[0]),
+                "tx": commits / max(1, args.appeals - failed), "msgs": published / max(1, args.appeals - failed)}
     finally:
         await runtime.engine.dispose()
         if schema:
@@ -152,7 +170,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             print(f"{backend:>8}: {span([r['rate'] for r in results])} appeals/s create → published event "
                   f"(answered 201: {span([r['answered_rate'] for r in results])}/s); "
                   f"CPU {span([r['cpu_ms'] for r in results], '.2f')} ms per appeal in this process; "
-                  f"{span([r['group'] for r in results], '.1f')} appeals per transaction; "
+                  f"{span([r['group'] for r in results], '.1f')} appeals per create transaction; hotline "
+                  f"commits {span([r['tx'] for r in results], '.3f')} and JetStream messages "
+                  f"{span([r['msgs'] for r in results], '.2f')} per appeal (relay and knowledge poll included); "
                   f"non-201: {sum(r['failed'] for r in results)}; load average {span(loads, '.1f')}")
     finally:
         nats_proc.stop()

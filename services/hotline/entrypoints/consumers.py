@@ -15,6 +15,10 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     async def on_order(event: CloudEvent[Any]) -> None:
         await handlers.handle_order_changed(event, uow=runtime.uow())
 
+    async def on_orders(events: list[CloudEvent[Any]]) -> None:
+        await handlers.handle_orders_changed(events, uow=runtime.uow())
+
     spec = next(iter(ORDER_EVENTS.values()))
+    # A fetched batch is one transaction; should it fail, the bus applies its events one by one.
     return [ConsumerSpec(stream=spec.stream, durable=handlers.CONSUMER_ORDERS, subjects=("mcc.order.>",),
-                         handler=on_order)]
+                         handler=on_order, batch_handler=on_orders, batch=200)]

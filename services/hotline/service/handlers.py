@@ -67,6 +67,33 @@ async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> No
         await uow.commit()
 
 
+async def handle_orders_changed(events: list[CloudEvent[Any]], *, uow: UnitOfWork) -> None:
+    """A fetched batch of order events in one transaction: each applied as `handle_order_changed` would."""
+    async with uow:
+        fresh = await uow.first_deliveries(consumer=CONSUMER_ORDERS, event_ids=[e.id for e in events])
+        changes: list[OrderChanged] = [e.data for e in events if e.id in fresh]
+        incident_ids = sorted({c.incident_id for c in changes})
+        held = {r.incident_id: (r.id, r.number, Applied(r.order_id, r.order_version), r.county_code, r.town_code)
+                for r in (await uow.session.execute(
+                    select(Appeal.incident_id, Appeal.id, Appeal.number, Appeal.order_id, Appeal.order_version,
+                           Appeal.county_code, Appeal.town_code)
+                    .where(Appeal.incident_id.in_(incident_ids)))).all()} if incident_ids else {}
+        now = utcnow()
+        for change in changes:  # in delivery order; a later event of the batch sees what an earlier one applied
+            if change.incident_id not in held:
+                continue  # an order from another channel: nothing of ours to update
+            appeal_id, number, applied, county, town = held[change.incident_id]
+            if not supersedes(change, applied):
+                continue  # an older transition arriving late must not roll the status back
+            county, town = change.county_code or county, change.town_code or town
+            await uow.session.execute(update(Appeal).where(or_(Appeal.id == appeal_id, Appeal.master_number == number))
+                                      .values(order_id=change.order_id, order_version=change.version,
+                                              order_number=change.order_number, status=change.to_state.value,
+                                              county_code=county, town_code=town, updated_at=now))
+            held[change.incident_id] = (appeal_id, number, Applied(change.order_id, change.version), county, town)
+        await uow.commit()
+
+
 # --- follow-up (回访) ----------------------------------------------------------------------------------------
 
 

@@ -79,3 +79,31 @@ async def test_an_appeal_is_filed_under_its_cell_and_the_nearby_read_uses_the_ce
         assert "ix_appeal_category_cell_created" in plan, plan
         if db.backend == "sqlite":
             assert "cell=?" in plan, plan
+
+
+async def test_a_batch_of_order_events_applies_each_once_and_the_newest_version_wins(db, nats_url, redis_url):
+    from services.hotline.service import handlers
+    from shared.events.catalog import ORDER_EVENTS
+    from shared.events.envelope import CloudEvent
+    from shared.events.v1 import AppealType, Channel, OrderChanged
+
+    async with hotline(db, nats_url, redis_url) as h:
+        appeal = await h.create()
+
+        def event(version: int, to_state: str, name: str) -> CloudEvent:
+            change = OrderChanged(
+                order_id="order-9", order_number="GD20261202000009", incident_id=appeal["incident_id"], action=name,
+                from_state=None, to_state=to_state, version=version, unit_code="320612101", tier="town",
+                county_code="320612", town_code="320612101", category_code=appeal["category_code"],
+                appeal_type=AppealType(appeal["appeal_type"]), channel=Channel.HOTLINE,
+                source_ref=appeal["number"], actor="system:test", occurred_at=utcnow())
+            return CloudEvent[OrderChanged](source="/mcc/dispatch", type=ORDER_EVENTS[name].type, subject="order-9",
+                                            data=change)
+
+        signed, dispatched, done = event(2, "signed", "signed"), event(1, "dispatched", "dispatched"), \
+            event(3, "closed", "closed")
+        await handlers.handle_orders_changed([signed, dispatched, signed], uow=h.runtime.uow())
+        after = await h.appeal(appeal["number"])
+        assert (after["status"], after["order_number"]) == ("signed", "GD20261202000009")
+        await handlers.handle_orders_changed([done, dispatched], uow=h.runtime.uow())
+        assert (await h.appeal(appeal["number"]))["status"] == "closed"
