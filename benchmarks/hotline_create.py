@@ -79,7 +79,7 @@ async def one_run(args: argparse.Namespace, backend: str, tmp: Path, nats_url: s
         await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.close()
     settings = HotlineSettings(database_url=url, nats_url=nats_url, redis_url=redis_url, log_json=False,
-                               log_level="WARNING", outbox_poll_s=0.2)
+                               log_level="WARNING", outbox_poll_s=0.2, demo=True)
     runtime = Runtime.build("hotline", settings, metadata, schema=schema)
     app = bootstrap.build(settings, runtime=runtime)
     tally = {"commits": 0, "published": 0}
