@@ -61,6 +61,7 @@ class Run:
     cpu_services: float = 0.0
     cpu_nats: float = 0.0
     cpu_client: float = 0.0
+    cpu_by_service: dict[str, float] = field(default_factory=dict)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
@@ -77,7 +78,9 @@ class Run:
         return (f"{self.backend:8s} {self.mode:6s} {self.offered:14s} {self.accepted}/{self.sent} accepted, "
                 f"{self.orders} orders in {self.seconds:.1f} s = {self.rate:6.1f} incidents/s; appeal->order {p}; "
                 f"CPU/incident: services {per * self.cpu_services:.1f} ms, nats {per * self.cpu_nats:.1f} ms, "
-                f"load generator {per * self.cpu_client:.1f} ms; load avg {self.load[0]:.2f}"
+                f"load generator {per * self.cpu_client:.1f} ms ("
+                + ", ".join(f"{k} {per * v:.1f}" for k, v in self.cpu_by_service.items())
+                + f"); load avg {self.load[0]:.2f}"
                 + (f"; ERRORS {self.errors}" if self.errors else ""))
 
 
@@ -129,6 +132,9 @@ class Pipeline:
 
     def cpu(self) -> tuple[float, float]:
         return sum(_cpu(p) for p in self.pids()), _cpu(self.stack.nats.proc.pid)
+
+    def cpu_by_service(self) -> dict[str, float]:
+        return {name: _cpu(s.proc.pid) for name, s in self.stack.services.items()}
 
     def headers(self) -> dict[str, str]:
         from shared.auth import mint_token
@@ -211,6 +217,7 @@ async def drive(p: Pipeline, *, mode: str, rate: float, seconds: float, concurre
         # Warm up: connections open and every service has carried an incident before the clock starts.
         await asyncio.gather(*[_post(client, url, headers, i, {}, Run("", "", "")) for i in range(4)])
         cpu0, nats0, client0 = *p.cpu(), time.process_time()
+        by_service0 = p.cpu_by_service()
         started = time.time()
         if mode == "closed":
             counter = iter(range(appeals))
@@ -231,6 +238,7 @@ async def drive(p: Pipeline, *, mode: str, rate: float, seconds: float, concurre
             await asyncio.gather(*tasks)
     orders = await p.orders(set(sent_at), timeout=timeout)
     cpu1, nats1 = p.cpu()
+    run.cpu_by_service = {k: v - by_service0.get(k, 0.0) for k, v in p.cpu_by_service().items()}
     run.cpu_services, run.cpu_nats, run.cpu_client = cpu1 - cpu0, nats1 - nats0, time.process_time() - client0
     run.orders = len(orders)
     if p.doubled:
