@@ -168,8 +168,8 @@ async def _accepted(client: httpx.AsyncClient, incident_id: str) -> dict | None:
 async def test_an_incident_waits_while_intake_has_no_copy_of_the_registry_and_is_located_once_grid_answers(
         start_grid, start_intake_on, nats_url):
     switch = SwitchableGrid(down=True)
-    # Deliveries are not counted against this wait (the bus's own limit is another matter, tested with the bus).
-    async with start_grid() as grid, start_intake_on(switch, consumer_max_deliver=1000) as (app, client), \
+    # The bus's default delivery limit applies: a wait for a dependency must never use it up.
+    async with start_grid() as grid, start_intake_on(switch) as (app, client), \
             jetstream(nats_url) as js:
         assert app.state.registry.version is None  # a fresh install: never had a copy
         a = first_grid(TOWN_A)
