@@ -1,10 +1,17 @@
 """Knowledge base (知识库) search for operators answering consultations directly: Chinese-aware BM25.
 
-Chinese has no spaces, so text is cut into overlapping character bigrams (垃圾清运 → 垃圾 圾清 清运) plus
-single characters; bigrams carry the phrase, unigrams keep recall when the caller's words are in a
-different order or a word is one character long. Latin letters and digits form ordinary words. Ranking
-is BM25 over one virtual field in which the title counts `title_boost` times (a simplified BM25F), so
-an article whose title answers the question outranks one that mentions it in passing.
+Chinese has no spaces, so text is cut into words by a segmenter (jieba, through its Rust port rjieba) and,
+alongside, into overlapping character bigrams (垃圾清运 → 垃圾 圾清 清运) plus single characters. Words
+carry the meaning (停水 is not 停电, 怎么办 is no topic at all), bigrams keep recall where the segmenter
+cuts a query and an article differently, unigrams where the caller's words come in another order.
+Function and question words (了, 怎么办, 如何, 哪里 …) are stop words: they are dropped before bigrams are
+formed, so "停水了怎么办" is about 停水 and not about the 了怎/怎么 it shares with "停电了怎么报修". Latin
+letters and digits form ordinary words. Ranking is BM25 over one virtual field in which the title counts
+`title_boost` times (a simplified BM25F), so an article whose title answers the question outranks one that
+mentions it in passing. A hit must also hold `min_match` of the query's weight (the idf of its words,
+bigrams and characters, a term the index has never seen weighing most): an article sharing a few common
+characters with a question it does not answer ("推荐一部电影", "明天天气怎么样") is no answer (the no-match
+cut-off). The labelled queries in benchmarks/data/knowledge_queries.tsv measure both.
 
 Speed in pure Python comes from doing per-posting work in C where possible:
 - each posting stores its BM25 term weight already computed (tf saturation and length normalisation; the
@@ -74,21 +81,56 @@ def fold(text: str) -> str:
     return text.lower()
 
 
+# Question and function words: a caller's "怎么办" or "在哪里" says nothing about which article answers.
+STOP_WORDS = frozenset("""
+了 的 地 得 吗 呢 吧 啊 呀 哦 么 嘛 啦 着 过 怎么办 怎么 怎样 怎么样 咋办 咋 如何 什么 啥 哪里 哪儿 在哪 在哪里 哪 哪些
+哪个 多少 多久 几 能不能 可不可以 可以 能否 能 会 有没有 是不是 是否 请问 请 我 我们 我家 你 你们 您 他 她 它 他们
+一下 帮 帮忙 想 要 是 有 在 都 就 还 又 也 和 与 或 及 把 给 让 去 到 为 对 这 那 这个 那个 一个 个 该 吧 呗 啊 谁
+""".split())
+WORD_MARK = "_"  # segmented words are indexed as _停水, apart from the bigram 停水 (a real word counts twice)
+
+_segmenter = None
+
+
+def _cut(run: str) -> list[str]:
+    """jieba's words of a Chinese run; the dictionary is loaded on first use, once per process (~0.1 s)."""
+    global _segmenter
+    if _segmenter is None:
+        import rjieba  # noqa: PLC0415 - imported on first use so that importing this module stays instant
+
+        _segmenter = rjieba.cut
+    return _segmenter(run)
+
+
 def tokenize(text: str) -> list[str]:
-    """Character unigrams and bigrams for Chinese runs; whole words for Latin letters and digits."""
+    """Words (marked), character bigrams and unigrams for Chinese runs without their stop words; whole
+    words for Latin letters and digits."""
     tokens: list[str] = []
     for run in _RUNS.findall(fold(text)):
-        if _CJK_RUN.match(run):
-            tokens.extend(run)
-            tokens.extend(map(add, run, run[1:]))
-        else:
+        if not _CJK_RUN.match(run):
             tokens.append(run)
+            continue
+        kept = ""
+        for word in _cut(run):
+            if word in STOP_WORDS:
+                _chars_and_bigrams(kept, tokens)
+                kept = ""
+                continue
+            kept += word
+            if len(word) > 1:
+                tokens.append(WORD_MARK + word)
+        _chars_and_bigrams(kept, tokens)
     return tokens
 
 
+def _chars_and_bigrams(run: str, tokens: list[str]) -> None:
+    tokens.extend(run)
+    tokens.extend(map(add, run, run[1:]))
+
+
 def _token_count(text: str) -> int:
-    """len(tokenize(text)) without building the tokens."""
-    return sum(2 * len(run) - 1 if _CJK_RUN.match(run) else 1 for run in _RUNS.findall(fold(text)))
+    """len(tokenize(text))."""
+    return len(tokenize(text))
 
 
 class KnowledgeIndex:
@@ -96,7 +138,7 @@ class KnowledgeIndex:
 
     def __init__(self, *, title_boost: float = 3.0, k1: float = 1.2, b: float = 0.75,
                  unigram_weight: float = 0.5, common_fraction: float = 0.1, min_common: int = 200,
-                 reweigh_drift: float = 0.2, snippet_chars: int = 80) -> None:
+                 reweigh_drift: float = 0.2, snippet_chars: int = 80, min_match: float = 0.09) -> None:
         self.title_boost = title_boost
         self.k1 = k1
         self.b = b
@@ -105,6 +147,7 @@ class KnowledgeIndex:
         self.min_common = min_common  # below this document frequency a term always brings in candidates
         self.reweigh_drift = reweigh_drift
         self.snippet_chars = snippet_chars
+        self.min_match = min_match  # share of the query's word/bigram weight a hit must hold
         self._postings: dict[str, tuple[array, array]] = {}
         self._articles: list[Article | None] = []
         self._lengths = array("d")
@@ -251,11 +294,30 @@ class KnowledgeIndex:
                 contribution = dict(zip(docs, weights, strict=True))
                 for doc in scores.keys() & contribution.keys():
                     scores[doc] += idf * contribution[doc]
-        best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
+        best = self._covering(heapq.nlargest(limit * 4, scores.items(), key=lambda item: (item[1], -item[0])),
+                              terms, live)[:limit]
         articles = self._articles
-        ranked_terms = [t for _, t in present if not _is_char(t)] or [t for _, t in present]
+        ranked_terms = [t.removeprefix(WORD_MARK) for _, t in present if not _is_char(t)] or [
+            t for _, t in present]
         return [Hit(articles[doc].article_id, round(score, 6), self._snippet(articles[doc], ranked_terms))
                 for doc, score in best]
+
+    def _covering(self, ranked: list[tuple[int, float]], terms: set[str], live: int) -> list[tuple[int, float]]:
+        """The ranked hits that hold at least `min_match` of the query's weight (the no-match cut-off)."""
+        if self.min_match <= 0:
+            return ranked
+        # Postings still list removed articles until compaction, so a term's idf can dip below zero: clamp.
+        weights = {t: max(0.0, self._idf(t, len(self._postings[t][0]) if t in self._postings else 0, live))
+                   for t in terms}
+        total = sum(weights.values())
+        if total <= 0:
+            return ranked
+        kept = []
+        for doc, score in ranked:
+            held = sum(w for t, w in weights.items() if t in self._postings and _holds(self._postings[t][0], doc))
+            if held >= self.min_match * total:
+                kept.append((doc, score))
+        return kept
 
     def _idf(self, term: str, df: int, live: int) -> float:
         idf = math.log(1 + (live - df + 0.5) / (df + 0.5))
@@ -285,6 +347,11 @@ class KnowledgeIndex:
         start = max(0, position - width // 4)
         end = min(len(body), start + width)
         return ("…" if start > 0 else "") + body[start:end] + ("…" if end < len(body) else "")
+
+
+def _holds(docs: array, doc: int) -> bool:
+    i = bisect_left(docs, doc)
+    return i < len(docs) and docs[i] == doc
 
 
 def _is_char(term: str) -> bool:
