@@ -31,7 +31,8 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
         duplicates=DuplicatePolicy(caller_window=timedelta(hours=hotline_settings.duplicate_caller_window_h),
                                    category_window=timedelta(hours=hotline_settings.duplicate_category_window_h),
                                    radius_m=hotline_settings.duplicate_radius_m),
-        followups=FollowUpPolicy(max_attempts=hotline_settings.followup_max_attempts),
+        followups=FollowUpPolicy(max_attempts=hotline_settings.followup_max_attempts,
+                                 retry_after=timedelta(seconds=hotline_settings.followup_retry_after_s)),
     )
     ctx.appeal_writer = appeal_group_commit(runtime.uow, ctx)
 

@@ -26,6 +26,8 @@ class HotlineSettings(ServiceSettings):
                                       description="how near counts as the same place, metres")
     followup_max_attempts: int = Field(3, ge=1, validation_alias=_alias("followup_max_attempts"),
                                        description="unanswered follow-up calls before the order counts as unreachable")
+    followup_retry_after_s: float = Field(4 * 3600.0, ge=0, validation_alias=_alias("followup_retry_after_s"),
+                                          description="seconds between follow-up calls nobody answered")
     seed_knowledge: bool = Field(True, validation_alias=_alias("seed_knowledge"),
                                  description="load the demo knowledge-base articles into an empty table")
     knowledge_poll_s: float = Field(5.0, gt=0, validation_alias=_alias("knowledge_poll_s"),

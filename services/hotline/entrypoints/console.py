@@ -214,10 +214,11 @@ async def record_followup(request: Request, appeal_ref: str, runtime: RuntimeDep
                           resolved=(resolved == "yes") if reached else None,
                           unit_at_fault=(unit_at_fault == "yes") if reached and outcome == "dissatisfied" else None,
                           comment=comment.strip() or None)
-        result = await assist.record_followup_when_due(
-            new_uow=runtime.uow, ctx=_ctx(request), appeal_ref=appeal_ref, operator=principal.subject,
-            reached=body.reached, resolved=body.resolved, satisfaction=body.satisfaction,
-            unit_at_fault=body.unit_at_fault, comment=body.comment)
+        result = await handlers.record_followup(
+            uow=runtime.uow(), ctx=_ctx(request), appeal_ref=appeal_ref, operator=principal.subject,
+            operator_name=principal.name, operator_kind=principal.kind, reached=body.reached,
+            resolved=body.resolved, satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault,
+            comment=body.comment)
     except ValidationError as exc:
         return render(request, "_followup_done.html", error="; ".join(e["msg"] for e in exc.errors()),
                       status_code=422)

@@ -1,12 +1,11 @@
 """What the operator console asks while a call is under way: suggestions, scope, location, follow-up list.
 
-The console's routes call these and the same handlers as the JSON API; nothing here writes except
-`record_followup_when_due`, which enforces the retry spacing before the shared handler records the call.
+The console's routes call these and the same handlers as the JSON API; nothing here writes (the retry
+spacing of follow-up calls is enforced by `handlers.record_followup`, for the console and the API alike).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,29 +68,3 @@ async def followup_worklist(*, uow: UnitOfWork, ctx: handlers.HotlineContext, li
         due_at = p.last_call_at + spacing if p.last_call_at else p.appeal.updated_at
         out.append(Due(handlers.appeal_answer(p.appeal), p.failed_calls, p.last_call_at, due_at, due_at <= now))
     return out
-
-
-class NotDueYet(handlers.Conflict):
-    """A follow-up retry before the spacing has passed."""
-
-
-async def record_followup_when_due(*, new_uow: Callable[[], UnitOfWork], ctx: handlers.HotlineContext,
-                                   appeal_ref: str, operator: str, reached: bool, resolved: bool | None,
-                                   satisfaction: str | None, unit_at_fault: bool | None,
-                                   comment: str | None) -> dict[str, Any]:
-    """Record a follow-up call, refusing a retry that comes sooner than the policy's spacing."""
-    appeal = await handlers.get_appeal(uow=new_uow(), appeal_ref=appeal_ref)
-    async with new_uow() as check:
-        mine = await followup_queries.pending_for(check.session, appeal)
-    if mine is not None and mine.last_call_at is not None:
-        due_at = mine.last_call_at + ctx.followups.retry_after
-        if utcnow() < due_at:
-            raise NotDueYet(f"上次未接通，{_local(due_at)} 之后才能再次回访")
-    return await handlers.record_followup(uow=new_uow(), ctx=ctx, appeal_ref=appeal_ref, operator=operator,
-                                          reached=reached, resolved=resolved, satisfaction=satisfaction,
-                                          unit_at_fault=unit_at_fault, comment=comment)
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone().strftime("%m-%d %H:%M")
-

@@ -28,7 +28,7 @@ from services.hotline.service.common import (  # noqa: F401 - re-exported for th
     ScopeChoice,
 )
 from services.hotline.service.duplicates import CANDIDATE_SCAN_LIMIT, find_duplicates  # noqa: F401
-from services.hotline.service.knowledge import bump_revision, to_article
+from services.hotline.service.knowledge import LOCAL_TZ, bump_revision, to_article
 from services.hotline.service.reads import (  # noqa: F401 - re-exported for the entrypoints
     appeal_answer,
     caller_history,
@@ -37,7 +37,7 @@ from services.hotline.service.reads import (  # noqa: F401 - re-exported for the
 )
 from shared.events.catalog import FOLLOWUP_RECORDED
 from shared.events.envelope import CloudEvent, utcnow
-from shared.events.v1 import FollowUpRecorded, OrderChanged
+from shared.events.v1 import FollowUpRecorded, OrderChanged, OrderState
 from shared.projection import Applied, supersedes
 from shared.uow import UnitOfWork
 
@@ -46,25 +46,7 @@ CONSUMER_ORDERS = "hotline-orders"
 
 async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> None:
     """Keep the appeal and every appeal linked to it current with its order (operator's screen, follow-up)."""
-    change: OrderChanged = event.data
-    async with uow:
-        if not await uow.first_delivery(consumer=CONSUMER_ORDERS, event_id=event.id):
-            return
-        appeal = (await uow.session.execute(
-            select(Appeal).where(Appeal.incident_id == change.incident_id))).scalar_one_or_none()
-        if appeal is None:
-            await uow.commit()  # an order from another channel: nothing of ours to update
-            return
-        if not supersedes(change, Applied(appeal.order_id, appeal.order_version)):
-            await uow.commit()  # an older transition arriving late must not roll the status back
-            return
-        values = {"order_id": change.order_id, "order_version": change.version, "order_number": change.order_number, "status": change.to_state.value,
-                  "county_code": change.county_code or appeal.county_code,
-                  "town_code": change.town_code or appeal.town_code, "updated_at": utcnow()}
-        await uow.session.execute(update(Appeal).where(or_(Appeal.id == appeal.id,
-                                                           Appeal.master_number == appeal.number))
-                                  .values(**values))
-        await uow.commit()
+    await handle_orders_changed([event], uow=uow)
 
 
 async def handle_orders_changed(events: list[CloudEvent[Any]], *, uow: UnitOfWork) -> None:
@@ -91,7 +73,29 @@ async def handle_orders_changed(events: list[CloudEvent[Any]], *, uow: UnitOfWor
                                               order_number=change.order_number, status=change.to_state.value,
                                               county_code=county, town_code=town, updated_at=now))
             held[change.incident_id] = (appeal_id, number, Applied(change.order_id, change.version), county, town)
+            if change.to_state is OrderState.MERGED and change.details.get("master"):
+                await _link_merged(uow, appeal_id=appeal_id, number=number, master_order_id=change.details["master"],
+                                   now=now)
         await uow.commit()
+
+
+async def _link_merged(uow: UnitOfWork, *, appeal_id: str, number: str, master_order_id: str, now: Any) -> None:
+    """Dispatch merged this appeal's order into another (并单): link the appeal, and those linked to it, to
+    the master order's appeal, as a link made at the call would. A master from another channel has no
+    appeal here: the appeal then just shows `merged`."""
+    master = (await uow.session.execute(
+        select(Appeal).where(Appeal.order_id == master_order_id, Appeal.master_number.is_(None),
+                             Appeal.id != appeal_id).order_by(Appeal.created_at).limit(1))).scalar_one_or_none()
+    if master is None:
+        return
+    moved = await uow.session.execute(
+        update(Appeal).where(or_(Appeal.id == appeal_id, Appeal.master_number == number))
+        .values(master_number=master.number, order_id=master.order_id, order_number=master.order_number,
+                order_version=master.order_version, status=master.status, county_code=master.county_code,
+                town_code=master.town_code, updated_at=now))
+    await uow.session.execute(update(Appeal).where(Appeal.id == master.id)
+                              .values(linked_count=Appeal.linked_count + moved.rowcount))
+    await uow.session.execute(update(Appeal).where(Appeal.id == appeal_id).values(linked_count=0))
 
 
 # --- follow-up (回访) ----------------------------------------------------------------------------------------
@@ -117,13 +121,21 @@ async def record_followup(*, uow: UnitOfWork, ctx: HotlineContext, appeal_ref: s
         if appeal is None:
             raise NotFound(f"no appeal {appeal_ref}")
         if appeal.order_id is None or appeal.status != "closed":
+            done = "已归档，不能再回访" if appeal.status == "archived" else "办结后才能回访"
             raise Conflict(f"appeal {appeal.number}'s order is {appeal.status}: a follow-up call needs a closed "
-                           "order (办结后才能回访)")
+                           f"order ({done})")
         calls = (await uow.session.execute(select(FollowUpCall).where(FollowUpCall.order_id == appeal.order_id)
                                            .order_by(FollowUpCall.recorded_at))).scalars().all()
-        if any(c.reached and c.recorded_at >= appeal.updated_at for c in calls):
-            # Dispatch has not answered the earlier rating yet: a second one would be a double vote.
-            raise Conflict(f"a follow-up on order {appeal.order_number} was already recorded")
+        if any((c.reached or c.outcome != "retry_call") and c.recorded_at >= appeal.updated_at for c in calls):
+            # Dispatch has not answered the earlier rating (or the unreachable archive) yet: a second one
+            # would be a double vote on an order that is being archived or reopened.
+            raise Conflict(f"a follow-up on order {appeal.order_number} was already recorded (已回访，等待归档或重办)")
+        last = calls[-1] if calls else None
+        if last is not None and not last.reached and last.recorded_at >= appeal.updated_at:
+            due_at = last.recorded_at + ctx.followups.retry_after
+            if now < due_at:  # enforced here, in the transaction, for every client: not only the console
+                raise Conflict(f"上次未接通，{due_at.astimezone(LOCAL_TZ):%m-%d %H:%M} 之后才能再次回访 "
+                               f"(retry after {due_at.isoformat()})")
         failed = 0  # unanswered calls since the last answered one
         for c in reversed(calls):
             if c.reached:

@@ -66,14 +66,15 @@ class Hotline:
         return await self.messages(APPEAL_DISPOSED, at_least)
 
     async def order_event(self, appeal: dict, *, to_state: str, version: int, order_number: str = "GD20261123000001",
-                          order_id: str = "order-1", name: str = "dispatched") -> None:
+                          order_id: str = "order-1", name: str = "dispatched",
+                          details: dict | None = None) -> None:
         """Publish an order transition for this appeal, as dispatch does."""
         change = OrderChanged(
             order_id=order_id, order_number=order_number, incident_id=appeal["incident_id"], action=name,
             from_state=None, to_state=to_state, version=version, unit_code="320612101", tier="town",
             county_code="320612", town_code="320612101", category_code=appeal["category_code"],
             appeal_type=AppealType(appeal["appeal_type"]), channel=Channel.HOTLINE, source_ref=appeal["number"],
-            actor="system:test", occurred_at=utcnow())
+            actor="system:test", occurred_at=utcnow(), details=details or {})
         spec = ORDER_EVENTS[name]
         event = CloudEvent[OrderChanged](source="/mcc/dispatch", type=spec.type, subject=order_id, data=change)
         await self.js.publish(spec.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})

@@ -90,7 +90,8 @@ async def test_a_linked_appeal_publishes_no_incident_and_follows_the_master_orde
 
 
 async def test_a_follow_up_on_a_closed_order_is_recorded_and_published_for_dispatch(db, nats_url, redis_url):
-    async with hotline(db, nats_url, redis_url, seed_knowledge=False, followup_max_attempts=2) as h:
+    async with hotline(db, nats_url, redis_url, seed_knowledge=False, followup_max_attempts=2,
+                       followup_retry_after_s=0) as h:
         appeal = await h.create()
         early = await h.client.post(f"/api/v1/appeals/{appeal['number']}/followups", headers=h.headers,
                                     json={"reached": False})
@@ -122,6 +123,66 @@ async def test_a_follow_up_on_a_closed_order_is_recorded_and_published_for_dispa
 
         await h.order_event(appeal, to_state="in_progress", version=7, order_id="order-77", name="reopened")
         await eventually(lambda: _status_is(h, appeal, "in_progress"))
+
+
+async def test_the_api_refuses_a_retry_call_sooner_than_the_spacing(db, nats_url, redis_url):
+    async with hotline(db, nats_url, redis_url, seed_knowledge=False) as h:  # default spacing: 4 hours
+        appeal = await h.create()
+        await h.order_event(appeal, to_state="closed", version=5, order_id="order-78", name="closed")
+        await eventually(lambda: _status_is(h, appeal, "closed"))
+        url = f"/api/v1/appeals/{appeal['number']}/followups"
+        missed = await h.client.post(url, headers=h.headers, json={"reached": False})
+        assert missed.status_code == 201 and missed.json()["retry_after_s"] == 4 * 3600
+        too_soon = await h.client.post(url, headers=h.headers, json={
+            "reached": True, "resolved": True, "satisfaction": "satisfied"})
+        assert too_soon.status_code == 409 and "之后才能再次回访" in too_soon.json()["detail"]
+        assert await h.count("followup_call") == 1
+        assert len(await h.messages(FOLLOWUP_RECORDED, 1)) == 1
+
+
+async def test_a_follow_up_after_the_unreachable_archive_or_on_an_archived_order_answers_409(
+        db, nats_url, redis_url):
+    async with hotline(db, nats_url, redis_url, seed_knowledge=False, followup_max_attempts=1,
+                       followup_retry_after_s=0) as h:
+        appeal = await h.create()
+        await h.order_event(appeal, to_state="closed", version=5, order_id="order-79", name="closed")
+        await eventually(lambda: _status_is(h, appeal, "closed"))
+        url = f"/api/v1/appeals/{appeal['number']}/followups"
+        unreachable = await h.client.post(url, headers=h.headers, json={"reached": False})
+        assert unreachable.status_code == 201 and unreachable.json()["outcome"] == "archive"
+        again = await h.client.post(url, headers=h.headers, json={"reached": False})
+        assert again.status_code == 409  # dispatch is archiving it: no second vote
+        await h.order_event(appeal, to_state="archived", version=6, order_id="order-79", name="archived")
+        await eventually(lambda: _status_is(h, appeal, "archived"))
+        archived = await h.client.post(url, headers=h.headers, json={
+            "reached": True, "resolved": True, "satisfaction": "satisfied"})
+        assert archived.status_code == 409 and "已归档" in archived.json()["detail"]
+        assert await h.count("followup_call") == 1
+
+
+async def test_a_merge_done_in_dispatch_links_the_appeal_to_the_master_orders_appeal(db, nats_url, redis_url):
+    async with hotline(db, nats_url, redis_url, seed_knowledge=False) as h:
+        master = await h.create(caller_phone="13900000011", coordinates=POINT)
+        merged = await h.create(caller_phone="13700000012", coordinates=FAR)
+        await h.order_event(master, to_state="dispatched", version=1, order_id="order-m",
+                            order_number="GD20261123000101")
+        await h.order_event(merged, to_state="dispatched", version=1, order_id="order-d",
+                            order_number="GD20261123000102")
+        await eventually(lambda: _status_is(h, merged, "dispatched"))
+        await h.order_event(merged, to_state="merged", version=2, order_id="order-d",
+                            order_number="GD20261123000102", name="merged", details={"master": "order-m"})
+
+        async def linked():
+            view = await h.appeal(merged["number"])
+            return view if view["linked_to"] == master["number"] else None
+
+        view = await eventually(linked, message="the merged appeal linked to the master's appeal")
+        assert view["order_number"] == "GD20261123000101"
+        order = (await h.client.get("/api/v1/orders/GD20261123000101/appeals", headers=h.headers)).json()
+        assert order["linked_count"] == 1 and [a["number"] for a in order["linked"]] == [merged["number"]]
+        await h.order_event(master, to_state="closed", version=4, order_id="order-m",
+                            order_number="GD20261123000101", name="closed")
+        await eventually(lambda: _status_is(h, merged, "closed"), message="the merged appeal follows the master")
 
 
 async def _status_is(h, appeal: dict, status: str) -> bool:
