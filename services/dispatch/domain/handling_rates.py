@@ -8,7 +8,8 @@ dispatched within it (the county centre, its towns and its departments); the cit
 Every rate is numerator / denominator with both counts given; a rate whose denominator is 0 is None (no
 data), never 0 % or 100 %. Definitions (also in docs/metrics.md):
 
-  response rate 响应率          = orders signed for on time / orders dispatched
+  response rate 响应率          = orders signed for on time / orders dispatched, less those still inside
+                                 their sign-for window at the as-of time (not missed yet: not counted)
   closed-on-time rate 按期办结率 = orders closed on time / orders closed
   resolution rate 解决率        = follow-ups saying resolved / follow-ups with an answer on resolution
   satisfaction rate 满意率      = (satisfied + basically satisfied) / follow-ups with a rating
@@ -45,6 +46,13 @@ class OrderFacts:
     escalated: bool = False
     satisfaction: str | None = None  # satisfied | basically_satisfied | dissatisfied
     resolved: bool | None = None
+    sign_deadline: datetime | None = None  # the first unit's sign-for deadline
+
+    def awaiting_signature(self, as_of: datetime) -> bool:
+        """Not signed yet, still with its first unit, and its sign-for window still open at `as_of`: not
+        missed (yet), so it is in no response-rate count."""
+        return (self.signed_on_time is None and not (self.closed or self.escalated or self.returned)
+                and self.sign_deadline is not None and self.sign_deadline > as_of)
 
 
 @dataclass(frozen=True)
@@ -104,15 +112,18 @@ def period_bounds(label: str) -> tuple[datetime, datetime]:
     return as_dt(start), as_dt(end)
 
 
-def compute(facts: Iterable[OrderFacts], *, direct_answers: tuple[int, int] | None = None, unit: str = "") -> UnitRates:
-    """The rates over a set of orders; `direct_answers` = (answered directly, all hotline appeals)."""
+def compute(facts: Iterable[OrderFacts], *, direct_answers: tuple[int, int] | None = None, unit: str = "",
+            as_of: datetime | None = None) -> UnitRates:
+    """The rates over a set of orders as they stood at `as_of` (None: count every order as it is);
+    `direct_answers` = (answered directly, all hotline appeals)."""
     items = list(facts)
     dispatched = len(items)
+    due = [f for f in items if as_of is None or not f.awaiting_signature(as_of)]
     closed = [f for f in items if f.closed]
     rated = [f for f in items if f.satisfaction is not None]
     answered = [f for f in items if f.resolved is not None]
     rates = {
-        "response": Rate(sum(1 for f in items if f.signed_on_time), dispatched),
+        "response": Rate(sum(1 for f in due if f.signed_on_time), len(due)),
         "closed_on_time": Rate(sum(1 for f in closed if f.closed_on_time), len(closed)),
         "resolution": Rate(sum(1 for f in answered if f.resolved), len(answered)),
         "satisfaction": Rate(sum(1 for f in rated if f.satisfaction in SATISFIED), len(rated)),
@@ -127,9 +138,10 @@ def compute(facts: Iterable[OrderFacts], *, direct_answers: tuple[int, int] | No
 
 # --- 红黑榜 ---------------------------------------------------------------------------------------------------
 
-# The composite score: the outcome rates weigh most; return and escalation rates count against.
+# The composite score: the outcome rates weigh most; return, reopen and escalation rates count against.
 WEIGHTS = {"response": 0.2, "closed_on_time": 0.3, "satisfaction": 0.3, "resolution": 0.2}
-PENALTIES = {"return": 0.1, "escalation": 0.1}
+PENALTIES = {"return": 0.1, "reopen": 0.1, "escalation": 0.1}
+DEFAULT_MIN_ORDERS = 10  # fewer orders in the month and one late order would swing the score by 10+ points
 
 
 def score(rates: UnitRates) -> float | None:
@@ -151,31 +163,55 @@ class LeagueTable:
     excluded: list[UnitRates]  # too few orders to rank fairly
 
 
-def league(rates: Iterable[UnitRates], *, size: int = 5, min_orders: int = 10) -> LeagueTable:
-    """Top and bottom `size` by score; units with fewer than `min_orders` orders are listed apart. Ties are
-    broken by more orders, then by unit code, so the table is the same every time it is computed."""
+def league(rates: Iterable[UnitRates], *, size: int = 5, min_orders: int = DEFAULT_MIN_ORDERS) -> LeagueTable:
+    """Top and bottom `size` by score; units with fewer than `min_orders` orders (or no score yet) are listed
+    apart. Each list takes at most half of the ranked units, so no unit is both red and black (a lone unit
+    is on neither). Ties are broken by more orders, then by unit code, so the table is the same every time."""
     eligible, excluded = [], []
     for r in rates:
         s = score(r) if r.orders >= min_orders else None
         (eligible if s is not None else excluded).append((r, s) if s is not None else r)
     ranked = sorted(eligible, key=lambda rs: (-rs[1], -rs[0].orders, rs[0].unit))
-    black = sorted(eligible, key=lambda rs: (rs[1], -rs[0].orders, rs[0].unit))[:size]
-    return LeagueTable(ranked[:size], black, ranked, excluded)  # type: ignore[arg-type]
+    n = min(size, len(ranked) // 2)
+    black = sorted(ranked[n:], key=lambda rs: (rs[1], -rs[0].orders, rs[0].unit))[:n]
+    return LeagueTable(ranked[:n], black, ranked, excluded)  # type: ignore[arg-type]
+
+
+def _header() -> list[str]:
+    header = ["周期 period", "单位代码 unit", "单位 name", "工单数 orders", "综合得分 score"]
+    for n in RATE_NAMES:
+        header += [f"{LABELS[n]} {n}_rate", f"{LABELS[n]}分子 {n}_numerator", f"{LABELS[n]}分母 {n}_denominator"]
+    return header
+
+
+def _line(r: UnitRates, names: Mapping[str, str] | None, period: str) -> list[object]:
+    unit_score = score(r)
+    line: list[object] = [period, r.unit, (names or {}).get(r.unit, ""), r.orders,
+                          "" if unit_score is None else unit_score]
+    for n in RATE_NAMES:
+        rate = r.rates.get(n)
+        line += ["" if rate is None or rate.value is None else rate.value,
+                 "" if rate is None else rate.numerator, "" if rate is None else rate.denominator]
+    return line
+
+
+def _with_bom(lines: Iterable[list[object]]) -> str:
+    """CSV, UTF-8 with BOM so spreadsheet programs (Excel) read the Chinese."""
+    out = io.StringIO()
+    csv.writer(out).writerows(lines)
+    return "\ufeff" + out.getvalue()
 
 
 def to_csv(rows: Iterable[UnitRates], *, names: Mapping[str, str] | None = None, period: str = "") -> str:
     """CSV with a Chinese/English header, UTF-8 with BOM so spreadsheet programs read the Chinese."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    header = ["周期 period", "单位代码 unit", "单位 name", "工单数 orders", "综合得分 score"]
-    for n in RATE_NAMES:
-        header += [f"{LABELS[n]} {n}_rate", f"{LABELS[n]}分子 {n}_numerator", f"{LABELS[n]}分母 {n}_denominator"]
-    writer.writerow(header)
-    for r in rows:
-        line = [period, r.unit, (names or {}).get(r.unit, ""), r.orders, score(r) if score(r) is not None else ""]
-        for n in RATE_NAMES:
-            rate = r.rates.get(n)
-            line += ["" if rate is None or rate.value is None else rate.value,
-                     "" if rate is None else rate.numerator, "" if rate is None else rate.denominator]
-        writer.writerow(line)
-    return "\ufeff" + out.getvalue()
+    return _with_bom([_header(), *(_line(r, names, period) for r in rows)])
+
+
+def league_to_csv(table: LeagueTable, *, names: Mapping[str, str] | None = None, period: str = "") -> str:
+    """The league table as CSV (UTF-8 with BOM): 红榜, then 黑榜, then every ranked unit, then those set apart."""
+    rows = ([("红榜 red", i + 1, r) for i, (r, _) in enumerate(table.red)]
+            + [("黑榜 black", i + 1, r) for i, (r, _) in enumerate(table.black)]
+            + [("排名 ranked", i + 1, r) for i, (r, _) in enumerate(table.ranked)]
+            + [("未排名 excluded", "", r) for r in table.excluded])
+    return _with_bom([["榜单 list", "名次 rank", *_header()],
+                      *([kind, rank, *_line(r, names, period)] for kind, rank, r in rows)])

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.dispatch.adapters.orm import WorkOrderBase
 from services.dispatch.adapters.reference import UnitRecord, parse_units
 from services.dispatch.adapters.repository import StaleOrder
-from services.dispatch.domain.handling_rates import league, score, to_csv
+from services.dispatch.domain.handling_rates import DEFAULT_MIN_ORDERS, league, league_to_csv, score, to_csv
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -336,12 +336,14 @@ async def read_rates(uow: UowDep, holder: HolderDep, principal: RatesReader,
                      tier: Literal["town", "county", "department", "city"] = "town",
                      period: str = Query(..., pattern=PERIOD, description="2026-11, 2026-W48 or 2026-11-23"),
                      unit: str | None = Query(None, max_length=64),
+                     as_of: datetime | None = Query(None, description="count as things stood then (default: now);"
+                                                    " an order still inside its sign-for window is not missed"),
                      format: Literal["json", "csv"] = "json") -> Any:
     visible = _visible_units(principal, holder, tier)
     units = [unit] if unit else visible
     if unit and visible is not None and unit not in visible:
         raise HTTPException(404, detail=f"no unit {unit} in your area")
-    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=period, units=units)
+    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=period, units=units, as_of=as_of)
     if format == "csv":
         names = {u.code: u.name for u in holder.policy.org}
         return Response(to_csv(rows, names=names, period=period), media_type="text/csv; charset=utf-8",
@@ -362,9 +364,16 @@ class LeagueOut(BaseModel):
 async def read_league(uow: UowDep, holder: HolderDep, _: RatesReader,
                       tier: Literal["town", "county", "department"] = "town",
                       month: str = Query(..., pattern=r"^\d{4}-\d{2}$"), size: int = Query(5, ge=1, le=50),
-                      min_orders: int = Query(10, ge=1)) -> Any:
-    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=month)
+                      min_orders: int = Query(DEFAULT_MIN_ORDERS, ge=1,
+                                              description="fewer orders in the month: not ranked (excluded)"),
+                      as_of: datetime | None = Query(None, description="count as things stood then (default: now)"),
+                      format: Literal["json", "csv"] = "json") -> Any:
+    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=month, as_of=as_of)
     table = league(rows, size=size, min_orders=min_orders)
+    if format == "csv":
+        names = {u.code: u.name for u in holder.policy.org}
+        return Response(league_to_csv(table, names=names, period=month), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="mcc-league-{tier}-{month}.csv"'})
     return LeagueOut(period=month, tier=tier, red=_rates_out([r for r, _ in table.red], holder),
                      black=_rates_out([r for r, _ in table.black], holder), excluded=[r.unit for r in table.excluded])
 

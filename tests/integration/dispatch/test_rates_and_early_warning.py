@@ -79,10 +79,24 @@ async def test_rates_count_each_order_for_the_unit_first_given_it(start_dispatch
         rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
         assert rows[0][:3] == ["周期 period", "单位代码 unit", "单位 name"] and len(rows) == 1 + 96
 
+        fresh = (await d.client.get("/api/v1/rates", params={"tier": "town", "period": month, "unit": TZ_TOWN_B},
+                                    headers=CITY_CENTRE)).json()[0]["rates"]["response"]
+        assert fresh == {"value": None, "numerator": 0, "denominator": 0}  # still inside its window: not missed
+        later = (await d.client.get("/api/v1/rates", headers=CITY_CENTRE, params={
+            "tier": "town", "period": month, "unit": TZ_TOWN_B, "as_of": "2099-01-01T00:00:00+08:00"})).json()
+        assert later[0]["rates"]["response"]["denominator"] == 1  # past its deadline unsigned: missed
+
         league = (await d.client.get("/api/v1/rates/league", params={"tier": "town", "month": month, "min_orders": 1},
                                      headers=CITY_CENTRE)).json()
-        assert {u["unit_code"] for u in league["red"] + league["black"]} == {TZ_TOWN_A, TZ_TOWN_B}
-        assert len(league["excluded"]) == 94
+        # Town B's one fresh order gives it no score yet; town A alone is compared with nobody: on neither list.
+        assert league["red"] == [] and league["black"] == []
+        assert TZ_TOWN_B in league["excluded"] and len(league["excluded"]) == 95
+        table = await d.client.get("/api/v1/rates/league", headers=CITY_CENTRE,
+                                   params={"tier": "town", "month": month, "min_orders": 1, "format": "csv"})
+        assert table.headers["content-type"].startswith("text/csv") and table.content.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(table.content.decode("utf-8-sig"))))
+        assert rows[0][:4] == ["榜单 list", "名次 rank", "周期 period", "单位代码 unit"]
+        assert ["排名 ranked", "1", month, TZ_TOWN_A] == rows[1][:4] and len(rows) == 1 + 1 + 95
 
 
 async def test_a_spike_in_one_town_raises_one_early_warning_and_steady_towns_none(start_dispatch, nats_url):

@@ -11,6 +11,7 @@ from services.dispatch.domain.handling_rates import (
     UnitRates,
     compute,
     league,
+    league_to_csv,
     period_bounds,
     period_of,
     score,
@@ -51,8 +52,9 @@ def test_the_rates_of_a_fixture_month_equal_the_hand_computed_values():
     for name, (num, den, value) in expected.items():
         rate = rates.rates[name]
         assert (rate.numerator, rate.denominator, rate.value) == (num, den, value), name
-    # 0.2·0.7 + 0.3·0.6667 + 0.3·0.8 + 0.2·0.75 = 0.73 (weights sum to 1), less 0.1·0.2 + 0.1·0.1 = 0.03
-    assert score(rates) == pytest.approx(70.0, abs=0.01)
+    # 0.2·0.7 + 0.3·0.6667 + 0.3·0.8 + 0.2·0.75 = 0.73 (weights sum to 1), less the penalties
+    # 0.1·0.2 (return) + 0.1·0.1667 (reopen) + 0.1·0.1 (escalation) = 0.0467
+    assert score(rates) == pytest.approx(68.33, abs=0.01)
 
 
 def test_a_rate_without_a_denominator_is_no_data_not_zero():
@@ -87,3 +89,48 @@ def test_the_csv_opens_in_excel_with_chinese_headers():
     text = to_csv([compute(fixture_month(), unit="A")], names={"A": "金沙街道"}, period="2026-11")
     assert text.startswith("\ufeff周期 period,单位代码 unit")
     assert "金沙街道" in text and ",0.7,7,10," in text
+
+
+def test_an_order_still_inside_its_sign_for_window_is_not_counted_as_missed():
+    now = NOV + timedelta(hours=1)
+    fresh = OrderFacts("A", NOV, sign_deadline=NOV + timedelta(hours=24))
+    overdue = OrderFacts("A", NOV - timedelta(days=2), sign_deadline=NOV - timedelta(days=1))
+    escalated = OrderFacts("A", NOV, escalated=True, sign_deadline=NOV + timedelta(hours=24))
+    signed = OrderFacts("A", NOV, True, sign_deadline=NOV + timedelta(hours=24))
+    rates = compute([fresh, overdue, escalated, signed], unit="A", as_of=now)
+    response = rates.rates["response"]
+    assert (response.numerator, response.denominator) == (1, 3)  # the fresh one is in no count yet
+    assert compute([fresh], unit="A", as_of=now).rates["response"].value is None  # no data, not 0 %
+    assert compute([fresh], unit="A", as_of=NOV + timedelta(days=2)).rates["response"].value == 0.0
+
+
+def test_two_fresh_orders_put_a_town_on_neither_list():
+    fresh = [OrderFacts("NEW", NOV, sign_deadline=NOV + timedelta(hours=24)) for _ in range(2)]
+    units = [compute(fresh, unit="NEW", as_of=NOV + timedelta(minutes=5)), _unit("OLD1", 20, 10),
+             _unit("OLD2", 20, 15)]
+    table = league(units, size=5, min_orders=1)
+    assert [u.unit for u in table.excluded] == ["NEW"]
+    assert [u.unit for u, _ in table.red] == ["OLD2"] and [u.unit for u, _ in table.black] == ["OLD1"]
+
+
+def test_no_unit_is_both_red_and_black():
+    for n in range(1, 12):
+        table = league([_unit(f"T{i:02d}", 20, i) for i in range(n)], size=5, min_orders=10)
+        red, black = {u.unit for u, _ in table.red}, {u.unit for u, _ in table.black}
+        assert not red & black, n
+        assert len(red) == len(black) == min(5, n // 2)
+
+
+def test_the_reopen_rate_lowers_the_score():
+    closed = [OrderFacts("A", NOV, True, True, True) for _ in range(10)]
+    reopened = [OrderFacts("A", NOV, True, True, True, reopened=i < 5) for i in range(10)]
+    assert score(compute(closed, unit="A")) - score(compute(reopened, unit="A")) == pytest.approx(5.0)
+
+
+def test_the_league_table_csv_opens_in_excel_and_names_each_list():
+    units = [_unit(f"T{i:02d}", 20, i) for i in range(4)] + [_unit("SMALL", 3, 3)]
+    text = league_to_csv(league(units, size=5, min_orders=10), names={"T03": "金沙街道"}, period="2026-11")
+    assert text.startswith("\ufeff榜单 list,名次 rank,周期 period,单位代码 unit")
+    lines = text.splitlines()
+    assert lines[1].startswith("红榜 red,1,2026-11,T03,金沙街道,20,") and lines[3].startswith("黑榜 black,1,2026-11,T00")
+    assert lines[-1].startswith("未排名 excluded,,2026-11,SMALL")

@@ -18,6 +18,7 @@ from services.dispatch.domain.sla import CHINA_TZ
 from services.dispatch.service.handlers.common import (
     PolicyHolder,
 )
+from shared.events.envelope import utcnow
 from shared.uow import UnitOfWork
 
 TIER_KINDS = {"town": (UnitKind.TOWN,), "county": (UnitKind.COUNTY,), "department": (UnitKind.DEPARTMENT,),
@@ -25,17 +26,20 @@ TIER_KINDS = {"town": (UnitKind.TOWN,), "county": (UnitKind.COUNTY,), "departmen
 
 
 async def handling_rates(*, uow: UnitOfWork, holder: PolicyHolder, tier: str, label: str,
-                         units: Sequence[str] | None = None) -> list[UnitRates]:
+                         units: Sequence[str] | None = None, as_of: datetime | None = None) -> list[UnitRates]:
     """The rates of every unit of a tier (or the given units) over a period label (2026-11, 2026-W48,
-    2026-11-23), computed from the orders table: the record of truth."""
+    2026-11-23) as they stood at `as_of` (now), computed from the orders table: the record of truth."""
     org = holder.policy.org
+    as_of = as_of or utcnow()
+    if as_of.tzinfo is None:  # a bare date-time from a query string is the city's clock
+        as_of = as_of.replace(tzinfo=CHINA_TZ)
     start, end = period_bounds(label)
     codes = list(units) if units else sorted(u.code for u in org if u.kind in TIER_KINDS[tier])
     async with uow:
         rows = (await uow.session.execute(select(
             WorkOrder.first_unit_code, WorkOrder.dispatched_at, WorkOrder.signed_on_time, WorkOrder.closed_on_time,
             WorkOrder.return_count, WorkOrder.reopen_count, WorkOrder.escalation_count, WorkOrder.satisfaction,
-            WorkOrder.resolved).where(WorkOrder.dispatched_at >= start, WorkOrder.dispatched_at < end,
+            WorkOrder.resolved, WorkOrder.first_sign_deadline).where(WorkOrder.dispatched_at >= start, WorkOrder.dispatched_at < end,
                                       WorkOrder.first_unit_code.is_not(None)))).all()
         days = (start.astimezone(CHINA_TZ).date().isoformat(), end.astimezone(CHINA_TZ).date().isoformat())
         dispositions = (await uow.session.execute(select(
@@ -44,7 +48,7 @@ async def handling_rates(*, uow: UnitOfWork, holder: PolicyHolder, tier: str, la
             .group_by(DispositionDay.county_code, DispositionDay.disposition))).all()
     facts = [OrderFacts(first_unit=r[0], dispatched_at=r[1], signed_on_time=r[2], closed=r[3] is not None,
                         closed_on_time=r[3], returned=r[4] > 0, reopened=r[5] > 0, escalated=r[6] > 0,
-                        satisfaction=r[7], resolved=r[8]) for r in rows]
+                        satisfaction=r[7], resolved=r[8], sign_deadline=r[9]) for r in rows]
     out = []
     for code in codes:
         unit = org.get(code)
@@ -56,7 +60,7 @@ async def handling_rates(*, uow: UnitOfWork, holder: PolicyHolder, tier: str, la
         if nested:
             picked = [(d, n) for county, d, n in dispositions if unit.kind is UnitKind.CITY or county == code]
             direct = (sum(n for d, n in picked if d == "answered"), sum(n for _, n in picked))
-        out.append(compute(mine, unit=code, direct_answers=direct))
+        out.append(compute(mine, unit=code, direct_answers=direct, as_of=as_of))
     return out
 
 
