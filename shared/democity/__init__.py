@@ -1,25 +1,26 @@
-"""A deterministic demo city at Nantong scale (南通): 1 city, 10 counties, 96 towns, their villages and
-communities, departments, and 8,450 comprehensive + 853 dedicated grids tiling the city's bounding box.
+"""A deterministic demo city at Nantong scale (南通) laid out where Nantong is: 1 city, 10 counties, 96 towns
+around their real seats of government (`places.py`), their villages and communities, departments, and 8,450
+comprehensive + 853 dedicated grids covering the city's land.
 
-Geometry is an exact rectangle tiling (counties → towns → villages → grids), so neighbouring grids share edges
-exactly; dedicated grids (专属网格) are small rectangles inside one comprehensive grid of their village.
+Geometry: a lattice of rectangles over the city's outline (finer in the urban core, where grids are smaller),
+each rectangle given to the town whose seat is nearest, so that neighbouring grids share edges exactly and a
+point near a town's seat lies in that town. A town's rectangles, in rows, are cut into its villages; a few are
+halved so that the counts match Nantong's. Dedicated grids (专属网格) are small rectangles inside one
+comprehensive grid of their village. What is real and what is synthetic: `places.py` and docs/grid.md.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import asdict, dataclass
 
-CITY_CODE = "320600"
-BBOX = (120.20, 31.70, 121.90, 32.70)  # lon_min, lat_min, lon_max, lat_max
+import numpy as np
+import shapely
 
-COUNTIES = (
-    ("320613", "崇川区"), ("320612", "通州区"), ("320614", "海门区"), ("320623", "如东县"), ("320681", "启东市"),
-    ("320682", "如皋市"), ("320685", "海安市"), ("320671", "南通经济技术开发区"), ("320672", "苏锡通科技产业园区"),
-    ("320673", "通州湾示范区"),
-)
-TOWNS_PER_COUNTY = (12, 11, 10, 12, 11, 12, 10, 7, 5, 6)  # 96 in all
-TOWN_STEMS = "和平 任港 新城 虹桥 学田 钟秀 文峰 观音山 狼山 幸福 陈桥 秦灶 金沙 西亭 二甲 东社 三余 石港 刘桥 平潮 平东 五接 兴东 先锋 川姜 三厂 滨江 三星 常乐 悦来 四甲 余东 正余 包场 临江 掘港 城中 大豫 曹埠 岔河 双甸 新店 河口 袁庄 马塘 丰利 栟茶 洋口 长沙 汇龙 南阳 北新 王鲍 合作 海复 近海 寅阳 惠萍 东海 吕四 如城 东陈 丁堰 白蒲 下原 九华 石庄 长江 吴窑 江安 搬经 磨头 海安 城东 曲塘 李堡 角斜 大公 雅周 白甸 南莫 墩头 孙庄 竹行 小海 中兴 新开 张芝山 东方 兴仁 三和 通海 东灶 启海 大同 北濠".split()
+from shared.democity.places import CITY_CENTRE, COUNTIES, OUTLINE, TOWNS
+
+CITY_CODE = "320600"
 VILLAGE_STEMS = "兴仁 友谊 新华 永安 团结 红旗 先锋 光明 东风 向阳 五一 联合 新民 富民 太平 长青 双桥 三元 丰收 新河 金桥 建设 胜利 幸福 和谐 民主".split()
 FUNCTIONS = (
     ("water", "水务局"), ("roads", "交通运输局"), ("market", "市场监督管理局"), ("environment", "生态环境局"),
@@ -33,6 +34,15 @@ DEDICATED_TYPES = (("school", "学校"), ("market", "市场"), ("factory", "工�
                    ("industrial_park", "工业园区"), ("scenic_area", "景区"))
 SURNAMES = "张王李赵陈刘杨黄吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华建国红梅志"
+STEP_KM = 1.18  # lattice step (km); grows if places.py changes and more grids come out than 8,450
+URBAN_RADIUS_KM = 14  # within this of the city centre grids are a quarter the size (denser population)
+KM_PER_DEG_LAT = 111.32
+COS_LAT = math.cos(math.radians(32.2))
+_xs, _ys = zip(*OUTLINE, strict=True)
+BBOX = (min(_xs), min(_ys), max(_xs), max(_ys))  # lon_min, lat_min, lon_max, lat_max of the outline
+TOWNS_PER_COUNTY = tuple(len(TOWNS[code]) for code, _, _ in COUNTIES)  # 96 in all
+
+Rect = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,6 @@ def _r(x: float) -> float:
     return round(x, 6)
 
 
-def _split(lo: float, hi: float, n: int) -> list[tuple[float, float]]:
-    edges = [_r(lo + (hi - lo) * i / n) for i in range(n + 1)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
-
-
 def _rect(x0: float, y0: float, x1: float, y1: float) -> tuple[tuple[float, float], ...]:
     return ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))
 
@@ -84,51 +89,153 @@ def _person(seed: int) -> tuple[str, str]:
     return name, phone
 
 
+def _seats() -> tuple[list[str], np.ndarray]:
+    codes, xy = [], []
+    for county, _, _ in COUNTIES:
+        for t, (_, seat) in enumerate(TOWNS[county]):
+            codes.append(f"{county}{t + 101:03d}")
+            xy.append(seat)
+    return codes, np.array(xy)
+
+
+def _km(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    return np.hypot(dx * KM_PER_DEG_LAT * COS_LAT, dy * KM_PER_DEG_LAT)
+
+
+def _cells(step: float) -> tuple[list[Rect], np.ndarray]:
+    """Lattice rectangles whose centre is on land, quartered in the urban core, with each one's nearest seat."""
+    dx, dy = step / COS_LAT / KM_PER_DEG_LAT, step / KM_PER_DEG_LAT
+    xs = [_r(BBOX[0] + i * dx) for i in range(int((BBOX[2] - BBOX[0]) / dx) + 2)]
+    ys = [_r(BBOX[1] + j * dy) for j in range(int((BBOX[3] - BBOX[1]) / dy) + 2)]
+    gx, gy = np.meshgrid(np.arange(len(xs) - 1), np.arange(len(ys) - 1))
+    gx, gy = gx.ravel(), gy.ravel()
+    urban = _km((np.add(xs[:-1], xs[1:]) / 2)[gx] - CITY_CENTRE[0],
+                (np.add(ys[:-1], ys[1:]) / 2)[gy] - CITY_CENTRE[1]) <= URBAN_RADIUS_KM
+    rects: list[Rect] = []
+    for i, j, quarter in zip(gx.tolist(), gy.tolist(), urban.tolist(), strict=True):
+        x0, y0, x1, y1 = xs[i], ys[j], xs[i + 1], ys[j + 1]
+        if quarter:
+            xm, ym = _r((x0 + x1) / 2), _r((y0 + y1) / 2)
+            rects += [(x0, y0, xm, ym), (xm, y0, x1, ym), (x0, ym, xm, y1), (xm, ym, x1, y1)]
+        else:
+            rects.append((x0, y0, x1, y1))
+    box = np.array(rects)
+    cx, cy = (box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2
+    land = shapely.contains_xy(shapely.Polygon(OUTLINE), cx, cy)
+    _, seats = _seats()
+    cx, cy = cx[land], cy[land]
+    nearest = np.argmin(_km(cx[:, None] - seats[None, :, 0], cy[:, None] - seats[None, :, 1]), axis=1)
+    return [r for r, keep in zip(rects, land, strict=True) if keep], nearest
+
+
+def _halve(r: Rect) -> tuple[Rect, Rect]:
+    x0, y0, x1, y1 = r
+    if (x1 - x0) * COS_LAT >= (y1 - y0):
+        xm = _r((x0 + x1) / 2)
+        return (x0, y0, xm, y1), (xm, y0, x1, y1)
+    ym = _r((y0 + y1) / 2)
+    return (x0, y0, x1, ym), (x0, ym, x1, y1)
+
+
+def _area(r: Rect) -> float:
+    return (r[2] - r[0]) * (r[3] - r[1])
+
+
+def _split_largest(rects: list[Rect]) -> None:
+    i = max(range(len(rects)), key=lambda k: (_area(rects[k]), -rects[k][1], -rects[k][0]))
+    rects[i:i + 1] = _halve(rects[i])
+
+
+def _villages_per_town(t: int) -> int:
+    return 9 + (t % 4)
+
+
 @functools.cache
-def _build() -> tuple[tuple[Unit, ...], tuple[GridRecord, ...], dict[str, tuple[float, float, float, float]]]:
-    units: list[Unit] = [Unit(CITY_CODE, "南通市", "city", None)]
-    boxes: dict[str, tuple[float, float, float, float]] = {CITY_CODE: BBOX}
+def _town_cells() -> dict[str, list[Rect]]:
+    """Each town's grid rectangles: the coarsest lattice that yields at most 8,450, then halves to make it exact."""
+    codes, _ = _seats()
+    need = {code: _villages_per_town(int(code[-3:]) - 101) for code in codes}
+    step = STEP_KM  # the search starts where it ended last time: places.py changed, it may go on
+    while True:
+        rects, nearest = _cells(step)
+        by_town: dict[str, list[Rect]] = {code: [] for code in codes}
+        for r, n in zip(rects, nearest, strict=True):
+            by_town[codes[n]].append(r)
+        for code, own in by_town.items():
+            while own and len(own) < need[code]:  # every village gets at least one grid
+                _split_largest(own)
+        if all(by_town.values()) and sum(map(len, by_town.values())) <= COMPREHENSIVE_GRIDS:
+            break
+        step = round(step + 0.02, 3)
+    ordered = sorted(by_town, key=lambda c: -max(_area(r) for r in by_town[c]))
+    short = COMPREHENSIVE_GRIDS - sum(map(len, by_town.values()))
+    for i in range(short):  # rural towns (largest rectangles) first, one halving per town in turn
+        _split_largest(by_town[ordered[i % len(ordered)]])
+    return by_town
+
+
+def _in_rows(rects: list[Rect]) -> list[Rect]:
+    """Rectangles in rows, alternating direction, so that consecutive runs (villages) are compact."""
+    height = min(r[3] - r[1] for r in rects) * 4
+    def key(r: Rect) -> tuple[int, float, float]:
+        row = int((r[1] - BBOX[1]) / height)
+        return row, (r[0] if row % 2 == 0 else -r[0]), r[1]
+    return sorted(rects, key=key)
+
+
+def _runs(items: list[Rect], n: int) -> list[list[Rect]]:
+    edges = [round(len(items) * i / n) for i in range(n + 1)]
+    return [items[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _outline(rects: list[Rect]) -> shapely.Geometry:
+    return shapely.union_all(shapely.box(*np.array(rects).T)).simplify(0)
+
+
+def _bounds(rects: list[Rect]) -> tuple[float, float, float, float]:
+    box = np.array(rects)
+    return (float(box[:, 0].min()), float(box[:, 1].min()), float(box[:, 2].max()), float(box[:, 3].max()))
+
+
+@functools.cache
+def _build() -> tuple[tuple[Unit, ...], tuple[GridRecord, ...], dict[str, list[Rect]]]:
+    units: list[Unit] = [Unit(CITY_CODE, "南通市", "city", None, centroid=CITY_CENTRE)]
     units += [Unit(f"{CITY_CODE}-{f}", f"南通市{n}", "department", CITY_CODE, f) for f, n in FUNCTIONS]
-    x_lo, y_lo, x_hi, y_hi = BBOX
-    villages: list[tuple[str, str, str, tuple[float, float, float, float]]] = []
-    stems = iter(TOWN_STEMS)
-    for (c_code, c_name), (cx0, cx1), n_towns in zip(COUNTIES, _split(x_lo, x_hi, 10), TOWNS_PER_COUNTY, strict=True):
-        units.append(Unit(c_code, c_name, "county", CITY_CODE, centroid=(_r((cx0 + cx1) / 2), _r((y_lo + y_hi) / 2))))
-        boxes[c_code] = (cx0, y_lo, cx1, y_hi)
+    cells = _town_cells()
+    areas: dict[str, list[Rect]] = {}
+    villages: list[tuple[str, str, str, list[Rect]]] = []
+    for c_code, c_name, c_seat in COUNTIES:
+        units.append(Unit(c_code, c_name, "county", CITY_CODE, centroid=c_seat))
         short = c_name[:2]
         units += [Unit(f"{c_code}-{f}", f"{short}{n}", "department", c_code, f) for f, n in FUNCTIONS]
-        for t, (ty0, ty1) in enumerate(_split(y_lo, y_hi, n_towns)):
+        for t, (t_name, seat) in enumerate(TOWNS[c_code]):
             t_code = f"{c_code}{t + 101:03d}"
-            stem = next(stems)
-            street = t % 3 == 0
-            units.append(Unit(t_code, f"{stem}{'街道' if street else '镇'}", "town", c_code,
-                              centroid=(_r((cx0 + cx1) / 2), _r((ty0 + ty1) / 2))))
-            boxes[t_code] = (cx0, ty0, cx1, ty1)
-            n_vill = 9 + (t % 4)
-            for v, (vx0, vx1) in enumerate(_split(cx0, cx1, n_vill)):
+            units.append(Unit(t_code, t_name, "town", c_code, centroid=seat))
+            street = t_name.endswith("街道")
+            for v, own in enumerate(_runs(_in_rows(cells[t_code]), _villages_per_town(t))):
                 v_code = f"{t_code}{v + 1:03d}"
                 kind = "community" if (street or v % 4 == 0) else "village"
                 name = f"{VILLAGE_STEMS[(t * 7 + v) % len(VILLAGE_STEMS)]}{'社区' if kind == 'community' else '村'}"
-                units.append(Unit(v_code, name, kind, t_code, centroid=(_r((vx0 + vx1) / 2), _r((ty0 + ty1) / 2))))
-                boxes[v_code] = (vx0, ty0, vx1, ty1)
-                villages.append((v_code, t_code, c_code, (vx0, ty0, vx1, ty1)))
+                areas[v_code] = own
+                x0, y0, x1, y1 = own[len(own) // 2]  # a grid in the middle of the village's run
+                units.append(Unit(v_code, name, kind, t_code, centroid=(_r((x0 + x1) / 2), _r((y0 + y1) / 2))))
+                villages.append((v_code, t_code, c_code, own))
+            areas[t_code] = cells[t_code]
+        areas[c_code] = [r for t in range(len(TOWNS[c_code])) for r in cells[f"{c_code}{t + 101:03d}"]]
+    areas[CITY_CODE] = [r for own in cells.values() for r in own]
     unit_names = {u.code: u.name for u in units}
     grids: list[GridRecord] = []
-    per, extra = divmod(COMPREHENSIVE_GRIDS, len(villages))
     ded_per, ded_extra = divmod(DEDICATED_GRIDS, len(villages))
     seed = 0
-    for i, (v_code, t_code, c_code, (vx0, vy0, vx1, vy1)) in enumerate(villages):
-        n = per + (1 if i < extra else 0)
-        cells = _split(vy0, vy1, n)
+    for i, (v_code, t_code, c_code, own) in enumerate(villages):
         comp = []
-        for g, (gy0, gy1) in enumerate(cells):
+        for g, (x0, y0, x1, y1) in enumerate(own):
             seed += 1
             leader, worker = _person(seed), _person(seed + 100_000)
-            record = GridRecord(
+            comp.append(GridRecord(
                 f"{v_code}{g + 1:03d}", f"{unit_names[t_code]}{unit_names[v_code]}第{g + 1}网格", "comprehensive", None,
-                v_code, t_code, c_code, _rect(vx0, gy0, vx1, gy1),
-                (Member(leader[0], "grid_leader", leader[1]), Member(worker[0], "grid_worker", worker[1])))
-            comp.append(record)
+                v_code, t_code, c_code, _rect(x0, y0, x1, y1),
+                (Member(leader[0], "grid_leader", leader[1]), Member(worker[0], "grid_worker", worker[1]))))
         grids += comp
         for d in range(ded_per + (1 if i < ded_extra else 0)):
             host = comp[(d * 3) % len(comp)]
@@ -141,7 +248,7 @@ def _build() -> tuple[tuple[Unit, ...], tuple[GridRecord, ...], dict[str, tuple[
                 f"{v_code}{901 + d:03d}", f"{unit_names[v_code]}{dname}专属网格", "dedicated", dtype, v_code, t_code,
                 c_code, _rect(_r(hx0 + w * 0.3), _r(hy0 + h * 0.3), _r(hx0 + w * 0.6), _r(hy0 + h * 0.6)),
                 (Member(leader[0], "dedicated_leader", leader[1]),)))
-    return tuple(units), tuple(grids), boxes
+    return tuple(units), tuple(grids), areas
 
 
 def units() -> list[Unit]:
@@ -154,9 +261,27 @@ def grids() -> list[GridRecord]:
     return list(_build()[1])
 
 
+@functools.cache
+def outlines() -> dict[str, shapely.Geometry]:
+    """The area of the city, each county and town: the union of its comprehensive grids (shapely Polygons)."""
+    areas = _build()[2]
+    shapes = {code: _outline(rects) for code, rects in areas.items() if len(code) == 9}
+    for code, _, _ in COUNTIES:  # counties and the city from their towns: far fewer edges than their grids
+        shapes[code] = shapely.union_all([s for t, s in shapes.items() if t.startswith(code)]).simplify(0)
+    shapes[CITY_CODE] = shapely.union_all([shapes[code] for code, _, _ in COUNTIES]).simplify(0)
+    return shapes
+
+
+@functools.cache
 def boxes() -> dict[str, tuple[float, float, float, float]]:
     """Bounding rectangles of the city, counties, towns and villages (lon_min, lat_min, lon_max, lat_max)."""
-    return dict(_build()[2])
+    return {code: _bounds(rects) for code, rects in _build()[2].items()}
+
+
+def seats() -> dict[str, tuple[float, float]]:
+    """Town code → the (lon, lat) of its seat of government."""
+    codes, xy = _seats()
+    return {code: (float(x), float(y)) for code, (x, y) in zip(codes, xy, strict=True)}
 
 
 def units_as_dicts() -> list[dict]:

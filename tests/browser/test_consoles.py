@@ -10,7 +10,7 @@ from tests.browser.conftest import bearer, block_network, screenshot, serious_vi
 from tests.support.console_driver import Call
 from tests.support.polling import eventually_sync
 
-POINT = (120.9, 32.0)  # in 长沙街道, 启东市 of the demo city
+POINT = (120.9, 32.0)  # in 文峰街道, 崇川区 (downtown Nantong)
 PHONE = "13912345678"
 
 
@@ -69,7 +69,7 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     _order_of(stack, earlier["number"])
     other_order = _order_of(stack, other["number"])
 
-    town = _context(browser, stack, role="town_dispatcher", unit=area["town"], name="长沙街道派单员")
+    town = _context(browser, stack, role="town_dispatcher", unit=area["town"], name="文峰街道派单员")
     board = town.new_page()
     board.goto(f"{stack.url('dispatch')}/board")
     board.wait_for_selector("#queue tr[data-href]")
@@ -91,7 +91,7 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     assert console.input_value("#category_code") == "020101"
     console.keyboard.press("Tab")
     console.keyboard.type(call.coordinates)
-    console.wait_for_selector("#located >> text=长沙街道")
+    console.wait_for_selector("#located >> text=文峰街道")
     console.wait_for_selector(f"#duplicates >> text={earlier['order_number'] or _order_of(stack, earlier['number'])['number']}")
     screenshot(console, "console-operator")
     console.keyboard.press("F9")
@@ -145,7 +145,7 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     city = _context(browser, stack, role="city_dispatcher", unit="320600", name="市指挥中心")
     view = city.new_page()
     view.goto(f"{stack.url('dispatch')}/city")
-    shape = view.wait_for_selector(f"#city-map rect[data-town='{area['town']}']")
+    shape = view.wait_for_selector(f"#city-map polygon[data-town='{area['town']}']")
     assert int(shape.get_attribute("data-open")) == open_in_town >= 2
     screenshot(view, "console-city")
     for context in (town, operator, county, city):

@@ -33,16 +33,18 @@ def _holder(request: Request) -> handlers.PolicyHolder:
     return request.app.state.policy
 
 
-def _shapes(codes: list[str]) -> dict[str, tuple[float, float, float, float]]:
-    """Each area's rectangle in map units (x, y, w, h), from the registry geometry's bounding boxes."""
+def _shapes(codes: list[str]) -> dict[str, tuple[str, float, float]]:
+    """Each area's outline in map units: (SVG polygon points, label x, label y), from the demo city's areas."""
     x0, y0, x1, y1 = democity.BBOX
     sx, sy = MAP_W / (x1 - x0), MAP_H / (y1 - y0)
-    boxes = democity.boxes()
+    outlines = democity.outlines()
     out = {}
     for code in codes:
-        box = boxes.get(code)
-        if box:
-            out[code] = ((box[0] - x0) * sx, (y1 - box[3]) * sy, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy)
+        area = outlines.get(code)
+        if area is not None:
+            points = " ".join(f"{(x - x0) * sx:.1f},{(y1 - y) * sy:.1f}" for x, y in area.exterior.coords)
+            label = area.representative_point()
+            out[code] = (points, (label.x - x0) * sx, (y1 - label.y) * sy)
     return out
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from services.grid.adapters.orm import GridEvent, Photo
 from tests.integration.grid.conftest import COUNTY_A, JPEG, PNG, TOWN_A, TOWN_B, first_grid, inside
 from tests.support.apps import jetstream, stream_messages
+from tests.support.geo import northern_edge
 from tests.support.polling import eventually
 
 
@@ -132,13 +133,13 @@ async def test_lookup_answers_inside_on_a_shared_boundary_and_outside_every_grid
         assert (inside_a["grid_code"], inside_a["village_code"], inside_a["town_code"], inside_a["flagged"]) == (
             a.code, a.village_code, TOWN_A, False)
         # a's top edge is its northern neighbour's bottom edge: the lower code wins, every time.
-        top = a.polygon[2][1]
-        edge = {"lon": inside(a)["lon"], "lat": top}
+        edge, lower = northern_edge(a)
         answers = {(await grid.client.get("/api/v1/lookup", params=edge)).json()["grid_code"] for _ in range(3)}
-        assert answers == {a.code}
-        outside = (await grid.client.get("/api/v1/lookup", params={"lon": 119.9, "lat": 31.75})).json()
+        assert answers == {lower}
+        # in the Yangtze, 2.5 km off 狼山 (崇川区)
+        outside = (await grid.client.get("/api/v1/lookup", params={"lon": 120.87, "lat": 31.90})).json()
         assert outside["grid_code"] is None and outside["flagged"] and outside["located_by"] == "nearest_town"
-        assert outside["town_code"].startswith("320613") and outside["distance_m"] > 0
+        assert outside["town_code"].startswith("320613") and 1000 < outside["distance_m"] < 5000
         bad = await grid.client.get("/api/v1/lookup", params={"lon": 500, "lat": 32})
         assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "lon"
 
@@ -148,7 +149,7 @@ async def test_an_event_outside_every_grid_goes_to_the_nearest_town_flagged(star
         headers = await grid.key(COUNTY_A)
         answer = await grid.client.post("/api/v1/events", headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
                                         json={"category_code": "0301", "description": "城外河道", "reporter_id": "gw",
-                                              "lon": 120.19, "lat": 31.71})
+                                              "lon": 120.87, "lat": 31.90})
         assert answer.status_code == 201, answer.text
         event = answer.json()
         assert event["grid_code"] is None and event["flagged"] and event["town_code"].startswith(COUNTY_A)

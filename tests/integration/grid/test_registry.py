@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from services.grid.adapters.orm import Grid, GridMember, TownArea
 from shared.democity import grids
 from tests.integration.grid.conftest import TOWN_A, first_grid, inside
+from tests.support.geo import side_by_side
 
 
 def _features(doc, kind=None):
@@ -75,19 +76,16 @@ async def test_an_import_replaces_the_towns_grids_and_the_lookup_follows_at_once
         same = await grid.client.post("/api/v1/admin/grids/import", json=export, headers=grid.admin)
         assert same.status_code == 200, same.text
         assert same.json()["imported"] == same.json()["replaced"] == len(_features(export)) - 1
-        # Move the boundary between a village's first two grids down by half of the first.
-        a = first_grid(TOWN_A)
-        second = next(g for g in grids() if g.village_code == a.village_code and g.code.endswith("002"))
-        y0, y1 = a.polygon[0][1], a.polygon[2][1]
-        mid = (y0 + y1) / 2
-        point = {"lon": inside(a)["lon"], "lat": y0 + (y1 - y0) * 0.75}
+        # Move the boundary between two neighbouring grids west by half of the first.
+        a, second = side_by_side(TOWN_A)
+        x0, x1 = a.polygon[0][0], a.polygon[1][0]
+        mid = (x0 + x1) / 2
+        point = {"lon": x0 + (x1 - x0) * 0.75, "lat": inside(a)["lat"]}
         assert (await grid.client.get("/api/v1/lookup", params=point)).json()["grid_code"] == a.code
         for feature in _features(export):
             ring = feature["geometry"]["coordinates"][0]
-            if feature["properties"]["code"] == a.code:
-                feature["geometry"]["coordinates"] = [[[x, mid if y == y1 else y] for x, y in ring]]
-            if feature["properties"]["code"] == second.code:
-                feature["geometry"]["coordinates"] = [[[x, mid if y == y1 else y] for x, y in ring]]
+            if feature["properties"]["code"] in (a.code, second.code):
+                feature["geometry"]["coordinates"] = [[[mid if x == x1 else x, y] for x, y in ring]]
         moved = await grid.client.post("/api/v1/admin/grids/import", json=export, headers=grid.admin)
         assert moved.status_code == 200, moved.text
         assert (await grid.client.get("/api/v1/lookup", params=point)).json()["grid_code"] == second.code

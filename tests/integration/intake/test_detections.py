@@ -12,13 +12,14 @@ from prometheus_client import REGISTRY
 from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_HELD
 from tests.support.apps import jetstream, stream_messages
 from tests.support.dispatch import CITY_CENTRE
+from tests.support.geo import first_grid_point
 from tests.support.polling import eventually
 
 
 def detection(**overrides):
     body = {"detector": "satellite-rs", "source": "遥感", "confidence": 0.93,
             "evidence_url": "https://rs.example.cn/scenes/2026-11-22/tile-88.png", "category_code": "020102",
-            "coordinates": {"lon": 120.21, "lat": 31.71}, "description": "疑似建筑垃圾堆放约 200 平方米"}
+            "coordinates": first_grid_point(), "description": "疑似建筑垃圾堆放约 200 平方米"}
     body.update(overrides)
     return body
 

@@ -16,6 +16,7 @@ from shared.events.v1 import AppealType, Channel, OrderChanged
 from shared.outbox import build_event
 from tests.integration.intake.conftest import validate
 from tests.support.apps import jetstream, stream_messages
+from tests.support.geo import first_grid_point
 from tests.support.polling import eventually
 
 V2 = "/open311/v2"
@@ -29,8 +30,9 @@ def xml(response) -> ET.Element:
 
 
 def form(key: str | None, **fields) -> str:
-    base = {"service_code": "010201", "lat": "31.71", "long": "120.21", "description": "路灯不亮已经三天",
-            "address_string": "崇川区和平街道人民路 18 号"}
+    point = first_grid_point()
+    base = {"service_code": "010201", "lat": str(point["lat"]), "long": str(point["lon"]), "description": "路灯不亮已经三天",
+            "address_string": "崇川区和平桥街道人民路 18 号"}
     if key is not None:
         base["api_key"] = key
     base.update(fields)
@@ -143,7 +145,7 @@ async def test_a_posted_request_gets_an_id_at_once_then_follows_its_order_to_clo
         view = (await intake.client.get(f"{V2}/requests/{request_id}.json")).json()[0]
         assert view["status"] == "closed"
         validate([view], "service_requests")
-        assert view["agency_responsible"] == "和平街道"
+        assert view["agency_responsible"] == "和平桥街道"
         assert view["expected_datetime"] is not None and "已办结" in view["status_notes"]
         root = xml(await intake.client.get(f"{V2}/requests/{request_id}.xml"))
         assert root.tag == "service_requests" and root.find("request/status").text == "closed"

@@ -31,6 +31,7 @@ from tests.conftest import Database, _pg_exec
 from tests.integration.grid.conftest import TOWN_A, Grid, first_grid, inside
 from tests.support.apps import jetstream, make_runtime, running, stream_messages
 from tests.support.dispatch import CITY_CENTRE
+from tests.support.geo import side_by_side
 from tests.support.polling import eventually
 
 FIELDS = ("grid_code", "village_code", "town_code", "county_code", "located_by", "flagged")
@@ -196,17 +197,16 @@ async def test_a_registry_import_reaches_intakes_copy_and_its_lookup(start_grid,
         before = app.state.registry.version
         export = (await grid.client.get("/api/v1/admin/grids/export", params={"town_code": TOWN_A},
                                         headers=grid.admin)).json()
-        # Move the boundary between a village's first two grids down by half of the first.
-        a = first_grid(TOWN_A)
-        second = next(g for g in grids() if g.village_code == a.village_code and g.code.endswith("002"))
-        y0, y1 = a.polygon[0][1], a.polygon[2][1]
-        mid = (y0 + y1) / 2
-        point = (inside(a)["lon"], y0 + (y1 - y0) * 0.75)
+        # Move the boundary between two neighbouring grids west by half of the first.
+        a, second = side_by_side(TOWN_A)
+        x0, x1 = a.polygon[0][0], a.polygon[1][0]
+        mid = (x0 + x1) / 2
+        point = (x0 + (x1 - x0) * 0.75, inside(a)["lat"])
         assert local(app, *point)[0] == a.code
         for feature in export["features"]:
             if feature["properties"].get("code") in (a.code, second.code):
                 ring = feature["geometry"]["coordinates"][0]
-                feature["geometry"]["coordinates"] = [[[x, mid if y == y1 else y] for x, y in ring]]
+                feature["geometry"]["coordinates"] = [[[mid if x == x1 else x, y] for x, y in ring]]
         moved = await grid.client.post("/api/v1/admin/grids/import", json=export, headers=grid.admin)
         assert moved.status_code == 200, moved.text
         await eventually(lambda: app.state.registry.version == moved.json()["registry_version"], timeout=60,

@@ -40,8 +40,9 @@ async def prepare_registry(*, uow: UnitOfWork, demo_city: bool) -> int:
                                   "polygon": {"type": "Polygon", "coordinates": [[list(p) for p in g.polygon]]}})
                 member_rows += [{"grid_code": g.code, "name": m.name, "role": m.role, "phone": m.phone}
                                 for m in g.members]
-            boxes = democity.boxes()
-            town_rows = [{"code": u.code, "county_code": u.parent_code, "polygon": registry.rectangle(*boxes[u.code])}
+            areas = democity.outlines()
+            town_rows = [{"code": u.code, "county_code": u.parent_code,
+                          "polygon": {"type": "Polygon", "coordinates": [[list(p) for p in areas[u.code].exterior.coords]]}}
                          for u in democity.units() if u.kind == "town"]
             await grids_repo.add_all(uow.session, towns=town_rows, grids=grid_rows, members=member_rows)
             await repo.bump(uow.session, REGISTRY_COUNTER)
