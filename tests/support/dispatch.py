@@ -24,8 +24,9 @@ def accepted_incident(*, town: str | None = TZ_TOWN_A, county: str | None = None
     data = IncidentAccepted(
         incident_id=incident_id or str(uuid.uuid4()), channel=Channel.HOTLINE,
         source_ref=extra.pop("source_ref", f"12345-test-{uuid.uuid4().hex[:8]}"), appeal_type=appeal_type,
-        category_code=category, description="小区垃圾三天没有清运", urgency=urgency,
-        location=Location(town_code=town, county_code=county or (town[:6] if town else None), address="测试地址"),
+        category_code=category, description=extra.pop("description", "小区垃圾三天没有清运"), urgency=urgency,
+        location=Location(town_code=town, county_code=county or (town[:6] if town else None),
+                          address=extra.pop("address", "测试地址")),
         located_by=LocatedBy.GRID, reported_at=utcnow(), accepted_at=utcnow(), **extra)
     return CloudEvent[IncidentAccepted](source="/mcc/intake", type=INCIDENT_ACCEPTED.type, data=data,
                                         subject=data.incident_id)

@@ -32,10 +32,11 @@ def overdue_condition(now: datetime) -> Any:
 
 
 def search_conditions(search: Search) -> list[Any]:
+    """SQL conditions for a search; each word of the text must appear in the description or the address."""
     out: list[Any] = []
-    if search.text:
-        out.append(or_(WorkOrder.description.contains(search.text, autoescape=True),
-                       WorkOrder.address.contains(search.text, autoescape=True)))
+    for word in (search.text or "").split():
+        out.append(or_(WorkOrder.description.contains(word, autoescape=True),
+                       WorkOrder.address.contains(word, autoescape=True)))
     if search.number:
         out.append(or_(WorkOrder.number == search.number, WorkOrder.source_ref == search.number))
     if search.since is not None:
@@ -45,13 +46,14 @@ def search_conditions(search: Search) -> list[Any]:
     return out
 
 
-async def find_orders(session: AsyncSession, conditions: list[Any], *, limit: int) -> tuple[list[WorkOrder], int]:
+async def find_orders(session: AsyncSession, conditions: list[Any], *, limit: int,
+                      offset: int = 0) -> tuple[list[WorkOrder], int]:
     """Orders matching every condition, the nearest deadline first; and how many match in all."""
     due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
     total = (await session.execute(select(func.count()).select_from(WorkOrder).where(*conditions))).scalar_one()
     rows = list((await session.execute(select(WorkOrder).where(*conditions)
                                        .order_by(due.is_(None), due, WorkOrder.created_at, WorkOrder.id)
-                                       .limit(limit))).scalars())
+                                       .limit(limit).offset(offset))).scalars())
     return rows, total
 
 

@@ -28,7 +28,7 @@ from services.dispatch.domain.lifecycle import (
     OrderState,
 )
 from services.dispatch.domain.org import OrgTreeError, UnitKind
-from services.dispatch.domain.sla import Duration
+from services.dispatch.domain.sla import CHINA_TZ, Duration
 from services.dispatch.service import handlers
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import UowDep
@@ -235,22 +235,46 @@ async def act(order_ref: str, action: Action, body: ActionRequest, uow: UowDep, 
 
 
 @router.get("/orders", response_model=OrderPage, tags=["orders"],
-            summary="a unit's queue: awaiting sign-for, in progress, overdue ... with time left (logged)")
+            summary="a unit's queue or a search: awaiting sign-for, overdue, text, number, dates ... (logged); "
+                    "format=csv exports the whole query (UTF-8 with BOM)",
+            responses={200: {"content": {"text/csv": {}}}})
 async def list_orders(
     uow: UowDep, holder: HolderDep, principal: OrderReader,
     view: Literal["open", "awaiting_sign", "in_progress", "queued", "return_requested", "overdue", "closed",
                   "all"] = "open",
+    state: OrderState | None = Query(None, description="one state (within the view; use view=all for any)"),
     unit: str | None = Query(None, max_length=64), county: str | None = Query(None, max_length=16),
     town: str | None = Query(None, max_length=16), category: str | None = Query(None, max_length=32),
     urgency: Literal["normal", "urgent"] | None = None, supervised: bool | None = None,
     incident_id: str | None = Query(None, max_length=64), source_ref: str | None = Query(None, max_length=64),
+    q: str | None = Query(None, max_length=200, description="words that must all appear in the description or "
+                                                             "the address"),
+    number: str | None = Query(None, max_length=64, description="工单编号 or the source's number (受理编号)"),
+    since: datetime | None = Query(None, description="reported at or after (a date or date-time; China time "
+                                                      "unless an offset is given)"),
+    until: datetime | None = Query(None, description="reported before"),
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+    format: Literal["json", "csv"] = Query("json", description=f"csv: every order the query finds (at most "
+                                                                f"{handlers.EXPORT_LIMIT}), each read logged"),
 ) -> Any:
-    filters = handlers.QueueFilter(view=view, unit_code=unit, county_code=county, town_code=town,
-                                   category_code=category, urgency=urgency, supervised=supervised,
-                                   incident_id=incident_id, source_ref=source_ref, limit=limit, offset=offset)
+    search = handlers.Search(text=q, number=number, since=_china(since), until=_china(until))
+    filters = handlers.QueueFilter(view=view, state=state.value if state else None, unit_code=unit,
+                                   county_code=county, town_code=town, category_code=category, urgency=urgency,
+                                   supervised=supervised, incident_id=incident_id, source_ref=source_ref,
+                                   search=search, limit=limit, offset=offset)
+    if format == "csv":
+        text, written, total = await handlers.export_orders(uow=uow, holder=holder, actor=_actor(principal),
+                                                            filters=filters)
+        return Response(text, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="mcc-orders.csv"', "X-Total-Count": str(total),
+            "X-Exported-Count": str(written)})
     rows, total = await handlers.list_orders(uow=uow, holder=holder, actor=_actor(principal), filters=filters)
     return {"total": total, "limit": limit, "offset": offset, "items": [_public(r) for r in rows]}
+
+
+def _china(moment: datetime | None) -> datetime | None:
+    """A bare date or date-time from a query string is the city's clock."""
+    return moment.replace(tzinfo=CHINA_TZ) if moment is not None and moment.tzinfo is None else moment
 
 
 class AccessPublic(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.dispatch.domain.lifecycle import (
     Action,
@@ -23,7 +23,7 @@ from services.dispatch.domain.lifecycle import (
     OrderState,
 )
 from services.dispatch.domain.org import UnitKind
-from services.dispatch.domain.sla import Duration
+from services.dispatch.domain.sla import CHINA_TZ, Duration
 from services.dispatch.service import board, handlers
 from services.dispatch.service.board import Search, StaleOrder
 from shared import democity
@@ -105,7 +105,8 @@ def _deadline(row: Any) -> tuple[datetime | None, float]:
 def _date(text: str, *, end: bool = False) -> datetime | None:
     if not text:
         return None
-    day = datetime.fromisoformat(text).astimezone()
+    day = datetime.fromisoformat(text)
+    day = day.replace(tzinfo=CHINA_TZ) if day.tzinfo is None else day  # the form's dates are the city's days
     return day + timedelta(days=1) if end else day
 
 
@@ -117,24 +118,40 @@ async def board_page(request: Request, principal: DispatcherPage) -> HTMLRespons
     return ensure_csrf_cookie(request, response)
 
 
-@router.get("/board/queue", response_class=HTMLResponse)
-async def queue_fragment(request: Request, uow: UowDep, principal: DispatcherPage, view: str = "open",
-                         town: str = "", category: str = "", urgency: str = "", q: str = "", number: str = "",
-                         since: str = "", until: str = "") -> HTMLResponse:
-    view = view if view in VIEWS else "open"
+def _board_filters(view: str, town: str, category: str, urgency: str, q: str, number: str, since: str,
+                   until: str, *, limit: int = 100) -> handlers.QueueFilter:
+    """The board's filter form as the list query (the one the JSON API runs)."""
     try:
         search = Search(text=q.strip() or None, number=number.strip() or None, since=_date(since),
                         until=_date(until, end=True))
     except ValueError:
         search = Search(text=q.strip() or None, number=number.strip() or None)
-    filters = handlers.QueueFilter(view=view, town_code=town or None, category_code=category or None,
-                                   urgency=urgency or None, limit=100)
-    rows, total = await board.queue(uow=uow, holder=_holder(request), actor=Actor.of(principal), filters=filters,
-                                    search=search)
+    return handlers.QueueFilter(view=view if view in VIEWS else "open", town_code=town or None,
+                                category_code=category or None, urgency=urgency or None, search=search, limit=limit)
+
+
+@router.get("/board/queue", response_class=HTMLResponse)
+async def queue_fragment(request: Request, uow: UowDep, principal: DispatcherPage, view: str = "open",
+                         town: str = "", category: str = "", urgency: str = "", q: str = "", number: str = "",
+                         since: str = "", until: str = "") -> HTMLResponse:
+    filters = _board_filters(view, town, category, urgency, q, number, since, until)
+    rows, total = await board.queue(uow=uow, holder=_holder(request), actor=Actor.of(principal), filters=filters)
     items = [{"row": r.order, "deadline": _deadline(r.order), "category": _category_name(request, r.order.category_code),
               "actions": [ACTIONS[a]["label"] for a in r.allowed if a in ACTIONS]} for r in rows]
     names = {u.code: u.name for u in _holder(request).policy.org}
     return render(request, "_queue.html", items=items, total=total, names=names)
+
+
+@router.get("/board/export.csv")
+async def export_csv(request: Request, uow: UowDep, principal: DispatcherPage, view: str = "open", town: str = "",
+                     category: str = "", urgency: str = "", q: str = "", number: str = "", since: str = "",
+                     until: str = "") -> Response:
+    """The board's current query as a spreadsheet: the API's export, same scope, each read logged."""
+    filters = _board_filters(view, town, category, urgency, q, number, since, until)
+    text, _, total = await handlers.export_orders(uow=uow, holder=_holder(request), actor=Actor.of(principal),
+                                                  filters=filters)
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="mcc-orders.csv"', "X-Total-Count": str(total)})
 
 
 async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *, message: str | None = None,

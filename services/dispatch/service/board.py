@@ -18,7 +18,6 @@ from services.dispatch.domain.handling_rates import league
 from services.dispatch.domain.lifecycle import Action, Actor, allowed_actions
 from services.dispatch.domain.org import UnitKind
 from services.dispatch.service import handlers
-from services.dispatch.service.handlers import reading
 from shared.events.envelope import utcnow
 from shared.uow import UnitOfWork
 
@@ -31,23 +30,12 @@ class QueueRow:
     allowed: tuple[Action, ...]
 
 
-async def queue(*, uow: UnitOfWork, holder: handlers.PolicyHolder, actor: Actor, filters: handlers.QueueFilter,
-                search: Search) -> tuple[list[QueueRow], int]:
-    """The orders an actor may see, by view, filters and search, the nearest deadline first (logged)."""
-    now = utcnow()
+async def queue(*, uow: UnitOfWork, holder: handlers.PolicyHolder, actor: Actor,
+                filters: handlers.QueueFilter) -> tuple[list[QueueRow], int]:
+    """The orders an actor may see, by view, filters and search, the nearest deadline first (logged): the
+    JSON API's list query, with the actions each order allows now."""
+    rows, total = await handlers.list_orders(uow=uow, holder=holder, actor=actor, filters=filters)
     org = holder.policy.org
-    conditions = [c for c in (handlers.scope_filter(actor, org), handlers.QUEUE_VIEWS[filters.view](now))
-                  if c is not None]
-    for column, value in ((WorkOrder.town_code, filters.town_code), (WorkOrder.urgency, filters.urgency)):
-        if value:
-            conditions.append(column == value)
-    if filters.category_code:
-        conditions.append(WorkOrder.category_code.startswith(filters.category_code))
-    conditions += board_queries.search_conditions(search)
-    async with uow:
-        rows, total = await board_queries.find_orders(uow.session, conditions, limit=filters.limit)
-        await reading._log_access(uow, actor, rows, "list")  # noqa: SLF001 - the one access-log writer
-        await uow.commit()
     return [QueueRow(r, allowed_actions(to_domain(r), actor=actor, org=org)) for r in rows], total
 
 

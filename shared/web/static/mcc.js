@@ -35,6 +35,12 @@
     if (el.hasAttribute("data-submit")) { form.requestSubmit(); }
     else { const next = el.getAttribute("data-focus"); if (next) { const n = form.querySelector(next); if (n) n.focus(); } }
   });
+  // <a data-query-from="filters" href="/x.csv">: follow the link with that form's current values as the query.
+  document.addEventListener("click", function (e) {
+    const a = e.target.closest("a[data-query-from]");
+    const form = a && document.getElementById(a.getAttribute("data-query-from"));
+    if (form) a.search = new URLSearchParams(new FormData(form)).toString();
+  });
   // Forms marked data-no-enter submit only by their key (F9), never by an Enter typed in a field.
   document.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.closest("form[data-no-enter]")) e.preventDefault();

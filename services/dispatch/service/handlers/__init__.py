@@ -23,10 +23,12 @@ from services.dispatch.service.handlers.common import (
     order_changed,
     record_transition,
 )
+from services.dispatch.service.handlers.export import EXPORT_LIMIT, export_orders
 from services.dispatch.service.handlers.rates import TIER_KINDS, handling_rates, list_alerts
 from services.dispatch.service.handlers.reading import (
     QUEUE_VIEWS,
     QueueFilter,
+    Search,
     access_log,
     list_orders,
     prune_access_log,
@@ -44,7 +46,7 @@ from services.dispatch.service.handlers.topology import delete_unit, load_org, r
 
 __all__ = [
     "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE", "QUEUE_VIEWS",
-    "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "access_log",
+    "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders",
     "apply_decision", "count", "delete_unit", "fire_due_timers", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",

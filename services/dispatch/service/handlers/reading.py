@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 
 from services.dispatch.adapters import repository
+from services.dispatch.adapters.board_queries import Search, find_orders, search_conditions
 from services.dispatch.adapters.orm import (
     OrderAccess,
     OrderAudit,
@@ -91,7 +92,11 @@ QUEUE_VIEWS: dict[str, Callable[[datetime], Any]] = {
 
 @dataclass(frozen=True)
 class QueueFilter:
+    """What a list, a board queue or an export asks for: a view (a group of states) or one state, the
+    area and category, and a search (text in the description or address, number, reported-at range)."""
+
     view: str = "open"
+    state: str | None = None
     unit_code: str | None = None
     county_code: str | None = None
     town_code: str | None = None
@@ -100,30 +105,29 @@ class QueueFilter:
     supervised: bool | None = None
     incident_id: str | None = None
     source_ref: str | None = None
+    search: Search = field(default_factory=Search)
     limit: int = 50
     offset: int = 0
 
 
-async def list_orders(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor,
-                      filters: QueueFilter) -> tuple[list[WorkOrder], int]:
-    """A page of the orders an actor may see, by view and filters, most urgent deadline first; and the total."""
+async def list_orders(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, filters: QueueFilter,
+                      logged_as: str = "list") -> tuple[list[WorkOrder], int]:
+    """A page of the orders an actor may see, by view, filters and search, most urgent deadline first; and the
+    total. The one query behind the API's list, the board's queue and the CSV export; each row read is logged."""
     now = utcnow()
     conditions = [c for c in (scope_filter(actor, holder.policy.org), QUEUE_VIEWS[filters.view](now)) if c is not None]
     for column, value in ((WorkOrder.unit_code, filters.unit_code), (WorkOrder.county_code, filters.county_code),
                           (WorkOrder.town_code, filters.town_code), (WorkOrder.urgency, filters.urgency),
                           (WorkOrder.supervised, filters.supervised), (WorkOrder.incident_id, filters.incident_id),
-                          (WorkOrder.source_ref, filters.source_ref)):
+                          (WorkOrder.source_ref, filters.source_ref), (WorkOrder.state, filters.state)):
         if value is not None:
             conditions.append(column == value)
     if filters.category_code:
         conditions.append(WorkOrder.category_code.startswith(filters.category_code))
-    due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
+    conditions += search_conditions(filters.search)
     async with uow:
-        total = (await uow.session.execute(select(func.count()).select_from(WorkOrder).where(*conditions))).scalar_one()
-        rows = list((await uow.session.execute(
-            select(WorkOrder).where(*conditions).order_by(due.is_(None), due, WorkOrder.created_at, WorkOrder.id)
-            .limit(filters.limit).offset(filters.offset))).scalars())
-        await _log_access(uow, actor, rows, "list")
+        rows, total = await find_orders(uow.session, conditions, limit=filters.limit, offset=filters.offset)
+        await _log_access(uow, actor, rows, logged_as)
         await uow.commit()
     return rows, total
 
