@@ -30,6 +30,10 @@ class IntakeSettings(ServiceSettings):
     detection_thresholds: str = Field(
         "", validation_alias=AliasChoices("MCC_INTAKE_DETECTION_THRESHOLDS", "detection_thresholds"),
         description="per-detector thresholds, e.g. `satellite-rs=0.9,noise-sensor=0.6`")
+    outside_city_m: float = Field(
+        5000, ge=0, validation_alias=AliasChoices("MCC_INTAKE_OUTSIDE_CITY_M", "outside_city_m"),
+        description="a point farther than this (metres) from every grid waits in the review queue instead of "
+                    "going to the nearest town")
     open311_contact: str = Field(
         "12345 政务服务便民热线", validation_alias=AliasChoices("MCC_INTAKE_OPEN311_CONTACT", "open311_contact"),
         description="Open311 discovery: who to contact, and how to get an API key")

@@ -69,7 +69,7 @@ def _matches(pattern: str, subject: str) -> bool:
 
 INCIDENT_REPORTED = _spec("intake", "reported", v1.IncidentReported, "a channel reported an incident")
 INCIDENT_ACCEPTED = _spec("incident", "accepted", v1.IncidentAccepted, "intake normalised and located it")
-INCIDENT_HELD = _spec("incident", "held", v1.IncidentHeldForReview, "low-confidence detection held for review")
+INCIDENT_HELD = _spec("incident", "held", v1.IncidentHeldForReview, "held for review: a low-confidence detection or a point outside the city")
 FOLLOWUP_RECORDED = _spec("hotline", "followup_recorded", v1.FollowUpRecorded, "回访 recorded")
 DEAD_LETTERED = _spec("dlq", "dead_lettered", v1.DeadLettered, "a message a consumer gave up on")
 

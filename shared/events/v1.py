@@ -163,10 +163,11 @@ class IncidentAccepted(Contract):
 
 
 class IncidentHeldForReview(Contract):
-    """A low-confidence machine detection parked for a person to confirm instead of being dispatched."""
+    """An incident parked for a person to confirm instead of being dispatched: a low-confidence machine
+    detection, or a report whose point lies outside the city (`reason` says which)."""
 
     incident_id: str
-    detection: Detection
+    detection: Detection | None = None
     category_code: str
     location: Location
     reason: str

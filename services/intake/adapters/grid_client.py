@@ -18,6 +18,7 @@ class GridLocation:
     county_code: str | None
     located_by: str
     flagged: bool
+    distance_m: float | None = None  # outside every grid: how far the nearest one is
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,20 @@ def from_detection(report: DetectionReport, *, category: CategoryLike | None) ->
     return normalise_report(raw, category=category)
 
 
+def outside_city(*, distance_m: float | None, limit_m: float, nearest_town: str | None) -> str | None:
+    """Why a point is not dispatched to the nearest town's guess (None: near enough to trust it)."""
+    if distance_m is None or distance_m <= limit_m:
+        return None
+    return (f"位置在市域外：距最近的网格 {distance_m / 1000:.1f} 公里（最近镇街 {nearest_town or '无'}），待人工核实 "
+            f"(outside the city: {distance_m:.0f} m from the nearest grid, more than {limit_m:.0f} m)")
+
+
+def held_outside_city(report: IncidentReported, *, reason: str) -> IncidentHeldForReview:
+    """The event that parks a report located outside the city in the review queue instead of dispatching it."""
+    return IncidentHeldForReview(incident_id=report.incident_id, detection=report.detection,
+                                 category_code=report.category_code, location=report.location, reason=reason)
+
+
 def held_for_review(report: IncidentReported, *, route: DetectionRoute) -> IncidentHeldForReview:
     """The event that parks a doubtful detection in the review queue instead of dispatching it."""
     if report.detection is None:

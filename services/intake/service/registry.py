@@ -40,7 +40,7 @@ class RegistryProjection:
             raise TransientError("no copy of grid's registry yet: incidents with coordinates wait for grid")
         found = index.locate(lon, lat)
         return GridLocation(found.grid_code, found.village_code, found.town_code, found.county_code,
-                            str(found.located_by), found.flagged)
+                            str(found.located_by), found.flagged, found.distance_m)
 
     async def install(self, *, version: int, grids: list[dict[str, Any]]) -> None:
         """Serve this snapshot from now on (the index is built off the event loop: ~10k polygons)."""

@@ -76,10 +76,10 @@ class Intake:
 @pytest.fixture
 def start_intake(db, nats_url, redis_url):
     @contextlib.asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[Intake]:
+    async def start(locator: Any = None, **overrides: Any) -> AsyncIterator[Intake]:
         runtime = make_runtime("intake", IntakeSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url,
                                **overrides)
-        app = bootstrap.build(runtime.settings, runtime=runtime, locator=FakeGrid())
+        app = bootstrap.build(runtime.settings, runtime=runtime, locator=locator or FakeGrid())
         async with running(app) as client:
             yield Intake(app, client)
 

@@ -34,11 +34,13 @@ class AddressMatcher(Protocol):
 
 @dataclass(frozen=True)
 class Reference:
-    """What intake checks reports against: the category table, the detection policy, unit names."""
+    """What intake checks reports against: the category table, the detection policy, unit names, and how far
+    outside every grid a point may be and still go to the nearest town."""
 
     categories: CategoryTable
     policy: DetectionPolicy = field(default_factory=DetectionPolicy)
     unit_names: Mapping[str, str] = field(default_factory=dict)
+    outside_city_m: float = 5000.0
 
 
 class NotFound(LookupError):

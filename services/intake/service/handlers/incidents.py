@@ -17,7 +17,9 @@ from services.intake.domain.normalise import (
     accept,
     emergency_flag,
     held_for_review,
+    held_outside_city,
     normalise_report,
+    outside_city,
 )
 from services.intake.service.handlers.common import (
     CONSUMER_REPORTED,
@@ -41,21 +43,22 @@ log = logging.getLogger("mcc.intake")
 
 
 def locate(report: IncidentReported, *, locator: Locator | None,
-           places: AddressMatcher | None = None) -> tuple[Location, LocatedBy]:
-    """Where the incident is: grid codes the channel knew, else coordinates, else the address's place names."""
+           places: AddressMatcher | None = None) -> tuple[Location, LocatedBy, float | None]:
+    """Where the incident is: grid codes the channel knew, else coordinates, else the address's place names;
+    and, for a point outside every grid, how far the nearest grid is."""
     loc = report.location
     if loc.town_code:
-        return loc, LocatedBy.GRID
+        return loc, LocatedBy.GRID, None
     if loc.coordinates is not None and locator is not None:
         found = locator.locate(loc.coordinates.lon, loc.coordinates.lat)
         located = loc.model_copy(update={"grid_code": found.grid_code, "village_code": found.village_code,
                                          "town_code": found.town_code, "county_code": found.county_code})
-        return located, LocatedBy(found.located_by)
+        return located, LocatedBy(found.located_by), getattr(found, "distance_m", None)
     if loc.address and places is not None and (match := places.match(loc.address)) is not None:
         located = loc.model_copy(update={"village_code": match.village_code, "town_code": match.town_code,
                                          "county_code": match.county_code})
-        return located, LocatedBy.ADDRESS
-    return loc, LocatedBy.UNLOCATED
+        return located, LocatedBy.ADDRESS, None
+    return loc, LocatedBy.UNLOCATED, None
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,16 @@ def _decide(event: CloudEvent[Any], *, locator: Locator | None, reference: Refer
         row = incident_row(raw, status="rejected", location=raw.location, located_by=LocatedBy.UNLOCATED, now=now,
                            reason=f"{exc.field}: {exc.message}")
         return _Decision(event.id, raw, row, "rejected")
-    location, located_by = locate(report, locator=locator, places=places)
+    location, located_by, distance_m = locate(report, locator=locator, places=places)
+    # A nearest-town guess far outside the city (a point in another city, a (0, 0) from a phone without a fix)
+    # would send a unit someone else's problem: a person decides instead.
+    far = outside_city(distance_m=distance_m, limit_m=reference.outside_city_m,
+                       nearest_town=reference.unit_names.get(location.town_code or "", location.town_code))
+    if far is not None:
+        located = report.model_copy(update={"location": location})
+        row = incident_row(located, status="held", location=location, located_by=located_by, now=now,
+                           reason=far, keep_report=True)
+        return _Decision(event.id, report, row, "held", (INCIDENT_HELD, held_outside_city(located, reason=far)))
     route = reference.policy.route(report.detection) if report.detection is not None else None
     if route is not None and not route.dispatch:
         located = report.model_copy(update={"location": location})
@@ -132,7 +144,9 @@ def _count(decision: _Decision) -> None:
     if decision.outcome == "rejected":
         log.warning("incident %s rejected: %s", report.incident_id, decision.row.reason)
     elif decision.outcome == "held":
-        metrics.DETECTIONS.labels("review").inc()
+        log.warning("incident %s held for review: %s", report.incident_id, decision.row.reason)
+        if report.detection is not None:
+            metrics.DETECTIONS.labels("review").inc()
     else:
         count_accepted(report)
         if report.detection is not None:

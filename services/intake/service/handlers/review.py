@@ -1,4 +1,5 @@
-"""The review queue (待核实): held detections a person approves for dispatch or rejects, with the reason."""
+"""The review queue (待核实): held incidents (doubtful detections, points outside the city) a person approves
+for dispatch or rejects, with the reason."""
 
 from __future__ import annotations
 
@@ -63,13 +64,14 @@ async def approve_held(uow: UnitOfWork, *, incident_id: str, role: Role, unit_co
         await uow.emit(INCIDENT_ACCEPTED, accepted, subject=incident_id)
         await uow.commit()
     count_accepted(report)
-    metrics.DETECTIONS.labels("approved").inc()
+    if report.detection is not None:
+        metrics.DETECTIONS.labels("approved").inc()
     return row
 
 
 async def reject_held(uow: UnitOfWork, *, incident_id: str, role: Role, unit_code: str, reviewer: str,
                       reason: str) -> Incident:
-    """A person found the detection false: it is never dispatched; the reason stays on the record."""
+    """A person found the report false or not the city's: it is never dispatched; the reason stays on record."""
     async with uow:
         row = await uow.session.get(Incident, incident_id, with_for_update=True)
         if row is None:
@@ -78,8 +80,10 @@ async def reject_held(uow: UnitOfWork, *, incident_id: str, role: Role, unit_cod
             raise Forbidden(f"{unit_code} does not review incidents in {row.county_code}")
         if row.status != "held":
             raise Conflict(f"incident {incident_id} is {row.status}, not held for review")
+        detection = row.channel == "detection"
         row.status, row.reviewed_by, row.reviewed_at, row.report = "rejected", reviewer, utcnow(), None
         row.reason = f"人工核实驳回: {reason}"[:500]
         await uow.commit()
-    metrics.DETECTIONS.labels("rejected").inc()
+    if detection:
+        metrics.DETECTIONS.labels("rejected").inc()
     return row
