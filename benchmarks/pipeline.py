@@ -62,6 +62,8 @@ class Run:
     cpu_nats: float = 0.0
     cpu_client: float = 0.0
     cpu_by_service: dict[str, float] = field(default_factory=dict)
+    commits: dict[str, int] = field(default_factory=dict)  # database commits per service
+    messages: dict[str, int] = field(default_factory=dict)  # JetStream messages stored per stream
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
@@ -80,8 +82,20 @@ class Run:
                 f"CPU/incident: services {per * self.cpu_services:.1f} ms, nats {per * self.cpu_nats:.1f} ms, "
                 f"load generator {per * self.cpu_client:.1f} ms ("
                 + ", ".join(f"{k} {per * v:.1f}" for k, v in self.cpu_by_service.items())
-                + f"); load avg {self.load[0]:.2f}"
+                + ")" + self.counts() + f"; load avg {self.load[0]:.2f}"
                 + (f"; ERRORS {self.errors}" if self.errors else ""))
+
+
+    def counts(self) -> str:
+        per = 1 / max(1, self.orders)
+        text = ""
+        if self.commits:
+            text += (f"; commits/incident {per * sum(self.commits.values()):.2f} ("
+                     + ", ".join(f"{k} {per * v:.2f}" for k, v in self.commits.items()) + ")")
+        if self.messages:
+            text += (f"; JetStream messages/incident {per * sum(self.messages.values()):.2f} ("
+                     + ", ".join(f"{k} {per * v:.2f}" for k, v in self.messages.items() if v) + ")")
+        return text
 
 
 def pct(values: list[float], share: float) -> float:
@@ -132,6 +146,29 @@ class Pipeline:
 
     def cpu(self) -> tuple[float, float]:
         return sum(_cpu(p) for p in self.pids()), _cpu(self.stack.nats.proc.pid)
+
+    async def commits(self) -> dict[str, int]:
+        """Database transactions each service has committed so far (its mcc_db_commits_total)."""
+        import httpx
+
+        found = {}
+        async with httpx.AsyncClient(timeout=30) as client:
+            for name in self.stack.services:
+                text = (await client.get(f"{self.stack.url(name)}/metrics")).text
+                found[name] = int(sum(float(line.split()[-1]) for line in text.splitlines()
+                                      if line.startswith("mcc_db_commits_total")))
+        return found
+
+    async def messages(self) -> dict[str, int]:
+        """Messages each JetStream stream has stored so far (its last sequence)."""
+        import nats
+
+        nc = await nats.connect(self.stack.env["MCC_NATS_URL"])
+        try:
+            js = nc.jetstream()
+            return {info.config.name: info.state.last_seq for info in await js.streams_info()}
+        finally:
+            await nc.close()
 
     def cpu_by_service(self) -> dict[str, float]:
         return {name: _cpu(s.proc.pid) for name, s in self.stack.services.items()}
@@ -201,8 +238,32 @@ async def _post(client, url: str, headers: dict, i: int, sent_at: dict[str, floa
     sent_at[response.json()["number"]] = started
 
 
+def start_profilers(p: Pipeline, directory: Path | None, label: str) -> list:
+    """py-spy (a dev tool: pip install py-spy) sampling each service during the measured phase, as collapsed
+    stacks DIR/<label>-<service>.txt (flamegraph.pl or speedscope read them)."""
+    import subprocess
+
+    if directory is None:
+        return []
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return [subprocess.Popen([spy, "record", "--pid", str(s.proc.pid), "--rate", "200", "--format", "raw",
+                              "--nonblocking", "-o", str(directory / f"{label}-{name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, s in p.stack.services.items()]
+
+
+def stop_profilers(profilers: list) -> None:
+    import signal
+
+    for proc in profilers:
+        proc.send_signal(signal.SIGINT)
+    for proc in profilers:
+        proc.wait(30)
+
+
 async def drive(p: Pipeline, *, mode: str, rate: float, seconds: float, concurrency: int, appeals: int,
-                timeout: float) -> Run:
+                timeout: float, profile: Path | None = None) -> Run:
     """One measured phase: post appeals (open or closed loop), wait for their orders, take the figures."""
     import httpx
 
@@ -216,8 +277,11 @@ async def drive(p: Pipeline, *, mode: str, rate: float, seconds: float, concurre
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
         # Warm up: connections open and every service has carried an incident before the clock starts.
         await asyncio.gather(*[_post(client, url, headers, i, {}, Run("", "", "")) for i in range(4)])
+        await asyncio.sleep(2)  # the warm-up's incidents go through
         cpu0, nats0, client0 = *p.cpu(), time.process_time()
         by_service0 = p.cpu_by_service()
+        commits0, messages0 = await p.commits(), await p.messages()
+        profilers = start_profilers(p, profile, f"{p.backend}-{mode}")
         started = time.time()
         if mode == "closed":
             counter = iter(range(appeals))
@@ -237,10 +301,14 @@ async def drive(p: Pipeline, *, mode: str, rate: float, seconds: float, concurre
                 tasks.append(asyncio.create_task(_post(client, url, headers, i, sent_at, run)))
             await asyncio.gather(*tasks)
     orders = await p.orders(set(sent_at), timeout=timeout)
+    stop_profilers(profilers)
     cpu1, nats1 = p.cpu()
     run.cpu_by_service = {k: v - by_service0.get(k, 0.0) for k, v in p.cpu_by_service().items()}
     run.cpu_services, run.cpu_nats, run.cpu_client = cpu1 - cpu0, nats1 - nats0, time.process_time() - client0
     run.orders = len(orders)
+    commits1, messages1 = await p.commits(), await p.messages()
+    run.commits = {k: v - commits0.get(k, 0) for k, v in commits1.items()}
+    run.messages = {k: v - messages0.get(k, 0) for k, v in messages1.items()}
     if p.doubled:
         run.errors["appeals with more than one order"] = p.doubled
     if orders:
@@ -259,7 +327,8 @@ async def one_backend(backend: str, args: argparse.Namespace) -> list[Run]:
             with Pipeline(backend, args.database_url, var) as p:
                 for mode in modes:
                     run = await drive(p, mode=mode, rate=args.rate, seconds=args.seconds,
-                                      concurrency=args.concurrency, appeals=args.appeals, timeout=args.timeout)
+                                      concurrency=args.concurrency, appeals=args.appeals, timeout=args.timeout,
+                                      profile=args.profile)
                     print(run.line(), flush=True)
                     runs.append(run)
         finally:
@@ -308,6 +377,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=60, help="give up on orders after this long without progress")
     p.add_argument("--quick", action="store_true", help="a handful of appeals per mode, one run (smoke test)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directories (logs)")
+    p.add_argument("--profile", type=Path, help="py-spy each service during the measured phase; collapsed "
+                                                "stacks into this directory (pip install py-spy)")
     args = p.parse_args()
     if args.quick:
         args.runs, args.appeals, args.concurrency, args.rate, args.seconds = 1, 12, 4, 4, 2

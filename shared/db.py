@@ -10,6 +10,8 @@ from sqlalchemy import DateTime, TypeDecorator, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from shared import metrics
+
 
 def async_url(url: str) -> str:
     """Accept the URLs people write (postgresql://, sqlite:///) and pick the async driver."""
@@ -45,6 +47,16 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
     `schema` puts every table in a PostgreSQL schema (tests use one schema per test for isolation).
     """
     url = async_url(url)
+    engine = _create_engine(url, schema=schema, pool_size=pool_size)
+    event.listen(engine.sync_engine, "commit", _count_commit)
+    return engine
+
+
+def _count_commit(_conn: object) -> None:
+    metrics.DB_COMMITS.inc()
+
+
+def _create_engine(url: str, *, schema: str | None, pool_size: int) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":

@@ -28,6 +28,8 @@ CONSUMER_RETRY_OLDEST = Gauge(
     "mcc_consumer_retry_oldest_seconds",
     "age of the oldest message a consumer is retrying because a dependency is unavailable (0: none)",
     ["service", "consumer"])
+DB_COMMITS = Counter("mcc_db_commits_total", "database transactions committed by this process (empty ones "
+                     "included): what a unit of work costs, counted where it happens")
 OUTBOX_PENDING = Gauge("mcc_outbox_pending_events", "committed events not yet published", ["service"])
 
 # --- the command centre's own figures (issue 6). Label values: channel, appeal_type (enums), category_group

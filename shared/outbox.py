@@ -202,7 +202,6 @@ class OutboxRelay:
                 await self._settle(session, done, failed)
             else:
                 rows = (await session.execute(query)).all()
-                await session.commit()
         if not on_postgres:
             # SQLite's transactions take the database's write lock: never hold it while waiting for
             # JetStream. Read, publish, then settle in a second short transaction. A row published twice
@@ -249,7 +248,8 @@ class OutboxRelay:
         for row_id, exc in failed[:50]:
             await session.execute(table.update().where(table.c.id == row_id).values(
                 attempts=table.c.attempts + 1, last_error=repr(exc)[:1000]))
-        await session.commit()
+        if done or failed:  # an empty poll ends in a rollback: nothing to make durable
+            await session.commit()
 
 
 async def mark_processed_many(session: AsyncSession, inbox: Table, *, consumer: str,

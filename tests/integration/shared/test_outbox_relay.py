@@ -131,3 +131,17 @@ async def test_events_written_while_nats_is_down_are_in_the_stream_once_each_whe
 
 async def _is_zero(outbox: Outbox, sessions: Any) -> bool:
     return await pending(outbox, sessions) == 0
+
+
+async def test_an_idle_relay_commits_nothing_and_a_relayed_batch_commits_once(db, nats_url):
+    from shared import metrics
+
+    async with relay_on(db, nats_url) as (outbox, relay, sessions):
+        before = metrics.DB_COMMITS._value.get()
+        for _ in range(5):
+            assert await relay.relay_once() == 0
+        assert metrics.DB_COMMITS._value.get() == before  # polls of an empty outbox end in rollbacks
+        await write_rows(outbox, sessions, 10, tag="idle")
+        written = metrics.DB_COMMITS._value.get()
+        assert await relay.relay_once() == 10
+        assert metrics.DB_COMMITS._value.get() == written + 1
