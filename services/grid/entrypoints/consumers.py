@@ -1,4 +1,5 @@
-"""Grid's NATS consumers: work-order changes keep grid events' status current for the grid apps."""
+"""Grid's NATS consumers: work-order changes keep grid events' status current for the grid apps, a fetched
+batch in one transaction (one by one only for a batch that failed)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     async def on_order(event: CloudEvent[Any]) -> None:
         await handlers.handle_order_changed(event, uow=runtime.uow())
 
+    async def on_orders(events: list[CloudEvent[Any]]) -> None:
+        await handlers.handle_orders_changed(events, uow=runtime.uow())
+
     stream = next(iter(ORDER_EVENTS.values())).stream
     return [ConsumerSpec(stream=stream, durable=handlers.CONSUMER_ORDERS, subjects=("mcc.order.>",),
-                         handler=on_order)]
+                         handler=on_order, batch_handler=on_orders, batch=200)]

@@ -20,7 +20,7 @@ from services.grid.service.handlers.patrols import (
     start_patrol,
 )
 from services.grid.service.handlers.photos import photo_file, store_photo
-from services.grid.service.handlers.projection import handle_order_changed
+from services.grid.service.handlers.projection import handle_order_changed, handle_orders_changed
 from services.grid.service.handlers.registry import (
     IndexHolder,
     build_index,
@@ -52,7 +52,7 @@ __all__ = [
     "CHANGE_COUNTER", "CONSUMER_ORDERS", "REGISTRY_COUNTER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "Index",
     "IndexHolder", "KeyCache", "ReportGridEvent", "add_patrol_points", "build_index", "changes_since",
     "deliver_webhooks", "end_patrol", "escalate_event", "event_group_commit", "event_view", "export_grids",
-    "get_event", "get_grid", "handle_order_changed", "import_grids", "issue_key", "list_grids", "list_keys",
+    "get_event", "get_grid", "handle_order_changed", "handle_orders_changed", "import_grids", "issue_key", "list_grids", "list_keys",
     "outcome_counts", "patrol_coverage", "photo_file", "prepare_registry", "refresh_index", "registry_version", "remove_webhook",
     "report_batch", "report_event", "resolve_event", "revoke_key", "set_webhook", "sign", "start_patrol",
     "store_photo", "verify_key",
