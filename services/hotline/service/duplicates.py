@@ -75,7 +75,7 @@ async def candidates_for_group(uow: UnitOfWork, policy: DuplicatePolicy, checks:
             around = cells_within(c.point.lon, c.point.lat, policy.radius_m)
             boxes_unbounded |= around is None
             cells.update(around or ())
-    on_file: dict[str, Appeal] = {}
+    on_file: dict[str, Any] = {}
     if phones:
         for r in await appeal_queries.recent_by_callers(uow.session, phones=phones, since=now - policy.caller_window,
                                                         limit=CANDIDATE_SCAN_LIMIT * len(phones)):
@@ -87,13 +87,33 @@ async def candidates_for_group(uow: UnitOfWork, policy: DuplicatePolicy, checks:
                 since=now - policy.category_window, limit=CANDIDATE_SCAN_LIMIT * len(wanted)):
             on_file[r.id] = r
     recent = sorted(on_file.values(), key=lambda r: r.created_at, reverse=True)
+    # Each check looks only at its caller's rows and its category's rows in its cells (by their rank in
+    # `recent`, newest first), not at the whole group's reading: a group's cost grows with its size, not
+    # with its size squared.
+    by_phone: dict[str, list[int]] = {}
+    by_cell: dict[tuple[str, int], list[int]] = {}
+    by_category: dict[str, list[int]] = {}
+    for rank, r in enumerate(recent):
+        if r.caller_phone:
+            by_phone.setdefault(r.caller_phone, []).append(rank)
+        if r.lon is not None:
+            by_cell.setdefault((r.category_code, r.cell), []).append(rank)
+            by_category.setdefault(r.category_code, []).append(rank)
     found_by_check: list[list[Candidate]] = []
     earlier: list[Any] = []  # the group's rows, not yet written
     for check, row in zip(checks, rows, strict=True):
         found: list[Candidate] = []
         if check is not None:
-            pool = [r for r in recent if _concerns(r, check, policy, now)][:CANDIDATE_SCAN_LIMIT]
-            pool += [r for r in earlier if _concerns(r, check, policy, now)]
+            ranks = set(by_phone.get(check.phone, ())) if check.phone else set()
+            if check.point is not None:
+                around = cells_within(check.point.lon, check.point.lat, policy.radius_m)
+                if around is None:
+                    ranks.update(by_category.get(check.category_code, ()))
+                else:
+                    for cell in [*around, None]:  # None: a row filed before cells were
+                        ranks.update(by_cell.get((check.category_code, cell), ()))
+            pool = [r for r in (recent[n] for n in sorted(ranks)) if _concerns(r, check, policy, now)]
+            pool = pool[:CANDIDATE_SCAN_LIMIT] + [r for r in earlier if _concerns(r, check, policy, now)]
             new = AppealSnapshot(order_ref=check.exclude, phone=check.phone, category_code=check.category_code,
                                  point=check.point, at=now)
             found = find_candidates(new, [_snapshot(r) for r in pool], policy)
