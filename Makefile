@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration e2e browser chromium bench install clean lock
+.PHONY: run run-cluster test lint unit integration e2e browser chromium bench install clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mcc needs Python 3.11 or newer"'
@@ -18,6 +18,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/mcc up
+
+# Three NATS nodes (streams at R3), two processes per service, on PostgreSQL (MCC_POSTGRES_URL or POSTGRES=...).
+run-cluster: $(STAMP)
+	$(BIN)/mcc up --cluster $(if $(POSTGRES),--postgres $(POSTGRES))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

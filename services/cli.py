@@ -59,12 +59,14 @@ def service_env(var: Path, *, nats_url: str, redis_url: str, ports: dict[str, in
     return env
 
 
-def start_service(name: str, port: int, env: dict[str, str], log_dir: Path) -> ServiceProcess:
-    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+def start_service(name: str, port: int, env: dict[str, str], log_dir: Path, *, label: str | None = None
+                  ) -> ServiceProcess:
+    """One service as a uvicorn process; `label` names a replica (`dispatch-2`: its log and its name)."""
+    log = open(log_dir / f"{label or name}.log", "ab")  # noqa: SIM115 - lives as long as the process
     argv = [sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.bootstrap:app",
             "--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "15", "--no-access-log"]
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    return ServiceProcess(name, port, proc)
+    return ServiceProcess(label or name, port, proc)
 
 
 def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> dict[str, bool]:
@@ -87,6 +89,10 @@ def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> dict[st
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Start nats-server, redis-server and the four services; stop them all on Ctrl-C."""
+    if args.cluster:
+        from services.cluster_cli import cmd_up_cluster
+
+        return cmd_up_cluster(args)
     var = Path(args.var).resolve()
     (var / "logs").mkdir(parents=True, exist_ok=True)
     nats = nats_server(var / "nats", _port(args.nats_port))
@@ -266,6 +272,11 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--redis-port", type=int, default=16379)
     up.add_argument("--ready-timeout", type=float, default=60)
     up.add_argument("--exit-when-ready", action="store_true", help="start, report readiness, stop (for checks)")
+    up.add_argument("--cluster", action="store_true",
+                    help="three NATS nodes (streams at R3) and two processes per service, on PostgreSQL")
+    up.add_argument("--postgres", default=None, help="--cluster: PostgreSQL server URL (or MCC_POSTGRES_URL)")
+    up.add_argument("--db-prefix", default="mcc", help="--cluster: databases are PREFIX_intake, ... (default mcc)")
+    up.add_argument("--replicas", type=int, default=2, help="--cluster: processes per service (default 2)")
     up.set_defaults(func=cmd_up)
 
     mig = sub.add_parser("migrate", help="apply database migrations")

@@ -106,6 +106,29 @@ def nats_server(data_dir: Path, port: int | None = None, *, config: Path | None 
     return ServerProcess("nats", argv, port, data_dir, data_dir / "nats-server.log")
 
 
+def nats_cluster(data_dir: Path, size: int = 3, ports: list[int] | None = None) -> list[ServerProcess]:
+    """`size` nats-servers on loopback forming one JetStream cluster (Raft): each its own server_name, store
+    directory and route port, every node routing to the others. fsync stays `always`: a replica set on one
+    machine shares one power supply, so the copies alone do not cover a power cut."""
+    ports = ports or [free_port() for _ in range(size)]
+    routes = [free_port() for _ in range(size)]
+    servers = []
+    for i, (port, route) in enumerate(zip(ports, routes, strict=True), start=1):
+        node_dir = data_dir / f"n{i}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        others = "\n".join(f"    nats-route://127.0.0.1:{r}" for r in routes if r != route)
+        conf = node_dir / "nats.conf"
+        conf.write_text(
+            f'listen: "127.0.0.1:{port}"\n'
+            f'server_name: "mcc-n{i}"\n'
+            f'jetstream {{\n  store_dir: "{node_dir / "jetstream"}"\n  sync_interval: always\n}}\n'
+            f'cluster {{\n  name: "mcc"\n  listen: "127.0.0.1:{route}"\n  routes: [\n{others}\n  ]\n}}\n'
+        )
+        argv = [nats_server_binary(), "-c", str(conf)]
+        servers.append(ServerProcess(f"nats-n{i}", argv, port, node_dir, node_dir / "nats-server.log"))
+    return servers
+
+
 def redis_server(data_dir: Path, port: int | None = None, *, persist: bool = False) -> ServerProcess:
     """redis-server on a port of its own; persist=False keeps nothing on disk (a restart loses all)."""
     port = port or free_port()

@@ -44,8 +44,10 @@ __all__ = ["BatchHandler", "Bus", "ConsumerSpec", "Handler", "PoisonMessage", "T
 log = logging.getLogger("mcc.messaging")
 
 
-async def ensure_streams(js: JetStreamContext, streams: Sequence[StreamSpec] = STREAMS) -> None:
-    """Create or update every stream; safe to call from every process at every start."""
+async def ensure_streams(js: JetStreamContext, streams: Sequence[StreamSpec] = STREAMS, *,
+                         replicas: int = 1) -> None:
+    """Create or update every stream; safe to call from every process at every start. `replicas` > 1
+    needs a JetStream cluster of at least that many servers (an existing stream is scaled up in place)."""
     for spec in streams:
         config = StreamConfig(
             name=spec.name,
@@ -54,6 +56,7 @@ async def ensure_streams(js: JetStreamContext, streams: Sequence[StreamSpec] = S
             max_age=spec.max_age_days * 86400,
             duplicate_window=spec.duplicate_window_s,
             allow_msg_schedules=spec.allow_msg_schedules or None,
+            num_replicas=replicas,
         )
         try:
             await js.add_stream(config)
@@ -65,8 +68,9 @@ class Bus(Consuming):
     """One service's NATS connection, its publisher and its consumers."""
 
     def __init__(self, url: str, *, service: str, max_deliver: int = 5, ack_wait_s: float = 30.0,
-                 max_unfinished: int = 20, retry_cap_s: float = 10.0) -> None:
+                 max_unfinished: int = 20, retry_cap_s: float = 10.0, stream_replicas: int = 1) -> None:
         self.url = url
+        self.stream_replicas = stream_replicas
         self.service = service
         self.max_deliver = max_deliver
         self.max_unfinished = max(max_unfinished, max_deliver)
@@ -112,7 +116,7 @@ class Bus(Consuming):
                     error_cb=self._on_error,
                 )
                 self.js = self.nc.jetstream(timeout=5)
-                await ensure_streams(self.js)
+                await ensure_streams(self.js, replicas=self.stream_replicas)
                 break
             except Exception as exc:
                 if self.nc is not None:

@@ -50,7 +50,7 @@ class Runtime:
         outbox = Outbox(metadata.tables["outbox"], source=f"/mcc/{service}")
         bus = Bus(settings.nats_url, service=service, max_deliver=settings.consumer_max_deliver,
                   ack_wait_s=settings.consumer_ack_wait_s, max_unfinished=settings.consumer_max_unfinished,
-                  retry_cap_s=settings.consumer_retry_cap_s)
+                  retry_cap_s=settings.consumer_retry_cap_s, stream_replicas=settings.stream_replicas)
         relay = OutboxRelay(outbox, sessions, start_publish=jetstream_publisher(bus), poll_s=settings.outbox_poll_s,
                             on_published=lambda subject: metrics.EVENTS_PUBLISHED.labels(service, subject).inc())
         client = aioredis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)

@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
     number_block: int = Field(
         50, ge=1, description="running numbers a process reserves at a time on PostgreSQL (the rest of a block "
                               "is skipped when the process stops: numbers have gaps)")
+    stream_replicas: int = Field(
+        1, ge=1, le=5, description="copies of every JetStream stream: 1 on one server, 3 on a three-node cluster "
+                                   "(a write is acknowledged once a majority has it)")
     outbox_poll_s: float = Field(1.0, gt=0, description="how often the outbox relay looks for unpublished events")
 
     # Each service redeclares these two with its own alias (MCC_<SERVICE>_DATABASE_URL / _PORT).
