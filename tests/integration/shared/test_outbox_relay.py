@@ -25,14 +25,14 @@ STREAM = "MCC_INCIDENTS"
 
 
 @contextlib.asynccontextmanager
-async def relay_on(db: Any, nats_url: str) -> AsyncIterator[tuple[Outbox, OutboxRelay, Any]]:
+async def relay_on(db: Any, nats_url: str, **bus: Any) -> AsyncIterator[tuple[Outbox, OutboxRelay, Any]]:
     metadata = MetaData()
     table, _ = messaging_tables(metadata)
     engine = create_engine(db.url, schema=db.schema)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     sessions = session_factory(engine)
-    bus = Bus(nats_url, service="relay-test")
+    bus = Bus(nats_url, service="relay-test", **bus)
     await bus.start()
     await bus.wait_connected(30)
     outbox = Outbox(table, source="/mcc/test")
