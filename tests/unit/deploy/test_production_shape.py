@@ -104,7 +104,8 @@ def bind_mounts(service: str) -> dict[str, str]:
 
 
 def test_compose_has_the_infrastructure_the_services_and_the_monitoring():
-    assert set(COMPOSE["services"]) == {*SERVICES, "postgres", "redis", "nats", "prometheus", "grafana"}
+    assert set(COMPOSE["services"]) == {*SERVICES, "postgres", "redis", "nats", "nats-2", "nats-3", "prometheus",
+                                        "grafana"}
     assert COMPOSE["services"]["postgres"]["image"].startswith("postgres:16")
     assert COMPOSE["services"]["redis"]["image"].startswith("redis:7")
     major, minor = re.match(r"nats:(\d+)\.(\d+)", COMPOSE["services"]["nats"]["image"]).groups()
@@ -217,10 +218,39 @@ def test_nats_conf_passes_the_real_servers_config_check():
 
 def test_compose_runs_nats_with_the_mounted_config_and_keeps_the_store_on_a_volume():
     nats = COMPOSE["services"]["nats"]
-    assert nats["command"] == ["nats-server", "-c", "/etc/nats/nats.conf"]
+    assert interpolate(" ".join(nats["command"]), {}) == "nats-server -c /etc/nats/nats.conf"
     assert bind_mounts("nats")["/etc/nats/nats.conf"] == "./deploy/nats/nats.conf"
     store_dir = re.search(r"^\s*store_dir:\s*(\S+)", NATS_CONF.read_text(), flags=re.MULTILINE).group(1)
     assert f"nats-data:{store_dir}" in nats["volumes"]
+
+
+CLUSTER_CONF = DEPLOY / "nats/nats-cluster.conf"
+CLUSTER_ENV = dict(line.split("=", 1) for line in (DEPLOY / "cluster.env").read_text().splitlines()
+                   if line and not line.startswith("#"))
+
+
+def test_the_cluster_profile_runs_three_nats_nodes_that_route_to_each_other_on_a_checked_config():
+    nodes = [name for name, spec in COMPOSE["services"].items() if name.startswith("nats")]
+    assert [n for n in nodes if "cluster" in COMPOSE["services"][n].get("profiles", [])] == ["nats-2", "nats-3"]
+    text = CLUSTER_CONF.read_text()
+    assert all(f"nats-route://{node}:6222" in text for node in nodes) and "sync_interval: always" in text
+    names = {COMPOSE["services"][n]["environment"]["NATS_SERVER_NAME"] for n in nodes}
+    assert len(names) == 3
+    command = interpolate(" ".join(COMPOSE["services"]["nats"]["command"]), CLUSTER_ENV)
+    assert command == "nats-server -c /etc/nats/nats-cluster.conf"
+    for node in nodes:
+        assert bind_mounts(node)["/etc/nats/nats-cluster.conf"] == "./deploy/nats/nats-cluster.conf"
+    result = subprocess.run([nats_server_binary(), "-t", "-c", str(CLUSTER_CONF)], capture_output=True, text=True,
+                            timeout=30, env=dict(os.environ, NATS_SERVER_NAME="mcc-nats-1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_cluster_env_points_every_service_at_all_three_nodes_and_asks_for_three_replicas():
+    assert CLUSTER_ENV["COMPOSE_PROFILES"] == "cluster" and CLUSTER_ENV["MCC_STREAM_REPLICAS"] == "3"
+    env = {key: interpolate(str(v), {**CLUSTER_ENV, **{s: "x" for s in SECRETS}})
+           for key, v in COMPOSE["x-mcc-env"].items()}
+    assert env["MCC_NATS_URL"].split(",") == [f"nats://{n}:4222" for n in ("nats", "nats-2", "nats-3")]
+    assert ServiceSettings(stream_replicas=env["MCC_STREAM_REPLICAS"]).stream_replicas == 3
 
 
 @pytest.fixture
