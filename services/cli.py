@@ -185,6 +185,16 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
     return 0
 
 
+def _login_name() -> str:
+    """Who is at this terminal: the default subject of a minted token, so audit rows name a person."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return ""
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     """Mint a bearer token signed with MCC_TOKEN_SECRET."""
     from datetime import timedelta
@@ -192,7 +202,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     from shared.auth import mint_token
     from shared.settings import ServiceSettings
 
-    token = mint_token(ServiceSettings().token_secret, subject=args.subject, role=args.role, unit_code=args.unit,
+    subject = args.subject or _login_name()
+    if not subject.strip():
+        print("mcc token: --subject must name the person the token acts for", file=sys.stderr)
+        return 2
+    token = mint_token(ServiceSettings().token_secret, subject=subject, role=args.role, unit_code=args.unit,
                        name=args.name, ttl=timedelta(hours=args.hours))
     print(token)
     return 0
@@ -291,7 +305,8 @@ def parser() -> argparse.ArgumentParser:
     tok = sub.add_parser("token", help="mint a bearer token")
     tok.add_argument("--role", required=True, choices=[r.value for r in Role])
     tok.add_argument("--unit", required=True, help="unit code the user acts for, e.g. 320612101")
-    tok.add_argument("--subject", default="user", help="user id")
+    tok.add_argument("--subject", default=None,
+                     help="the person the token acts for (recorded in every audit row); default: your login name")
     tok.add_argument("--name", default=None)
     tok.add_argument("--hours", type=float, default=12)
     tok.set_defaults(func=cmd_token)

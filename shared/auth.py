@@ -43,7 +43,9 @@ class Principal:
 def mint_token(secret: str, *, subject: str, role: Role | str, unit_code: str, name: str | None = None,
                ttl: timedelta = timedelta(hours=12), kind: str = "script", audience: str = DEFAULT_AUDIENCE,
                extra: dict[str, Any] | None = None) -> str:
-    """A signed token for one user or script."""
+    """A signed token for one user or script; `subject` names the person (audit rows record it)."""
+    if not subject or not subject.strip():
+        raise ValueError("a token must name its subject: the person it acts for")
     now = utcnow()
     claims = {"sub": subject, "role": Role(role).value, "unit": unit_code, "iat": now, "exp": now + ttl,
               "iss": "mcc", "aud": audience, "kind": kind, **(extra or {})}
@@ -58,6 +60,8 @@ def decode_token(secret: str, token: str, *, audience: str = DEFAULT_AUDIENCE,
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], issuer="mcc", audience=audience,
                             options={"require": ["sub", "exp", "iat"]})
+        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+            raise ValueError("the token names no subject: every action is recorded against a person")
         if max_lifetime_s is not None and claims["exp"] - claims["iat"] > max_lifetime_s:
             raise ValueError(f"token lives longer than the allowed {max_lifetime_s} s")
         return Principal(claims["sub"], Role(claims["role"]), str(claims["unit"]), claims.get("name"),

@@ -35,3 +35,32 @@ def test_a_century_long_token_is_refused_and_a_day_long_one_accepted():
     assert decode_token(STRONG, day, max_lifetime_s=90 * 86400).kind == "script"
     with pytest.raises(ValueError):
         decode_token(STRONG, day, audience="another-deployment")
+
+
+def test_a_token_without_a_subject_is_refused_and_none_can_be_minted():
+    import jwt
+
+    from shared.events.envelope import utcnow
+
+    now = utcnow()
+    for sub in ("", "  "):
+        forged = jwt.encode({"sub": sub, "role": "operator", "unit": "320600", "iat": now,
+                             "exp": now + timedelta(hours=1), "iss": "mcc", "aud": "mcc"}, STRONG, algorithm="HS256")
+        with pytest.raises(ValueError, match="subject"):
+            decode_token(STRONG, forged)
+        with pytest.raises(ValueError, match="subject"):
+            mint_token(STRONG, subject=sub, role="operator", unit_code="320600")
+
+
+def test_mcc_token_names_the_person_at_the_terminal_when_no_subject_is_given(capsys, monkeypatch):
+    import getpass
+
+    from services.cli import main
+    from shared.settings import ServiceSettings
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "zhang.wei")
+    assert main(["token", "--role", "operator", "--unit", "320600"]) == 0
+    principal = decode_token(ServiceSettings().token_secret, capsys.readouterr().out.strip())
+    assert principal.subject == "zhang.wei"
+    assert main(["token", "--role", "operator", "--unit", "320600", "--subject", "li.na"]) == 0
+    assert decode_token(ServiceSettings().token_secret, capsys.readouterr().out.strip()).subject == "li.na"

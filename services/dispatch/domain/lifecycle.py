@@ -256,9 +256,10 @@ class Actor:
 
     @classmethod
     def of(cls, principal: Any) -> Actor:
-        """The actor for an authenticated principal (shared.auth.Principal)."""
-        return cls(principal.subject, str(principal.role), principal.unit_code, getattr(principal, "name", None),
-                   getattr(principal, "kind", "script"))
+        """The actor for an authenticated principal (shared.auth.Principal); a token without a display name is
+        recorded under its subject, so every audit row names the person."""
+        return cls(principal.subject, str(principal.role), principal.unit_code,
+                   getattr(principal, "name", None) or principal.subject, getattr(principal, "kind", "script"))
 
     @property
     def is_system(self) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from services.dispatch.adapters.orm import AccountAudit, AccountRow
 from shared import sessions
+from shared.events.envelope import utcnow
 from tests.support.accounts import PASSWORD, add_account, browser, session_cookie, sign_in
 from tests.support.apps import jetstream, stream_messages
 from tests.support.dispatch import CITY, TONGZHOU, TZ_TOWN_A, TZ_TOWN_B
@@ -256,7 +258,8 @@ async def test_every_action_of_the_closed_loop_records_the_person_who_did_it(sta
             await sign_in(t, "town.qian")
             await sign_in(c, "county.sun")
             people = {t: (town.id, "钱镇长", "session"), c: (county.id, "孙主任", "session"),
-                      None: (f"county_dispatcher@{TONGZHOU}", None, "script")}  # None: a token from `mcc token`
+                      # None: a token from `mcc token` without a display name: named by its subject
+                      None: (f"county_dispatcher@{TONGZHOU}", f"county_dispatcher@{TONGZHOU}", "script")}
             steps = [(t, "sign", {}), (t, "request_extension", {"reason": "需协调施工单位", "extension": "2wd"}),
                      (c, "approve_extension", {"extension": "1wd"}), (None, "urge", {"reason": "脚本催办"}),
                      (c, "urge", {"reason": "群众再次来电"}), (t, "start", {}),
@@ -283,6 +286,18 @@ async def test_every_action_of_the_closed_loop_records_the_person_who_did_it(sta
             events = await eventually(announced, timeout=30)
         assert [(e["actor"], e.get("actor_name")) for e in events[1:]] == \
             [people[who][:2] for who, _, _ in steps]
+
+
+async def test_a_token_that_names_nobody_is_refused_at_the_door(start_dispatch):
+    from shared.settings import ServiceSettings
+
+    now = utcnow()
+    nobody = jwt.encode({"sub": "", "role": "county_dispatcher", "unit": TONGZHOU, "iat": now,
+                         "exp": now + timedelta(hours=1), "iss": "mcc", "aud": "mcc"},
+                        ServiceSettings().token_secret, algorithm="HS256")
+    async with start_dispatch() as d:
+        response = await d.client.get("/api/v1/orders", headers={"Authorization": f"Bearer {nobody}"})
+        assert response.status_code == 401 and "subject" in response.json()["detail"]
 
 
 async def test_a_token_whose_role_does_not_fit_its_unit_is_refused_at_the_door(start_dispatch):

@@ -131,7 +131,7 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
             for d in decisions:
                 count(d, row)
             return
-        operator = Actor(f"operator:{data.operator}", Role.OPERATOR, name=data.operator_name,
+        operator = Actor(f"operator:{data.operator}", Role.OPERATOR, name=data.operator_name or data.operator,
                          kind=data.operator_kind or "script")
         follow_up = FollowUp(Satisfaction(data.satisfaction), data.resolved, data.unit_at_fault)
         order = repository.to_domain(row)
