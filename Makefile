@@ -9,10 +9,14 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mcc needs Python 3.11 or newer"'
+	@echo "mcc install [1/3]: Python environment in $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@echo "mcc install [2/3]: $$(grep -c '==' requirements.lock) packages from requirements.lock (1-2 minutes on a fresh machine; pip names each one)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
+	@echo "mcc install [3/3]: mcc itself"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+	@echo "mcc install: done"
 
 install: $(STAMP)
 

@@ -19,6 +19,7 @@ from shared.devservers import ServerProcess, free_port, nats_server, redis_serve
 
 SERVICES = ("grid", "intake", "dispatch", "hotline")
 DEFAULT_PORTS = {"intake": 8001, "hotline": 8002, "grid": 8003, "dispatch": 8004}
+PORTS_FILE = "ports.env"
 
 
 @dataclass
@@ -114,6 +115,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         print(f"mcc: starting (logs in {var / 'logs'}) ...", flush=True)
         ready = wait_ready(services, timeout=args.ready_timeout)
+        write_ports(var / PORTS_FILE, services, nats_url=nats_url, redis_url=redis_url)
         _print_summary(services, nats, redis, ready, env, var)
         if args.exit_when_ready:
             return 0 if all(ready.values()) else 1
@@ -127,8 +129,20 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     finally:
         print("mcc: stopping ...", flush=True)
+        (var / PORTS_FILE).unlink(missing_ok=True)  # its URLs are gone with the stack
         _stop_all(services, [nats, redis])
         print("mcc: stopped", flush=True)
+
+
+def write_ports(path: Path, services: list[ServiceProcess], *, nats_url: str, redis_url: str) -> None:
+    """The stack's URLs as shell assignments (`. var/ports.env`), so scripts and the README's examples use the
+    ports this `mcc up` took rather than assume the defaults (a default port may be taken)."""
+    lines = ["# written by `mcc up` while it runs: `. var/ports.env` in a shell, then $MCC_HOTLINE_URL etc."]
+    lines += [f"MCC_{s.name.upper()}_URL={s.url}" for s in services]
+    lines += [f"MCC_NATS_URL={nats_url}", f"MCC_REDIS_URL={redis_url}"]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)  # whole or not at all: a reader polling for it never sees half
 
 
 def _stop_all(services: list[ServiceProcess], servers: list[ServerProcess]) -> None:
@@ -152,6 +166,8 @@ def _print_summary(services: list[ServiceProcess], nats: ServerProcess, redis: S
         print(f"  {s.name:<10} {'yes' if ready[s.name] else 'NO':<6} {s.url}  (API docs {s.url}/docs)")
     print(f"  {'nats':<10} {'yes':<6} nats://127.0.0.1:{nats.port}  (JetStream, data in {nats.data_dir})")
     print(f"  {'redis':<10} {'yes':<6} redis://127.0.0.1:{redis.port}")
+    print(f"\nThese URLs are in {var / PORTS_FILE} too: `. {var / PORTS_FILE}` in a shell, then use"
+          " $MCC_HOTLINE_URL, $MCC_DISPATCH_URL, $MCC_INTAKE_URL, $MCC_GRID_URL.")
     if ready.get("dispatch"):
         from services.cli_users import ensure_demo_accounts
 
