@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run run-cluster test lint unit integration e2e browser chromium bench install clean lock
+.PHONY: run run-cluster test lint unit integration e2e browser chromium bench install clean lock simulate
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mcc needs Python 3.11 or newer"'
@@ -26,6 +26,11 @@ run: $(STAMP)
 # Three NATS nodes (streams at R3), two processes per service, on PostgreSQL (MCC_POSTGRES_URL or POSTGRES=...).
 run-cluster: $(STAMP)
 	$(BIN)/mcc up --cluster $(if $(POSTGRES),--postgres $(POSTGRES))
+
+# A seeded city day against the stack `make run` started (start it with MCC_DISPATCH_TIME_SCALE=144 for a day in
+# ten minutes); SIM_ARGS="--scenario typhoon --seed 3", or "--own-stack" for a private one. See docs/simulator.md.
+simulate: $(STAMP)
+	$(BIN)/mcc simulate $(SIM_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

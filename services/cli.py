@@ -342,8 +342,10 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     from services import dlq_cli
+    from services.simulator import command as simulate
 
     dlq_cli.register(sub)
+    simulate.register(sub)  # mcc simulate (services/simulator)
     return p
 
 

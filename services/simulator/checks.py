@@ -1,0 +1,165 @@
+"""End-of-run checks: nothing lost, nothing doubled, every due deadline fired once, nothing stuck in an outbox or
+the dead-letter stream. Each finding names the item, so a loss can be followed to its order and logs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.simulator.client import Endpoints, Http, Tokens
+from services.simulator.driver import Outcome
+
+NO_ORDER = {"emergency", "out_of_scope", "linked", "resolved_on_spot", "held", "answered"}
+RUNNING_CLOCK = {"dispatched": "sign", "signed": "handle", "in_progress": "handle"}
+
+
+@dataclass
+class Findings:
+    losses: list[str] = field(default_factory=list)  # a loss or a doubling: the run fails
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a loss (refused creates, slow pipeline)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # item key → final order with history
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.losses
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def deadline_findings(key: str, order: dict[str, Any], now: datetime, slack: timedelta) -> list[str]:
+    """A due deadline with no red warning (not fired), or a warning or escalation taken twice (fired twice)."""
+    problems = []
+    warnings: dict[tuple[str, str, str], int] = {}
+    escalations: dict[tuple[str, str], int] = {}
+    for entry in order.get("history", ()):
+        details = entry.get("details") or {}
+        if entry["action"] == "warn":
+            mark = (details.get("clock"), details.get("level"), details.get("deadline"))
+            warnings[mark] = warnings.get(mark, 0) + 1
+        elif entry["action"] == "escalate" and entry.get("actor_kind") == "system":
+            hop = (details.get("from_unit"), details.get("to_unit"))
+            escalations[hop] = escalations.get(hop, 0) + 1
+    problems += [f"{key}: order {order['number']} warned twice {m}" for m, n in warnings.items() if n > 1]
+    problems += [f"{key}: order {order['number']} escalated twice {h[0]}→{h[1]}" for h, n in escalations.items()
+                 if n > 1]
+    clock = RUNNING_CLOCK.get(order["state"])
+    deadline = _ts(order.get(f"{clock}_deadline")) if clock else None
+    if deadline is not None and not order.get("extension_pending") and deadline + slack < now:
+        fired = any(c == clock and lv == "red" and _ts(d) == deadline for (c, lv, d) in warnings)
+        if not fired:
+            problems.append(f"{key}: order {order['number']} {clock} deadline {deadline.isoformat()} passed "
+                            f"{(now - deadline).total_seconds():.0f} s ago and never fired")
+    return problems
+
+
+async def _metric_sum(http: Http, url: str, name: str) -> float:
+    r = await http.request("metrics", "GET", f"{url}/metrics")
+    if r is None or r.status_code != 200:
+        return float("nan")
+    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+-]+)$", r.text, re.M))
+
+
+async def _dead_letters(nats_url: str) -> list[str]:
+    import nats
+
+    from shared.deadletters import list_dead_letters
+
+    nc = await nats.connect(servers=nats_url.split(","), connect_timeout=5, max_reconnect_attempts=2)
+    try:
+        return [f"dead letter {d.seq}: {d.consumer} {d.subject} {d.reason[:200]}"
+                for d in await list_dead_letters(nc.jetstream(timeout=10))]
+    finally:
+        await nc.close()
+
+
+async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens, http: Http,
+                nats_url: str | None, settle_s: float = 120.0, deadline_slack_s: float = 15.0) -> Findings:
+    """Wait (up to `settle_s`) for the pipeline to catch up, then look for losses item by item."""
+    f = Findings()
+    accepted = [o for o in outcomes if o.accepted]
+    f.counts = {"sent": len(outcomes), "accepted": len(accepted)}
+    for o in outcomes:
+        if not o.accepted:
+            f.notes.append(f"{o.key}: not accepted ({o.problem})")
+        elif o.disposition != o.expect:
+            f.notes.append(f"{o.key}: expected {o.expect}, the service said {o.disposition}")
+    sem = asyncio.Semaphore(16)
+
+    async def orders_of(o: Outcome) -> list[dict[str, Any]]:
+        async with sem:
+            r = await http.request("check orders", "GET", f"{endpoints.dispatch}/api/v1/orders",
+                                   params={"source_ref": o.source_ref, "view": "all"}, headers=tokens.city())
+            return r.json()["items"] if r is not None and r.status_code == 200 else []
+
+    settle_until = time.monotonic() + settle_s
+    pending = [o for o in accepted if o.disposition == "dispatched"]
+    found: dict[str, list[dict[str, Any]]] = {}
+    while pending:
+        results = await asyncio.gather(*(orders_of(o) for o in pending))
+        for o, items in zip(pending, results, strict=True):
+            found[o.key] = items
+        pending = [o for o in pending if not found[o.key]]
+        if not pending or time.monotonic() > settle_until:
+            break
+        await asyncio.sleep(2)
+    for o in accepted:
+        if o.disposition in NO_ORDER:
+            items = await orders_of(o)
+            if items:
+                f.losses.append(f"{o.key}: {o.kind} {o.source_ref} was {o.disposition} yet became order "
+                                f"{items[0]['number']}")
+            continue
+        items = found.get(o.key, [])
+        if not items:
+            f.losses.append(f"{o.key}: {o.kind} {o.source_ref} accepted ({o.disposition}) but no order after "
+                            f"{settle_s:.0f} s")
+        elif len(items) > 1:
+            f.losses.append(f"{o.key}: {o.kind} {o.source_ref} became {len(items)} orders: "
+                            f"{', '.join(i['number'] for i in items)}")
+
+    async def incident(o: Outcome) -> None:
+        async with sem:
+            r = await http.request("check incident", "GET", f"{endpoints.intake}/api/v1/incidents/{o.incident_id}",
+                                   headers=tokens.city())
+        if r is None or r.status_code != 200:
+            f.losses.append(f"{o.key}: {o.kind} {o.source_ref}: intake has no incident {o.incident_id}")
+        elif o.disposition == "held" and r.json().get("status") != "held":
+            f.losses.append(f"{o.key}: detection below the threshold is {r.json().get('status')}, not held")
+
+    await asyncio.gather(*(incident(o) for o in accepted if o.incident_id and o.disposition in ("dispatched", "held")))
+
+    async def history(o: Outcome, order_id: str) -> None:
+        async with sem:
+            r = await http.request("check history", "GET", f"{endpoints.dispatch}/api/v1/orders/{order_id}/history",
+                                   headers=tokens.city())
+        if r is not None and r.status_code == 200:
+            f.orders[o.key] = r.json()
+
+    await asyncio.gather(*(history(o, items[0]["id"]) for o in accepted if len(items := found.get(o.key, [])) == 1))
+    now = datetime.now().astimezone()
+    for key, order in sorted(f.orders.items()):
+        f.losses += deadline_findings(key, order, now, timedelta(seconds=deadline_slack_s))
+
+    for _ in range(int(settle_s)):  # the relays publish within a poll interval once NATS answers
+        pending_events = [await _metric_sum(http, url, "mcc_outbox_pending_events")
+                          for url in (endpoints.hotline, endpoints.grid, endpoints.intake, endpoints.dispatch)]
+        if sum(pending_events) == 0:
+            break
+        await asyncio.sleep(1)
+    else:
+        f.losses.append(f"outbox: {sum(pending_events):.0f} events still unpublished")
+    dead = sum([await _metric_sum(http, url, "mcc_events_dead_lettered_total")
+                for url in (endpoints.hotline, endpoints.grid, endpoints.intake, endpoints.dispatch)])
+    if dead:
+        f.losses.append(f"{dead:.0f} events dead-lettered (mcc_events_dead_lettered_total)")
+    if nats_url:
+        f.losses += await _dead_letters(nats_url)
+    f.counts.update(orders=len(f.orders), losses=len(f.losses))
+    return f
