@@ -23,6 +23,14 @@ EVENTS_CONSUMED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "mcc_events_dead_lettered_total", "messages a consumer gave up on", ["service", "consumer"]
 )
+HOLIDAY_CALENDAR_DAYS_LEFT = Gauge(
+    "mcc_holiday_calendar_days_left",
+    "days from today (China time) to the end of the holiday schedule working days are counted by "
+    "(status=official: published years only; any: including provisional years)", ["status"])
+WORKING_DAYS_GUESSED = Counter(
+    "mcc_working_days_guessed_total",
+    "days counted without a published holiday schedule (provisional: its statutory days; uncovered: Mon-Fri)",
+    ["kind"])
 CONSUMER_LAG = Gauge("mcc_consumer_lag_messages", "messages pending or unacked", ["service", "consumer"])
 CONSUMER_RETRY_OLDEST = Gauge(
     "mcc_consumer_retry_oldest_seconds",

@@ -21,6 +21,9 @@ class DispatchSettings(ServiceSettings):
                                       description="YAML/JSON unit list loaded into an empty database "
                                                   "(default: the demo city)")
     sla_file: str | None = Field(None, validation_alias=_alias("sla_file"))
+    holidays_file: str | None = Field(None, validation_alias=_alias("holidays_file"),
+                                      description="the official holiday schedule (default: "
+                                                  "shared/reference/holidays.yaml)")
     duties_file: str | None = Field(None, validation_alias=_alias("duties_file"))
     escalation_file: str | None = Field(None, validation_alias=_alias("escalation_file"))
     categories_file: str | None = Field(None, validation_alias=_alias("categories_file"))

@@ -4,7 +4,9 @@ into the pure domain's values. The shipped defaults live in shared/reference/ an
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,13 @@ from services.dispatch.domain.duties import DutiesList
 from services.dispatch.domain.escalation import EscalationChain
 from services.dispatch.domain.org import OrgTree
 from services.dispatch.domain.policy import DispatchPolicy
-from services.dispatch.domain.sla import SlaPolicy
-from shared import democity
+from services.dispatch.domain.sla import CHINA_TZ, SlaPolicy, WorkCalendar
+from shared import democity, holidays, metrics
 from shared.categories import CategoryTable
 from shared.reference import load_reference
+
+log = logging.getLogger("mcc.dispatch.calendar")
+CALENDAR_WARN_DAYS = 60  # the published schedule should be in the file two months before it is needed
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,9 @@ def timer_fingerprint(settings: DispatchSettings) -> int:
     limits), the escalation chain, the time scale. Dispatch compares it at start with the one stored."""
     import hashlib
 
+    holiday_file = Path(settings.holidays_file) if settings.holidays_file else holidays.DEFAULT_PATH
     text = json.dumps([load_reference("sla", settings.sla_file), load_reference("escalation", settings.escalation_file),
-                       settings.time_scale], default=str)  # YAML keys may be bools: keep file order
+                       settings.time_scale, holiday_file.read_text(encoding="utf-8")], default=str)  # YAML keys may be bools: keep file order
     return int(hashlib.sha256(text.encode()).hexdigest()[:7], 16)  # 28 bits: the counter column is INTEGER on PostgreSQL
 
 
@@ -72,5 +78,40 @@ def build_policy(settings: DispatchSettings, org: OrgTree) -> DispatchPolicy:
     duties = DutiesList.from_mapping(load_reference("duties", settings.duties_file), catalogue=categories)
     sla = SlaPolicy.from_mapping(load_reference("sla", settings.sla_file))
     chain = EscalationChain.from_mapping(load_reference("escalation", settings.escalation_file))
-    return DispatchPolicy(org=org, duties=duties, sla=sla, chain=chain,
-                          calendar=sla.calendar(time_scale=settings.time_scale), categories=categories)
+    calendar = sla.calendar(time_scale=settings.time_scale, schedule=holidays.load(settings.holidays_file),
+                            on_guess=GuessReport().told)
+    return DispatchPolicy(org=org, duties=duties, sla=sla, chain=chain, calendar=calendar, categories=categories)
+
+
+class GuessReport:
+    """Working days counted without a published schedule: counted in a metric, and logged once per year and
+    kind (a deadline walks the calendar day by day; one line per day would drown the log)."""
+
+    def __init__(self) -> None:
+        self.logged: set[tuple[int, str]] = set()
+
+    def told(self, day: date, kind: str) -> None:
+        metrics.WORKING_DAYS_GUESSED.labels(kind).inc()
+        if (day.year, kind) not in self.logged:
+            self.logged.add((day.year, kind))
+            how = ("its provisional statutory days only, no 调休" if kind == "provisional"
+                   else "Monday to Friday, no holidays")
+            log.warning("working days in %s are counted by %s: put the State Council's published schedule in the "
+                        "holiday file (MCC_DISPATCH_HOLIDAYS_FILE)", day.year, how,
+                        extra={"year": day.year, "kind": kind})
+
+
+def watch_calendar(calendar: WorkCalendar, *, today: date | None = None) -> None:
+    """Expose how far ahead the holiday schedule reaches, and warn now if it is less than 60 days."""
+    def days_left(official_only: bool) -> int:
+        return calendar.schedule.days_left(datetime.now(CHINA_TZ).date(), official_only=official_only)
+
+    metrics.HOLIDAY_CALENDAR_DAYS_LEFT.labels("official").set_function(lambda: days_left(True))
+    metrics.HOLIDAY_CALENDAR_DAYS_LEFT.labels("any").set_function(lambda: days_left(False))
+    today = today or datetime.now(CHINA_TZ).date()
+    left = calendar.schedule.days_left(today, official_only=True)
+    if left < CALENDAR_WARN_DAYS:
+        last = calendar.schedule.last_day(official_only=True)
+        log.warning("the official holiday schedule ends %s (%d days from now); later working days are counted by "
+                    "a provisional year or Monday to Friday: put the published schedule in the holiday file "
+                    "(MCC_DISPATCH_HOLIDAYS_FILE)", last, left, extra={"days_left": left})

@@ -7,8 +7,8 @@ order: a rule for a named urgency beats one without (urgent matters always get t
 longer category prefix; then a named appeal type; then the smaller area (a county's rule beats the city's
 `*`). So an area override must be at least as specific in the other respects as the rule it replaces.
 
-Working days. A working day follows the official Chinese calendar (chinese_calendar: public holidays and the
-make-up working weekends, 调休). Time is counted in China Standard Time (UTC+8). N working days from an
+Working days. A working day follows the official Chinese holiday schedule (public holidays and the make-up
+working weekends, 调休) from the city's holiday file (`shared/holidays.py`, `shared/reference/holidays.yaml`). Time is counted in China Standard Time (UTC+8). N working days from an
 instant is the instant at which N × 24 hours of time on working days have passed:
   - started at 10:00 on a working day, 1 working day ends at 10:00 on the next working day;
   - started on a holiday or weekend, counting begins at 00:00 of the next working day, so Saturday 15:00 + 1
@@ -16,12 +16,12 @@ instant is the instant at which N × 24 hours of time on working days have passe
   - an end that falls on a day boundary is the earliest such instant (the end of the working day).
 Fractions work the same way (0.5wd = 12 hours of working-day time).
 
-Calendar coverage. chinese_calendar ships the State Council's schedule one year at a time (1.11 covers
-2004–2026). The schedule for the next year is published each autumn (usually Oct–Dec); upgrade the package
-then (`pip install -U chinese-calendar`, then `make test`). Until it is upgraded, dates it does not cover
-count Monday–Friday as working days (no holidays); `WorkCalendar(strict=True)` raises CalendarNotCovered
-instead, and `sla.yaml`'s `calendar: {holidays, workdays}` lists can carry the published days meanwhile.
-`WorkCalendar.last_covered_year()` lets a health check warn before the year runs out.
+Calendar coverage. The State Council publishes next year's schedule each autumn (usually Oct–Dec); the city
+puts it in the holiday file. A year marked provisional there (the statutory days only) is counted by it, and
+a date past the file is counted Monday–Friday; either way `on_guess(day, "provisional" | "uncovered")` is
+told, so the caller logs and counts it (nothing is guessed silently), and `WorkCalendar(strict=True)` raises
+CalendarNotCovered for an uncovered date instead. `sla.yaml`'s `calendar: {holidays, workdays}` lists are local
+overrides on top (a city's own day off).
 
 Accelerated time. `time_scale` is policy seconds per real second (3600: one policy hour passes in one real
 second). At any scale other than 1, clock hours shrink by the scale and a working day is treated as 24 scaled
@@ -30,7 +30,6 @@ hours, without the holiday calendar, so demos and tests can run days of deadline
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +37,7 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-import chinese_calendar
-
+from shared import holidays
 from shared.events.v1 import AppealType, Urgency
 
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -92,14 +90,7 @@ class Duration:
 
 
 class CalendarNotCovered(LookupError):
-    """The official holiday calendar has no data for this date (upgrade chinese_calendar)."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _official_workday(day: date) -> bool:
-    # Cached: every new order's deadlines walk the calendar day by day, and chinese_calendar validates and
-    # looks up each date afresh (a tenth of dispatch's routing time before this cache).
-    return chinese_calendar.is_workday(day)
+    """The holiday file has no schedule for this date's year (put the published schedule in it)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +101,9 @@ class WorkCalendar:
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
     strict: bool = False
-    official: Callable[[date], bool] = field(default=_official_workday, repr=False, compare=False)
+    schedule: holidays.HolidaySchedule = field(default_factory=holidays.shipped, repr=False, compare=False)
+    # Told of every day counted without an official schedule ("provisional" year, or "uncovered": Mon–Fri).
+    on_guess: Callable[[date, str], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
@@ -123,34 +116,31 @@ class WorkCalendar:
         return self.time_scale != 1.0
 
     def covers(self, day: date) -> bool:
-        """True when the official calendar has data for the day."""
-        try:
-            self.official(day)
-        except NotImplementedError:
-            return False
-        return True
+        """True when the holiday file has a schedule (official or provisional) for the day's year."""
+        return self.schedule.status(day) is not None
 
-    def last_covered_year(self, *, from_year: int = 2004) -> int | None:
-        """The last year the official calendar covers (for a start-up or health-check warning)."""
-        year = from_year
-        while self.covers(date(year, 1, 1)) and year < 2200:
-            year += 1
-        return year - 1 if year > from_year else None
+    def last_covered_year(self, *, official_only: bool = True) -> int | None:
+        """The last year the holiday file covers (officially, by default): for start-up warnings and metrics."""
+        last = self.schedule.last_day(official_only=official_only)
+        return last.year if last else None
 
     def is_workday(self, day: date) -> bool:
-        """Whether a date is a working day: local overrides, then the official calendar, then Mon–Fri."""
+        """Whether a date is a working day: local overrides, then the holiday file, then Mon–Fri (told)."""
         if day in self.extra_workdays:
             return True
         if day in self.extra_holidays:
             return False
-        try:
-            return self.official(day)
-        except NotImplementedError as exc:
+        status = self.schedule.status(day)
+        if status is None:
             if self.strict:
                 raise CalendarNotCovered(
-                    f"no official holiday calendar for {day.isoformat()}: upgrade chinese_calendar "
-                    "or list the published days under calendar: in sla.yaml") from exc
+                    f"no holiday schedule for {day.isoformat()}: put the published schedule in the holiday file")
+            if self.on_guess is not None:
+                self.on_guess(day, "uncovered")
             return day.weekday() < 5
+        if status != "official" and self.on_guess is not None:
+            self.on_guess(day, status)
+        return self.schedule.is_workday(day)
 
     def add(self, start: datetime, duration: Duration) -> datetime:
         """The instant `duration` after `start` (clock hours as they are, working days by the calendar)."""
@@ -360,10 +350,13 @@ class SlaPolicy:
             raise SlaPolicyError(problems)
         return cls(tuple(rules), settings, holidays, workdays)
 
-    def calendar(self, *, time_scale: float = 1.0, strict: bool = False) -> WorkCalendar:
-        """The working-day calendar with this policy's local holiday and workday overrides."""
+    def calendar(self, *, time_scale: float = 1.0, strict: bool = False,
+                 schedule: holidays.HolidaySchedule | None = None,
+                 on_guess: Callable[[date, str], None] | None = None) -> WorkCalendar:
+        """The working-day calendar: the holiday schedule with this policy's local overrides on top."""
         return WorkCalendar(time_scale=time_scale, extra_holidays=self.extra_holidays,
-                            extra_workdays=self.extra_workdays, strict=strict)
+                            extra_workdays=self.extra_workdays, strict=strict,
+                            schedule=schedule or holidays.shipped(), on_guess=on_guess)
 
     def rules_for(self, *, areas: Sequence[str], appeal_type: str, category_code: str,
                   urgency: str) -> tuple[SlaRule | None, SlaRule | None]:

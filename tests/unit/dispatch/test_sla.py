@@ -75,15 +75,27 @@ def test_measure_is_the_inverse_of_add():
         assert CAL.add(end, -limit) == start
 
 
-def test_beyond_the_calendars_coverage_weekdays_count_unless_strict():
+def test_beyond_the_calendars_coverage_weekdays_count_unless_strict_and_the_guess_is_told():
     assert CAL.last_covered_year() >= 2026
     monday, saturday = date(2099, 1, 5), date(2099, 1, 3)
     assert not CAL.covers(monday)
-    assert CAL.is_workday(monday) and not CAL.is_workday(saturday)
-    with pytest.raises(CalendarNotCovered, match="upgrade chinese_calendar"):
+    told: list[tuple[date, str]] = []
+    guessing = WorkCalendar(on_guess=lambda day, kind: told.append((day, kind)))
+    assert guessing.is_workday(monday) and not guessing.is_workday(saturday)
+    assert told == [(monday, "uncovered"), (saturday, "uncovered")]
+    with pytest.raises(CalendarNotCovered, match="holiday file"):
         WorkCalendar(strict=True).is_workday(monday)
     override = WorkCalendar(extra_holidays=frozenset({monday}), extra_workdays=frozenset({saturday}))
     assert not override.is_workday(monday) and override.is_workday(saturday)
+
+
+def test_a_deadline_in_2027_skips_the_spring_festival_and_says_the_year_is_provisional():
+    # Friday 29 January 2027 + 10 working days: 5–8 February are the Spring Festival (除夕 to 初三).
+    told: list[str] = []
+    cal = WorkCalendar(on_guess=lambda day, kind: told.append(kind))
+    assert cal.add(cst(2027, 1, 29, 10), WD(10)) == cst(2027, 2, 16, 10)
+    assert not cal.is_workday(date(2027, 2, 8)) and set(told) == {"provisional"}
+    assert cal.last_covered_year() == 2026 and cal.last_covered_year(official_only=False) == 2027
 
 
 def test_accelerated_time_shrinks_hours_and_treats_a_working_day_as_24_hours():
