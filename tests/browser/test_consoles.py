@@ -83,14 +83,12 @@ def test_a_call_typed_by_keyboard_reaches_the_town_board_is_signed_and_a_return_
     # Before submitting: the caller's history, a suggested category and a duplicate candidate are on screen.
     console.keyboard.type(call.phone)
     console.wait_for_selector(f"#caller >> text={earlier['number']}")
-    console.keyboard.press("Tab")
-    console.keyboard.press("Tab")
+    console.wait_for_selector("#description:focus")  # a complete mobile number moves the cursor on by itself
     console.keyboard.type(call.description)
     console.wait_for_selector("#suggestions >> text=020101")
     console.keyboard.press("Alt+1")
     assert console.input_value("#category_code") == "020101"
-    console.keyboard.press("Tab")
-    console.keyboard.type(call.coordinates)
+    console.keyboard.type(call.coordinates)  # into the place field, which takes 经度,纬度 as well as an address
     console.wait_for_selector("#located >> text=文峰街道")
     console.wait_for_selector(f"#duplicates >> text={earlier['order_number'] or _order_of(stack, earlier['number'])['number']}")
     screenshot(console, "console-operator")

@@ -48,13 +48,13 @@ def take_call(page, call: Call, *, timeout_ms: int = 60_000) -> tuple[Keys, floa
     started = time.perf_counter()
     type_text(page, call.phone, keys)
     page.wait_for_selector("#caller table, #caller p", timeout=timeout_ms)
-    press(page, "Tab", keys)  # onto the appeal type (投诉 is preselected)
-    press(page, "Tab", keys)  # into the description
+    if not page.evaluate("document.activeElement && document.activeElement.id === 'description'"):
+        press(page, "Tab", keys)  # a number that is not a complete mobile one: Tab past the type (投诉 preselected)
+        press(page, "Tab", keys)  # into the description
     type_text(page, call.description, keys)
     page.wait_for_selector("#suggestions button", timeout=timeout_ms)
-    press(page, call.suggestion_key, keys)  # category from the suggestion; the cursor moves to the address
-    press(page, "Tab", keys)  # to the coordinates
-    type_text(page, call.coordinates, keys)
+    press(page, call.suggestion_key, keys)  # category from the suggestion; the cursor moves to the place field
+    type_text(page, call.coordinates, keys)  # the place field takes 经度,纬度 as well as an address
     page.wait_for_selector("#located, #outside", timeout=timeout_ms)
     page.wait_for_selector("#assist h3", timeout=timeout_ms)
     press(page, "F9", keys)

@@ -7,6 +7,7 @@ operators signed in by the session cookie (or a bearer token); every change chec
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,6 +67,17 @@ def _coordinates(text: str | None) -> Coordinates | None:
     return Coordinates(lon=float(numbers[0]), lat=float(numbers[1]))
 
 
+_POINT = re.compile(r"^\s*-?\d{1,3}(\.\d+)?\s*[,，\s]\s*-?\d{1,2}(\.\d+)?\s*$")
+
+
+def _place(address: str, coordinates: str) -> tuple[str, str]:
+    """(address, coordinates) with "120.86,32.01" typed into the address field taken as coordinates: the
+    operator types the place once, in one field, whichever form the caller gives it in."""
+    if not coordinates.strip() and _POINT.match(address):
+        return "", address
+    return address, coordinates
+
+
 @router.get("/console", response_class=HTMLResponse)
 async def console_page(request: Request, principal: OperatorPage) -> HTMLResponse:
     leaves = [(c.code, c.name) for c in _ctx(request).categories.leaves()]
@@ -88,6 +100,7 @@ async def caller_fragment(request: Request, uow: UowDep, _: OperatorPage, caller
 
 @router.get("/console/locate", response_class=HTMLResponse)
 async def locate_fragment(request: Request, _: OperatorPage, coordinates: str = "", address: str = "") -> HTMLResponse:
+    address, coordinates = _place(address, coordinates)
     try:
         point = _coordinates(coordinates)
     except ValueError as exc:
@@ -101,8 +114,9 @@ async def locate_fragment(request: Request, _: OperatorPage, coordinates: str = 
 @router.post("/console/assist", response_class=HTMLResponse)
 async def assist_fragment(request: Request, uow: UowDep, _: OperatorPage, description: str = Form(""),
                           category_code: str = Form(""), caller_phone: str = Form(""),
-                          coordinates: str = Form("")) -> HTMLResponse:
+                          coordinates: str = Form(""), address: str = Form("")) -> HTMLResponse:
     """Everything that follows from the words so far: category suggestions, answers, scope, duplicates."""
+    address, coordinates = _place(address, coordinates)
     ctx = _ctx(request)
     text = description.strip()
     suggestions = assist.suggest_categories(suggester=_suggester(request), description=text)
@@ -151,6 +165,7 @@ async def submit_call(request: Request, runtime: RuntimeDep, principal: Operator
                       answer_article_id: Annotated[str, Form()] = "", scope_kind: Annotated[str, Form()] = "",
                       scope_line: Annotated[str, Form()] = "") -> HTMLResponse:
     """Create the appeal through the API's model and handler; the form's id is the Idempotency-Key."""
+    address, coordinates = _place(address, coordinates)
     errors: list[dict[str, str]] = []
     try:
         point = _coordinates(coordinates)

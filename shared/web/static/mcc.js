@@ -41,6 +41,19 @@
     const form = a && document.getElementById(a.getAttribute("data-query-from"));
     if (form) a.search = new URLSearchParams(new FormData(form)).toString();
   });
+  // <input data-advance="#next" data-advance-when="regex">: once the value is complete (matches the whole
+  // regex) the cursor moves on by itself, saving the Tab keys a complete mobile number always needs. Only on
+  // the input that completes it: going back to correct the field does not bounce the cursor away again.
+  document.addEventListener("input", function (e) {
+    const el = e.target;
+    if (!el.hasAttribute || !el.hasAttribute("data-advance")) return;
+    const done = new RegExp(el.getAttribute("data-advance-when")).test(el.value);
+    if (done && el.dataset.advanced !== el.value) {
+      el.dataset.advanced = el.value;
+      const next = document.querySelector(el.getAttribute("data-advance"));
+      if (next) next.focus();
+    }
+  });
   // Forms marked data-no-enter submit only by their key (F9), never by an Enter typed in a field.
   document.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.closest("form[data-no-enter]")) e.preventDefault();
