@@ -23,6 +23,9 @@ from shared.devservers import ServerProcess, nats_server, redis_server
 
 POSTGRES_URL = os.environ.get("MCC_TEST_POSTGRES_URL")
 os.environ.setdefault("MCC_DEMO", "true")  # tests sign with the default token secret, on PostgreSQL too
+# Argon2's cheapest parameters: a real hash of the real kind, in microseconds instead of a second a sign-in on a
+# loaded machine. tests/integration/dispatch/test_accounts_and_sign_in.py checks the production profile once.
+os.environ.setdefault("MCC_DISPATCH_PASSWORD_PROFILE", "CHEAPEST")
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -41,3 +43,13 @@ class DispatchSettings(ServiceSettings):
                                              description="failed sign-ins from one address before it is locked")
     signin_lock_s: int = Field(900, ge=1, validation_alias=_alias("signin_lock_s"),
                                description="how long a lock after too many failed sign-ins lasts")
+    password_profile: Literal["RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST"] = Field(
+        "RFC_9106_LOW_MEMORY", validation_alias=_alias("password_profile"),
+        description="Argon2id parameters for new password hashes (argon2-cffi's profiles); CHEAPEST is for tests "
+                    "and demos only and is refused outside MCC_DEMO")
+
+    @model_validator(mode="after")
+    def _cheap_hashes_only_in_demos(self) -> DispatchSettings:
+        if self.password_profile == "CHEAPEST" and not self.demo:
+            raise ValueError("MCC_DISPATCH_PASSWORD_PROFILE=CHEAPEST protects no password: only with MCC_DEMO=true")
+        return self
