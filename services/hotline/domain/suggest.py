@@ -38,7 +38,11 @@ class CategorySuggester:
         self._leaves = {leaf.code: leaf for leaf in leaves}
         self._index = KnowledgeIndex.build(
             (Article(article_id=leaf.code, title=leaf.name, body=" ".join((*leaf.parents, leaf.words)))
-             for leaf in self._leaves.values()), title_boost=2.0, min_common=10_000)
+             for leaf in self._leaves.values()), title_boost=2.0, min_common=10_000,
+            # No no-match cut-off here: the knowledge base's answers must fit the question, but an operator
+            # is better served by three near categories than by none (the cut-off hid every suggestion for
+            # long descriptions and took top-3 accuracy from 95 % to 89 %).
+            min_match=0.0)
 
     @classmethod
     def from_table(cls, table, words: Mapping[str, str]) -> CategorySuggester:  # noqa: ANN001 - CategoryTable

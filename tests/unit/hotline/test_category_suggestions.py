@@ -54,3 +54,9 @@ def test_the_right_class_is_among_the_top_three_for_nine_in_ten_labelled_descrip
     rows = list(csv.DictReader(LABELLED.open(encoding="utf-8"), delimiter="\t"))
     hits = sum(r["code"] in [s.code for s in suggester.suggest(r["description"])] for r in rows)
     assert hits / len(rows) >= 0.9
+
+
+def test_a_long_description_full_of_everyday_words_still_gets_its_three_suggestions() -> None:
+    """The knowledge base's no-match cut-off once hid every suggestion for descriptions like this one."""
+    found = _shipped().suggest("青年路和工农路交叉口往东五十米路面有个大坑，电动车经过好几次差点摔倒")
+    assert len(found) == 3 and found[0].code == "010101"
