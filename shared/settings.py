@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
         description="HMAC secret that signs bearer tokens; a long random value in production",
     )
     demo: bool = Field(False, description="demo mode (`mcc up`): the default token secret is allowed")
+    attachment_dir: str = Field("var/attachments", description="the attachments of work orders (grid photos, "
+                                "closing evidence), content-addressed; one directory every service can reach")
+    attachment_max_bytes: int = Field(10_000_000, gt=0, description="largest attachment accepted, in bytes")
     token_audience: str = Field("mcc", description="audience (`aud`) every token must name; one per deployment")
     token_max_lifetime_s: int = Field(90 * 86400, gt=0, description="longest lifetime a token may claim (exp - iat)")
     session_ttl_s: int = Field(900, ge=60, description="lifetime of a browser session token; renewed while in use")

@@ -10,10 +10,20 @@ from services.dispatch.adapters.orm import metadata
 from services.dispatch.config import DispatchSettings
 from services.dispatch.domain.org import OrgTree
 from services.dispatch.domain.policy import DispatchPolicy
-from services.dispatch.entrypoints import account_pages, accounts, api, city, console, consumers, signin
+from services.dispatch.entrypoints import (
+    account_pages,
+    accounts,
+    api,
+    attachment_routes,
+    city,
+    console,
+    consumers,
+    signin,
+)
 from services.dispatch.entrypoints.timers import TimerLoop
 from services.dispatch.service import handlers
 from shared import web
+from shared.attachments import AttachmentStore
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
 
@@ -52,11 +62,13 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
             timer_loop.start()
 
     app = service_app(runtime=runtime, title="mcc dispatch",
-                      routers=[api.router, console.router, city.router, accounts.router, signin.router,
+                      routers=[api.router, attachment_routes.router, console.router, city.router, accounts.router, signin.router,
                                account_pages.router],
                       consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=timer_loop.stop,
                       description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)")
     app.state.policy = holder
+    app.state.attachments = AttachmentStore(runtime.settings.attachment_dir,
+                                            max_bytes=runtime.settings.attachment_max_bytes)
     web.mount(app, templates=console.TEMPLATES)
     signin.install(app)  # sign-in and account pages; session renewal checks the account is still active
     app.state.timers = timer_loop

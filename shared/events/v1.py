@@ -94,6 +94,17 @@ class Detection(Contract):
     evidence_url: str = Field(min_length=1, max_length=2000)
 
 
+class Attachment(Contract):
+    """A file that travels with an incident to its work order (a grid photo, a document): content-addressed in
+    the shared attachment store (shared/attachments.py), so only its id, type and size travel."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the bytes")
+    content_type: str = Field(pattern=r"^(image/(jpeg|png|webp)|application/pdf)$")
+    size: int = Field(ge=1)
+    kind: str = Field("photo", pattern=r"^(photo|after_photo|document|evidence)$",
+                      description="photo: of the problem; after_photo: after a fix; evidence: attached on close")
+
+
 class Reporter(Contract):
     """A grid worker or integration that reported the incident."""
 
@@ -118,6 +129,8 @@ class IncidentReported(Contract):
     confidential: bool = False
     reporter: Reporter | None = None
     detection: Detection | None = None
+    # Added in v1 (optional, so older messages still parse): files for the unit that handles the order.
+    attachments: tuple[Attachment, ...] = Field((), max_length=20)
     reported_at: datetime
 
     @model_validator(mode="after")
@@ -152,6 +165,8 @@ class IncidentAccepted(Contract):
     confidential: bool = False
     reporter: Reporter | None = None
     detection: Detection | None = None
+    # Added in v1 (optional, so older messages still parse): files for the unit that handles the order.
+    attachments: tuple[Attachment, ...] = Field((), max_length=20)
     reported_at: datetime
     accepted_at: datetime
 

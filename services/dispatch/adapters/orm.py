@@ -60,6 +60,9 @@ class WorkOrder(WorkOrderBase, table=True):
                       Index("ix_work_order_next_due", "next_due_at"))
     id: str = Field(primary_key=True, max_length=64)
     caller: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # [{id, content_type, size, kind, added_at, added_by}]: grid photos from intake, evidence attached on close;
+    # the bytes are in the shared attachment store (shared/attachments.py).
+    attachments: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -53,12 +53,33 @@ HolderDep = Annotated[handlers.PolicyHolder, Depends(get_holder)]
 # --- shapes -------------------------------------------------------------------------------------------------
 
 
+class AttachmentOut(BaseModel):
+    id: str
+    content_type: str
+    size: int
+    kind: str = Field(description="photo, after_photo (grid), document, evidence (attached on close)")
+    added_at: str | None = None
+    added_by: str | None = None
+
+    @field_validator("added_at", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+
 class WorkOrderPublic(WorkOrderBase):
     """An order as handling units see it: the caller only masked, and not at all on confidential orders
     and reports (the incident never carried it)."""
 
     id: str
     caller: dict[str, Any] | None = None
+    attachments: list[AttachmentOut] = Field(default_factory=list, description="photos and documents; bytes at "
+                                             "/api/v1/orders/{number}/attachments/{id}")
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
     reported_at: datetime
     created_at: datetime
     updated_at: datetime
@@ -215,8 +236,8 @@ async def read_history(order_ref: str, uow: UowDep, holder: HolderDep, principal
 @router.post("/orders/{order_ref}/actions/{action}", response_model=WorkOrderPublic, tags=["orders"],
              summary="take a lifecycle action: sign, start, return, close, escalate, ...",
              responses={409: {"description": "not allowed now: the current state and the allowed actions"}})
-async def act(order_ref: str, action: Action, body: ActionRequest, uow: UowDep, holder: HolderDep,
-              principal: CurrentPrincipal) -> Any:
+async def act(order_ref: str, action: Action, body: ActionRequest, request: Request, uow: UowDep,
+              holder: HolderDep, principal: CurrentPrincipal) -> Any:
     command = handlers.Command(
         action=action, reason=body.reason, to_unit=body.to_unit,
         extension=Duration.parse(body.extension) if body.extension else None, result=body.result,
@@ -225,7 +246,7 @@ async def act(order_ref: str, action: Action, body: ActionRequest, uow: UowDep, 
         if body.follow_up else None, master=body.master, expected_version=body.expected_version)
     try:
         outcome = await handlers.take_action(uow=uow, holder=holder, actor=_actor(principal), order_ref=order_ref,
-                                             command=command)
+                                             command=command, store=request.app.state.attachments)
     except (OrderNotVisible, NotPermitted, ForbiddenTransition, InvalidCommand, StaleOrder) as exc:
         refusal = _refusal(exc)
         if isinstance(refusal, HTTPException):

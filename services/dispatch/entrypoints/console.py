@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from services.dispatch.domain.lifecycle import (
     Action,
@@ -29,6 +29,7 @@ from services.dispatch.service.board import Search, StaleOrder
 from shared import democity
 from shared.auth import Principal
 from shared.deps import UowDep
+from shared.errors import Problem
 from shared.roles import Role
 from shared.web import render
 from shared.web.session import ensure_csrf_cookie, page_principal
@@ -163,7 +164,8 @@ async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *,
         return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
     names = {u.code: u.name for u in _holder(request).policy.org}
     actions = [(a.value, ACTIONS[a]) for a in allowed if a in ACTIONS]
-    evidence = [e for h in history or () for e in (h.details or {}).get("evidence", [])]
+    evidence = [e for h in history or () for e in (h.details or {}).get("evidence", [])
+                if not e.startswith("attachment:")]  # those are among the order's attachments
     box = democity.boxes().get(row.town_code or "") if row.town_code else None
     return render(request, "_detail.html", row=row, history=history or [], actions=actions, names=names,
                   category=_category_name(request, row.category_code), deadline=_deadline(row), box=box,
@@ -176,21 +178,42 @@ async def order_detail(request: Request, ref: str, uow: UowDep, principal: Dispa
     return await _detail(request, uow, principal, ref)
 
 
+@router.get("/board/orders/{ref}/attachments/{attachment_id}")
+async def order_attachment(request: Request, ref: str, attachment_id: str, uow: UowDep,
+                           principal: DispatcherPage) -> Response:
+    """A photo or document of the order, for whoever may read the order (logged as the API's read is)."""
+    path, content_type = await handlers.order_attachment(
+        uow=uow, holder=_holder(request), actor=Actor.of(principal), order_ref=ref, attachment_id=attachment_id,
+        store=request.app.state.attachments)
+    return FileResponse(path, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.post("/board/orders/{ref}/actions/{action}", response_class=HTMLResponse)
 async def order_action(request: Request, ref: str, action: Action, uow: UowDep, principal: DispatcherPage,
                        reason: Annotated[str, Form()] = "", to_unit: Annotated[str, Form()] = "",
                        extension: Annotated[str, Form()] = "", result: Annotated[str, Form()] = "",
                        evidence: Annotated[str, Form()] = "",
+                       evidence_file: Annotated[UploadFile | None, File()] = None,
                        expected_version: Annotated[str, Form()] = "") -> HTMLResponse:
-    """Take one action through the API's handler; the detail re-renders with what is allowed next."""
+    """Take one action through the API's handler; the detail re-renders with what is allowed next. A file
+    chosen as evidence is stored first and named in the close as `attachment:<id>`."""
+    store = request.app.state.attachments
+    items = [e for e in (evidence.strip(),) if e]
+    if evidence_file is not None and evidence_file.filename:
+        try:
+            stored = await handlers.upload_attachment(store=store, content=await evidence_file.read(store.max_bytes + 1))
+        except Problem as exc:
+            return await _detail(request, request.app.state.runtime.uow(), principal, ref,
+                                 error=exc.detail[0]["message"], status_code=422)
+        items.append(f"attachment:{stored.id}")
     try:
         command = handlers.Command(
             action=action, reason=reason.strip() or None, to_unit=to_unit.strip() or None,
             extension=Duration.parse(extension.strip()) if extension.strip() else None,
-            result=result.strip() or None, evidence=tuple(e for e in (evidence.strip(),) if e),
+            result=result.strip() or None, evidence=tuple(items),
             expected_version=int(expected_version) if expected_version.isdigit() else None)
         outcome = await handlers.take_action(uow=uow, holder=_holder(request), actor=Actor.of(principal),
-                                             order_ref=ref, command=command)
+                                             order_ref=ref, command=command, store=store)
     except OrderNotVisible:
         return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
     except (NotPermitted, ForbiddenTransition, InvalidCommand, StaleOrder, ValueError) as exc:

@@ -41,6 +41,15 @@ async def known_photos(session: AsyncSession, ids: Iterable[str]) -> set[str]:
     return set((await session.execute(select(Photo.id).where(Photo.id.in_(wanted)))).scalars())
 
 
+async def photo_types(session: AsyncSession, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """{photo id: (content type, size)} for those of `ids` that were uploaded."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Photo.id, Photo.content_type, Photo.size).where(Photo.id.in_(wanted)))
+    return {pid: (content_type, size) for pid, content_type, size in rows.all()}
+
+
 async def by_client_ids(session: AsyncSession, key_ids: Iterable[str], client_ids: Iterable[str]) -> list[GridEvent]:
     """Events that these keys created under these app-made ids."""
     return list((await session.execute(select(GridEvent).where(

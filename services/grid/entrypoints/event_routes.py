@@ -17,6 +17,7 @@ from services.grid.entrypoints.schemas import (
     parse_batch_items,
 )
 from services.grid.service import handlers
+from shared.attachments import AttachmentStore
 from shared.auth import CurrentPrincipal
 from shared.deps import RuntimeDep, UowDep
 from shared.errors import Invalid, NotFound
@@ -36,8 +37,9 @@ async def upload_photo(request: Request, runtime: RuntimeDep, key: KeyDep, idem:
     if photo_rules.sniff(content[:16]) is None:
         raise Invalid("file", "photo must be JPEG, PNG or WebP (judged by its content)",
                       type="unsupported_media_type", where="form", status=415)
-    return answer(await handlers.store_photo(new_uow=runtime.uow, key=key, idempotency_key=idem, content=content,
-                                            photo_dir=settings.photo_dir))
+    return answer(await handlers.store_photo(
+        new_uow=runtime.uow, key=key, idempotency_key=idem, content=content, photo_dir=settings.photo_dir,
+        attachments=AttachmentStore(settings.attachment_dir, max_bytes=limit)))
 
 
 @router.get("/photos/{photo_id}", tags=["grid app"], summary="a photo's bytes")

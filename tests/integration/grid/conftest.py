@@ -69,6 +69,7 @@ def start_grid(db, nats_url, redis_url, tmp_path):
     @contextlib.asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Grid]:
         overrides.setdefault("photo_dir", str(tmp_path / "photos"))
+        overrides.setdefault("attachment_dir", str(tmp_path / "attachments"))
         runtime = make_runtime("grid", GridSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url,
                                **overrides)
         app = bootstrap.build(runtime.settings, runtime=runtime)

@@ -22,6 +22,7 @@ from services.intake.domain.open311 import parse_service_request
 from shared.events.v1 import (
     MASKED_PHONE,
     AppealType,
+    Attachment,
     CallerRef,
     Channel,
     Coordinates,
@@ -89,6 +90,13 @@ def test_an_unknown_or_mismatched_category_is_rejected():
         normalise_report(hotline_report(), category=None)
     with pytest.raises(IntakeRejected, match="category_code"):
         normalise_report(hotline_report(), category=WATER)
+
+
+def test_the_accepted_incident_carries_the_reports_photos_to_the_work_order():
+    photo = Attachment(id="a" * 64, content_type="image/jpeg", size=1234, kind="photo")
+    report = normalise_report(hotline_report(attachments=(photo,)), category=LIGHTS)
+    accepted = accept(report, location=report.location, located_by=LocatedBy.ADDRESS, accepted_at=NOW)
+    assert accepted.attachments == (photo,)
 
 
 def test_the_accepted_incident_carries_location_and_how_it_was_found():

@@ -10,6 +10,7 @@ from services.dispatch.service.handlers.actions import (
     handle_follow_up,
     take_action,
 )
+from services.dispatch.service.handlers.attachments import order_attachment, upload_attachment
 from services.dispatch.service.handlers.common import (
     AUDIT_TABLE,
     CONSUMER_DISPOSITIONS,
@@ -46,7 +47,7 @@ from services.dispatch.service.handlers.topology import delete_unit, load_org, r
 
 __all__ = [
     "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE", "QUEUE_VIEWS",
-    "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders",
+    "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders", "order_attachment", "upload_attachment",
     "apply_decision", "count", "delete_unit", "fire_due_timers", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",

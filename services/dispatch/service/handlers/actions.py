@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.dispatch.adapters import repository
 from services.dispatch.adapters.orm import (
@@ -26,6 +27,7 @@ from services.dispatch.domain.lifecycle import (
 )
 from services.dispatch.domain.policy import DispatchPolicy
 from services.dispatch.domain.sla import CHINA_TZ, Duration, Limits
+from services.dispatch.service.handlers.attachments import evidence_attachments
 from services.dispatch.service.handlers.common import (
     CONSUMER_DISPOSITIONS,
     CONSUMER_FOLLOWUPS,
@@ -35,6 +37,7 @@ from services.dispatch.service.handlers.common import (
     load_order,
     log,
 )
+from shared.attachments import AttachmentStore
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import (
     AppealDisposed,
@@ -76,10 +79,12 @@ def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Lim
 
 
 async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
-                      command: Command) -> Outcome:
-    """Take one lifecycle action on an order for a person (404 outside their scope, 409 when not allowed)."""
+                      command: Command, store: AttachmentStore | None = None) -> Outcome:
+    """Take one lifecycle action on an order for a person (404 outside their scope, 409 when not allowed);
+    evidence named `attachment:<id>` joins the order's attachments in the same transaction."""
     policy = holder.policy
     now = utcnow()
+    added = await evidence_attachments(command.evidence, store=store, actor=actor, now=now)
     async with uow:
         row = await load_order(uow, order_ref)
         if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
@@ -96,7 +101,13 @@ async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, or
             reason=command.reason, extension=command.extension, result=command.result,
             evidence=command.evidence, follow_up=command.follow_up,
             master=repository.to_domain(master_row) if master_row is not None else None)
+        held = list(row.attachments or ())
         await apply_decision(uow, row, decision, policy)
+        if added:
+            known = {a.get("id") for a in held}
+            attachments = held + [a for a in added if a["id"] not in known]
+            await uow.session.execute(update(WorkOrder).where(WorkOrder.id == row.id).values(attachments=attachments))
+            set_committed_value(row, "attachments", attachments)  # the answer shows them without another UPDATE
         if decision.action is Action.MERGE and master_row is not None:
             await uow.session.execute(update(WorkOrder).where(WorkOrder.id == master_row.id)
                                       .values(duplicate_count=WorkOrder.duplicate_count + 1))

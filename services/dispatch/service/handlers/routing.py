@@ -149,6 +149,8 @@ def _new_order(incident: IncidentAccepted, number: str, now: datetime,
         lon=loc.coordinates.lon if loc.coordinates else None, lat=loc.coordinates.lat if loc.coordinates else None,
         located_by=incident.located_by.value, confidential=incident.confidential,
         caller=incident.caller.model_dump() if incident.caller else None,
+        attachments=[{**a.model_dump(), "added_at": now.isoformat(), "added_by": f"{incident.channel.value}"}
+                     for a in incident.attachments] or None,
         reported_at=incident.reported_at, created_at=now, updated_at=now, lifecycle={}, supervised=False,
         return_count=0, reopen_count=0, escalation_count=0, urge_count=0, duplicate_count=0,
         extension_pending=False,

@@ -12,19 +12,23 @@ from services.grid.adapters.orm import Photo
 from services.grid.domain import photos as photo_rules
 from services.grid.service.handlers.common import IDEMPOTENCY
 from shared import apikeys
+from shared.attachments import AttachmentStore
 from shared.events.envelope import utcnow
 from shared.idempotency import Stored, run_once
 from shared.uow import UnitOfWork
 
 
 async def store_photo(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey, idempotency_key: str,
-                      content: bytes, photo_dir: str) -> Stored:
-    """Keep an uploaded photo on disk (content-addressed) and record it; the content type is already checked."""
+                      content: bytes, photo_dir: str, attachments: AttachmentStore | None = None) -> Stored:
+    """Keep an uploaded photo on disk (content-addressed) and record it; the content type is already checked.
+    It goes into the shared attachment store too, where dispatch serves it with the work order."""
     content_type = photo_rules.sniff(content[:16])
     assert content_type is not None  # the route refused anything else with 415
     pid = photo_rules.photo_id(content)
     relative = photo_rules.relative_path(pid, content_type)
     await asyncio.to_thread(_write_once, Path(photo_dir) / relative, content)
+    if attachments is not None:
+        await asyncio.to_thread(attachments.put, content)  # same SHA-256 id as the photo's
 
     async def create(uow: UnitOfWork) -> tuple[int, Any]:
         if await uow.session.get(Photo, pid) is None:

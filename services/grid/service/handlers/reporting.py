@@ -19,7 +19,7 @@ from shared.categories import CategoryTable
 from shared.errors import Forbidden, Invalid, Problem
 from shared.events.catalog import INCIDENT_REPORTED
 from shared.events.envelope import utcnow
-from shared.events.v1 import Channel, Coordinates, IncidentReported, Location, Reporter
+from shared.events.v1 import Attachment, Channel, Coordinates, IncidentReported, Location, Reporter
 from shared.groupcommit import GroupCommit
 from shared.idempotency import Stored, fingerprint, run_once
 from shared.uow import UnitOfWork
@@ -68,7 +68,14 @@ async def _missing_photos(uow: UnitOfWork, ids: Iterable[str]) -> set[str]:
 
 
 async def _report_up(uow: UnitOfWork, row: dict[str, Any]) -> None:
+    # The photos travel with the incident to its work order (the bytes are in the shared attachment store).
+    photos = [(pid, "photo") for pid in row.get("photo_ids") or ()] + [
+        (pid, "after_photo") for pid in row.get("after_photo_ids") or ()]
+    types = await events_repo.photo_types(uow.session, [pid for pid, _ in photos])
+    attachments = tuple(Attachment(id=pid, content_type=types[pid][0], size=types[pid][1], kind=kind)
+                        for pid, kind in photos if pid in types)
     report = IncidentReported(
+        attachments=attachments,
         incident_id=row["incident_id"], channel=Channel.GRID, source_ref=row["id"],
         category_code=row["category_code"], description=row["description"], reported_at=row["reported_at"],
         title="网格提级" if row.get("escalated") else None,
