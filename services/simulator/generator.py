@@ -16,7 +16,7 @@ from typing import Any
 
 from services.simulator.scenario import Scenario
 from shared.categories import CategoryTable
-from shared.democity import boxes, units
+from shared.democity import cells, units
 
 APPEAL_TYPE_NAMES = {"consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报",
                      "suggestion": "建议", "praise": "表扬"}
@@ -88,12 +88,12 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
 
 
 class _City:
-    """The demo city's towns with their rectangles, and the category table's leaves by big class."""
+    """The demo city's towns with the rectangles that cover them, and the category table's leaves by big class."""
 
     def __init__(self) -> None:
-        rects = boxes()
         self.towns = sorted((u.code, u.name) for u in units() if u.kind == "town")
-        self.box = {code: rects[code] for code, _ in self.towns}
+        # Towns are not rectangles (they lie around their real seats): points are drawn inside their grids.
+        self.box = {code: cells(code) for code, _ in self.towns}
         self.names = dict(self.towns)
         table = CategoryTable.load()
         self.leaves: dict[str, list[str]] = {}
@@ -107,7 +107,7 @@ class _City:
                 self.leaves.setdefault(c.code[:2], []).append(c.code)
 
     def point(self, rng: random.Random, town: str) -> dict[str, float]:
-        lon0, lat0, lon1, lat1 = self.box[town]
+        lon0, lat0, lon1, lat1 = rng.choice(self.box[town])
         mx, my = (lon1 - lon0) * 0.05, (lat1 - lat0) * 0.05
         return {"lon": round(rng.uniform(lon0 + mx, lon1 - mx), 6), "lat": round(rng.uniform(lat0 + my, lat1 - my), 6)}
 
@@ -185,7 +185,7 @@ def _appeals(rng: random.Random, scenario: Scenario, city: _City, times: list[tu
             category, expect, link_to = master.body["category_code"], "linked", master.key
         elif earlier and r < shares.get("duplicate", 0) + shares.get("repeat_caller", 0):
             body["caller_phone"] = rng.choice(earlier[-500:]).body["caller_phone"]  # calls again, another matter
-        if appeal_type == "report" or rng.random() < shares.get("confidential", 0):
+        if body["appeal_type"] == "report" or rng.random() < shares.get("confidential", 0):  # a duplicate takes its master's type
             body["confidential"] = True
         where = f"{city.names[town]}"
         body["description"] = (f"{APPEAL_TYPE_NAMES[appeal_type]}：{where}附近{city.category_names[category]}，"

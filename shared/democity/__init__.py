@@ -278,6 +278,12 @@ def boxes() -> dict[str, tuple[float, float, float, float]]:
     return {code: _bounds(rects) for code, rects in _build()[2].items()}
 
 
+def cells(code: str) -> list[tuple[float, float, float, float]]:
+    """The rectangles (lon_min, lat_min, lon_max, lat_max) that exactly cover a county, town or village: a point
+    drawn inside one of them lies in that unit (its bounding box may reach into the neighbours)."""
+    return list(_build()[2].get(code, ()))
+
+
 def seats() -> dict[str, tuple[float, float]]:
     """Town code → the (lon, lat) of its seat of government."""
     codes, xy = _seats()

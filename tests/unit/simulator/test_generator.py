@@ -108,3 +108,15 @@ def test_a_broken_scenario_names_its_field():
         scenario.parse({"hourly_curve": [1, 2, 3]})
     with pytest.raises(scenario.ScenarioError, match="appeal_types"):
         scenario.parse({"hourly_curve": [1] * 24, "appeal_types": {"gossip": 1}})
+
+
+def test_a_point_drawn_for_a_town_lies_in_that_town():
+    import random
+
+    from shared.democity import grids
+    from shared.gridindex import GridIndex
+
+    index, city, rng = GridIndex.build(grids()), generator._City(), random.Random(5)
+    wrong = [(town, p) for town, _ in city.towns for p in (city.point(rng, town) for _ in range(5))
+             if index.locate(p["lon"], p["lat"]).town_code != town]
+    assert wrong == []
