@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.adapters.orm import GridEvent, Patrol, Photo, Webhook, metadata
+from services.grid.adapters.orm import Grid, GridEvent, Patrol, Photo, Webhook, metadata
 
 KEYS = metadata.tables["api_key"]
 
@@ -67,6 +67,16 @@ async def patrols_overlapping(session: AsyncSession, *, start: datetime, end: da
     q = select(Patrol).where(Patrol.started_at < end, or_(Patrol.ended_at.is_(None), Patrol.ended_at > start))
     for column, value in ((Patrol.town_code, town_code), (Patrol.county_code, county_code),
                           (Patrol.grid_code, grid_code)):
+        if value:
+            q = q.where(column == value)
+    return list((await session.execute(q)).scalars().all())
+
+
+async def grid_codes(session: AsyncSession, *, town_code: str | None, county_code: str | None,
+                     grid_code: str | None) -> list[str]:
+    """The codes of the grids in a town, county or grid if given (all of them otherwise)."""
+    q = select(Grid.code)
+    for column, value in ((Grid.town_code, town_code), (Grid.county_code, county_code), (Grid.code, grid_code)):
         if value:
             q = q.where(column == value)
     return list((await session.execute(q)).scalars().all())

@@ -20,7 +20,7 @@ class PatrolSpan:
 
 @dataclass(frozen=True)
 class Coverage:
-    worker_id: str
+    worker_id: str | None  # None: nobody patrolled this grid in the period
     grid_code: str
     patrols: int
     seconds: int
@@ -32,8 +32,10 @@ class Coverage:
         return self.seconds >= self.target_seconds
 
 
-def coverage(spans: Iterable[PatrolSpan], *, start: datetime, end: datetime, now: datetime) -> list[Coverage]:
-    """Seconds patrolled per worker and grid inside [start, end); an open patrol counts up to `now`.
+def coverage(spans: Iterable[PatrolSpan], *, start: datetime, end: datetime, now: datetime,
+             grids: Iterable[str] = ()) -> list[Coverage]:
+    """Seconds patrolled per worker and grid inside [start, end); an open patrol counts up to `now`. Each of
+    `grids` (the area's) that nobody patrolled in the period follows, with no worker and 0 seconds.
 
     The target is the daily target times the number of days the period spans (rounded up).
     """
@@ -48,4 +50,6 @@ def coverage(spans: Iterable[PatrolSpan], *, start: datetime, end: datetime, now
         entry[0] += 1
         entry[1] += int((stop - begin).total_seconds())
     target = int(DAILY_TARGET.total_seconds()) * days
-    return [Coverage(w, g, n, s, days, target) for (w, g), (n, s) in sorted(totals.items())]
+    patrolled = {g for _, g in totals}
+    return [Coverage(w, g, n, s, days, target) for (w, g), (n, s) in sorted(totals.items())] + [
+        Coverage(None, g, 0, 0, days, target) for g in sorted(set(grids) - patrolled)]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from services.grid.adapters.orm import GridEvent
+from shared.democity import grids
 from tests.integration.grid.conftest import TOWN_A, TOWN_B, first_grid, inside
 
 
@@ -72,8 +73,13 @@ async def test_patrol_check_ins_give_who_patrolled_which_grid_for_how_long(start
         covered = await grid.client.get("/api/v1/patrols/coverage", headers=grid.staff, params={
             "from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat(), "town_code": TOWN_A})
         assert covered.status_code == 200
-        assert covered.json() == [{"worker_id": "gw-7", "grid_code": code, "patrols": 2, "seconds": 9000,
-                                   "hours": 2.5, "days": 1, "target_hours": 2.0, "met": True}]
+        rows = covered.json()
+        assert rows[0] == {"worker_id": "gw-7", "grid_code": code, "patrols": 2, "seconds": 9000,
+                           "hours": 2.5, "days": 1, "target_hours": 2.0, "met": True}
+        # Then every other grid of the town, which nobody patrolled that day.
+        others = sorted(g.code for g in grids() if g.town_code == TOWN_A and g.code != code)
+        assert others and [r["grid_code"] for r in rows[1:]] == others
+        assert all(r["worker_id"] is None and r["seconds"] == 0 and not r["met"] for r in rows[1:])
         naive = await grid.client.get("/api/v1/patrols/coverage", headers=grid.staff,
                                       params={"from": "2026-11-20T00:00:00", "to": "2026-11-21T00:00:00"})
         assert naive.status_code == 422

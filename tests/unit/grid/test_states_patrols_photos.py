@@ -48,6 +48,16 @@ def test_coverage_clips_patrols_to_the_period_and_compares_with_two_hours_a_day(
     assert week[0].target_seconds == 7 * 2 * 3600
 
 
+def test_coverage_lists_the_grids_nobody_patrolled_after_those_patrolled():
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    spans = [PatrolSpan("w1", "g1", day + timedelta(hours=1), day + timedelta(hours=3)),
+             PatrolSpan("w3", "g2", day + timedelta(days=2), day + timedelta(days=2, hours=3))]  # not this day
+    rows = coverage(spans, start=day, end=day + timedelta(days=1), now=day + timedelta(days=3),
+                    grids=["g3", "g1", "g2"])
+    assert [(c.worker_id, c.grid_code, c.seconds, c.met) for c in rows] == [
+        ("w1", "g1", 7200, True), (None, "g2", 0, False), (None, "g3", 0, False)]
+
+
 @pytest.mark.parametrize(("head", "kind"), [
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"), (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
     (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "image/webp"), (b"GIF89a\x01\x00", None), (b"%PDF-1.7", None),

@@ -86,11 +86,14 @@ async def end_patrol(*, uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str,
 
 async def patrol_coverage(*, uow: UnitOfWork, start: datetime, end: datetime, town_code: str | None,
                           county_code: str | None, grid_code: str | None) -> list[dict[str, Any]]:
-    """Who patrolled which grid for how long in [start, end), against the 2-hours-a-day target."""
+    """Who patrolled which grid for how long in [start, end), against the 2-hours-a-day target; then the
+    grids of the area nobody patrolled (`worker_id` null, 0 seconds)."""
     async with uow:
         rows = await events_repo.patrols_overlapping(uow.session, start=start, end=end, town_code=town_code,
                                                      county_code=county_code, grid_code=grid_code)
+        area = await events_repo.grid_codes(uow.session, town_code=town_code, county_code=county_code,
+                                            grid_code=grid_code)
     spans = [PatrolSpan(p.worker_id, p.grid_code, p.started_at, p.ended_at) for p in rows]
     return [{"worker_id": c.worker_id, "grid_code": c.grid_code, "patrols": c.patrols, "seconds": c.seconds,
              "hours": round(c.seconds / 3600, 2), "days": c.days, "target_hours": c.target_seconds / 3600,
-             "met": c.met} for c in coverage(spans, start=start, end=end, now=utcnow())]
+             "met": c.met} for c in coverage(spans, start=start, end=end, now=utcnow(), grids=area)]
