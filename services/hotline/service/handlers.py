@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from services.hotline.adapters.orm import Appeal, FollowUpCall, KnowledgeArticle
 from services.hotline.domain import appeal as appeal_domain
@@ -61,6 +61,7 @@ async def handle_orders_changed(events: list[CloudEvent[Any]], *, uow: UnitOfWor
                            Appeal.county_code, Appeal.town_code)
                     .where(Appeal.incident_id.in_(incident_ids)))).all()} if incident_ids else {}
         now = utcnow()
+        latest: dict[str, dict[str, Any]] = {}  # appeal id -> what its row (and its duplicates') becomes
         for change in changes:  # in delivery order; a later event of the batch sees what an earlier one applied
             if change.incident_id not in held:
                 continue  # an order from another channel: nothing of ours to update
@@ -68,15 +69,32 @@ async def handle_orders_changed(events: list[CloudEvent[Any]], *, uow: UnitOfWor
             if not supersedes(change, applied):
                 continue  # an older transition arriving late must not roll the status back
             county, town = change.county_code or county, change.town_code or town
-            await uow.session.execute(update(Appeal).where(or_(Appeal.id == appeal_id, Appeal.master_number == number))
-                                      .values(order_id=change.order_id, order_version=change.version,
-                                              order_number=change.order_number, status=change.to_state.value,
-                                              county_code=county, town_code=town, updated_at=now))
+            latest[appeal_id] = {"b_id": appeal_id, "b_number": number, "v_order_id": change.order_id,
+                                 "v_order_version": change.version, "v_order_number": change.order_number,
+                                 "v_status": change.to_state.value, "v_county_code": county, "v_town_code": town,
+                                 "v_updated_at": now}
             held[change.incident_id] = (appeal_id, number, Applied(change.order_id, change.version), county, town)
             if change.to_state is OrderState.MERGED and change.details.get("master"):
+                await _write_latest(uow, latest)  # what came before the merge, then the merge
                 await _link_merged(uow, appeal_id=appeal_id, number=number, master_order_id=change.details["master"],
                                    now=now)
+        await _write_latest(uow, latest)
         await uow.commit()
+
+
+_ORDER_COLUMNS = ("order_id", "order_version", "order_number", "status", "county_code", "town_code", "updated_at")
+
+
+async def _write_latest(uow: UnitOfWork, latest: dict[str, dict[str, Any]]) -> None:
+    """Each appeal's newest order values (and its duplicates'), in one executemany UPDATE (Core, not the ORM's
+    bulk path); `latest` is emptied."""
+    if not latest:
+        return
+    table = Appeal.__table__  # type: ignore[attr-defined]
+    await uow.session.execute(
+        update(table).where(or_(table.c.id == bindparam("b_id"), table.c.master_number == bindparam("b_number")))
+        .values({c: bindparam(f"v_{c}", type_=table.c[c].type) for c in _ORDER_COLUMNS}), [latest[k] for k in sorted(latest)])
+    latest.clear()
 
 
 async def _link_merged(uow: UnitOfWork, *, appeal_id: str, number: str, master_order_id: str, now: Any) -> None:

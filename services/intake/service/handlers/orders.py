@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.intake.adapters import repository
-from services.intake.adapters.orm import OrderStatus
 from services.intake.service.handlers.common import CONSUMER_ORDERS
 from shared.events.envelope import CloudEvent
 from shared.events.v1 import OrderChanged
@@ -25,22 +24,24 @@ async def handle_orders_changed(events: Sequence[CloudEvent[Any]], *, uow: UnitO
     async with uow:
         first = await uow.first_deliveries(consumer=CONSUMER_ORDERS, event_ids=[e.id for e in events])
         changes: list[OrderChanged] = [e.data for e in events if e.id in first]
+        # Plain values, not ORM objects: a batch's rows are read in one query and written in two statements.
         rows = await repository.order_statuses(uow.session, {c.incident_id for c in changes})
+        held = set(rows)
+        touched: set[str] = set()
         for change in changes:
             row = rows.get(change.incident_id)
             if row is None:
-                row = rows[change.incident_id] = OrderStatus(
-                    incident_id=change.incident_id, order_id=change.order_id, order_number=change.order_number,
-                    version=change.version, state=change.to_state.value, action=change.action,
-                    updated_at=change.occurred_at)
-                uow.session.add(row)
-            elif not supersedes(change, Applied(row.order_id, row.version, row.updated_at)):
+                row = rows[change.incident_id] = {"incident_id": change.incident_id, "unit_code": None,
+                                                  "handle_deadline": None}
+            elif not supersedes(change, Applied(row["order_id"], row["version"], row["updated_at"])):
                 continue
-            row.order_id, row.order_number, row.version = change.order_id, change.order_number, change.version
-            row.state, row.action, row.updated_at = change.to_state.value, change.action, change.occurred_at
-            row.unit_code = change.unit_code or row.unit_code
-            row.reason = change.reason[:500] if change.reason else None
+            row.update(order_id=change.order_id, order_number=change.order_number, version=change.version,
+                       state=change.to_state.value, action=change.action, updated_at=change.occurred_at,
+                       unit_code=change.unit_code or row["unit_code"],
+                       reason=change.reason[:500] if change.reason else None)
             if change.handle_deadline is not None:
-                row.handle_deadline = change.handle_deadline
+                row["handle_deadline"] = change.handle_deadline
+            touched.add(change.incident_id)
+        await repository.write_order_statuses(
+            uow.session, new=[rows[i] for i in sorted(touched - held)], changed=[rows[i] for i in sorted(touched & held)])
         await uow.commit()
-
