@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,3 +161,28 @@ async def save_many(session: AsyncSession, writes: list[tuple[str, int, dict[str
             update(table).where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")), params)
         if session.bind.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
             raise StaleOrder(f"{len(params) - result.rowcount} of {len(params)} orders changed meanwhile")
+
+
+# What a timer reschedule reads of an open order: to_domain's columns, the version and the current instant.
+_TIMING = ("id", "state", "unit_code", "tier", "lifecycle", "merged_into", "supervised", "signed_at", "closed_at",
+           "version", "next_due_at")
+
+
+async def open_orders_after(session: AsyncSession, *, states: list[str], after_id: str, limit: int) -> list[Any]:
+    """Up to `limit` open orders whose id sorts after `after_id`, as plain rows, by id (keyset pages)."""
+    table = WorkOrder.__table__  # type: ignore[attr-defined]
+    query = (select(*(table.c[name] for name in _TIMING)).where(table.c.state.in_(states), table.c.id > after_id)
+             .order_by(table.c.id).limit(limit))
+    return list((await session.execute(query)).all())
+
+
+async def set_next_due(session: AsyncSession, writes: list[tuple[str, int, datetime | None]]) -> None:
+    """New timer instants (order id, version read, instant) in one executemany UPDATE; a row whose version
+    moved on meanwhile is left alone (its writer computed its instant with the policy it had)."""
+    if not writes:
+        return
+    table = WorkOrder.__table__  # type: ignore[attr-defined]
+    await session.execute(
+        update(table).where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+        .values(next_due_at=bindparam("b_due", type_=table.c.next_due_at.type)),
+        [{"b_id": i, "b_version": v, "b_due": due} for i, v, due in writes])

@@ -66,7 +66,7 @@ class TimerLoop:
 
     async def reload_topology(self) -> None:
         """Pick up a tree another process changed (the admin API bumps the topology version)."""
-        org, version = await handlers.load_org(uow=self.runtime.uow())
+        org, version = await handlers.load_org(uow=self.runtime.uow(), unless_version=self.holder.topology_version)
         if org is not None and version != self.holder.topology_version:
             self.holder.policy = self.holder.policy.with_org(org)
             self.holder.topology_version = version

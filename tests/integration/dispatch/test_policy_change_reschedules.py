@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import select, update
 
 from services.dispatch.adapters.orm import WorkOrder
+from services.dispatch.service import handlers
+from shared.events.envelope import utcnow
 from tests.support.dispatch import accepted_incident
 
 SLA = """
@@ -38,3 +42,25 @@ async def test_changing_the_sla_file_reschedules_open_orders_at_the_next_start(s
         assert (assigned2, deadline2) == (assigned, deadline)  # the deadline given at dispatch binds
         assert due2 == assigned + (deadline - assigned) / 4
         assert version2 == version  # a timer reschedule is no transition: no event, no audit row
+
+
+async def test_a_reschedule_pages_through_every_open_order_and_leaves_versions_alone(start_dispatch):
+    async with start_dispatch(timers=False) as d:
+        orders = [await d.incident(accepted_incident()) for _ in range(5)]
+        before = {o["id"]: await _timing(d.runtime, o["id"]) for o in orders}
+        async with d.runtime.sessions() as s:
+            await s.execute(update(WorkOrder).values(next_due_at=utcnow() + timedelta(days=30)))
+            await s.commit()
+        assert await handlers.reschedule_all(uow=d.runtime.uow(), holder=d.holder, page=2) == 5
+        assert {o["id"]: await _timing(d.runtime, o["id"]) for o in orders} == before
+        assert await handlers.reschedule_all(uow=d.runtime.uow(), holder=d.holder, page=2) == 0
+
+
+async def test_the_timer_loop_rebuilds_the_org_tree_only_when_its_version_changed(start_dispatch):
+    async with start_dispatch(timers=False) as d:
+        version = d.holder.topology_version
+        assert await handlers.load_org(uow=d.runtime.uow(), unless_version=version) == (None, version)
+        units = list(d.holder.policy.org)
+        await handlers.replace_units(uow=d.runtime.uow(), units=units[:1], replace_all=False)
+        org, newer = await handlers.load_org(uow=d.runtime.uow(), unless_version=version)
+        assert newer == version + 1 and org is not None and len(org) == len(units)

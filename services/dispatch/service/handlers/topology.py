@@ -24,13 +24,17 @@ from shared.events.envelope import utcnow
 from shared.uow import UnitOfWork
 
 
-async def load_org(*, uow: UnitOfWork) -> tuple[OrgTree | None, int]:
-    """The stored tree (None when the table is empty) and the topology version."""
+async def load_org(*, uow: UnitOfWork, unless_version: int | None = None) -> tuple[OrgTree | None, int]:
+    """The stored tree (None when the table is empty) and the topology version; with `unless_version`, the
+    tree is read and built only when the stored version differs (None and that version otherwise): the
+    timer loop asks every few seconds, and the tree changes a few times a year."""
     counter = metadata.tables["counter"]
     async with uow:
-        units = list((await uow.session.execute(select(OrgUnitRow))).scalars())
         version = (await uow.session.execute(select(counter.c.value).where(counter.c.name == TOPOLOGY_COUNTER))
                    ).scalar_one_or_none() or 0
+        if unless_version is not None and version == unless_version:
+            return None, version
+        units = list((await uow.session.execute(select(OrgUnitRow))).scalars())
     return (OrgTree.from_units(units) if units else None), version
 
 
