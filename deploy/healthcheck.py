@@ -1,7 +1,7 @@
 """Container healthcheck: GET one path of the mcc service running in this container; exit 0 if it answers 200.
 
-Used by the Dockerfile's HEALTHCHECK (`/healthz`, alive) and compose.yaml's (`/readyz`, NATS, database and
-Redis reachable). Standard library only, because it runs every few seconds and must start fast; slim
+Used by the Dockerfile's HEALTHCHECK (`/healthz`, alive) and compose.yaml's (`/readyz`: ready to accept work, i.e. its
+database reachable; NATS or Redis down answers 200 "degraded", see README). Standard library only, because it runs every few seconds and must start fast; slim
 images have no curl. The port is found the way the service finds it: `--port` on its command line, else
 MCC_<SERVICE>_PORT, else the service's default.
 

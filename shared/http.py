@@ -86,7 +86,7 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
-               readiness: Callable[[], Awaitable[dict[str, str]]],
+               readiness: Callable[[], Awaitable[dict[str, str]]], required: Sequence[str] = ("database",),
                on_start: Callable[[], Awaitable[None]] | None = None,
                on_stop: Callable[[], Awaitable[None]] | None = None,
                max_body_bytes: int = 1_000_000, description: str = "") -> FastAPI:
@@ -108,12 +108,15 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @app.get("/readyz", tags=["ops"], summary="NATS, database and Redis reachable")
+    @app.get("/readyz", tags=["ops"], summary="ready to accept work: what it needs is reachable (503 if not)")
     async def readyz() -> JSONResponse:
+        # 503 only when a dependency the service cannot accept work without is down (its database); the rest
+        # (NATS: events wait in the outbox; Redis, for the services that use it) is reported, status degraded.
         checks = await readiness()
-        ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "service": service, "checks": checks},
-                            status_code=200 if ok else 503)
+        ready = all(checks.get(name) == "ok" for name in required)
+        status = "unavailable" if not ready else "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+        return JSONResponse({"status": status, "service": service, "checks": checks, "required": list(required)},
+                            status_code=200 if ready else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 

@@ -86,8 +86,8 @@ class Runtime:
         await self.numbers.close()
         await self.engine.dispose()
 
-    async def readiness(self) -> dict[str, str]:
-        """Each dependency's state: 'ok' or why not."""
+    async def readiness(self, *, redis: bool = True) -> dict[str, str]:
+        """Each dependency's state: 'ok' or why not (Redis only when asked: not every service uses it)."""
         checks: dict[str, str] = {}
         try:
             async with self.engine.connect() as conn:
@@ -95,12 +95,13 @@ class Runtime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {exc!r}"[:200]
-        try:
-            await asyncio.wait_for(self.redis.ping(), 2)
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"unreachable: {exc!r}"[:200]
-        checks["nats"] = "ok" if self.bus.is_ready() else "not connected"
+        if redis:
+            try:
+                await asyncio.wait_for(self.redis.ping(), 2)
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"unreachable: {exc!r}"[:200]
+        checks["nats"] = "ok" if self.bus.is_ready() else "not connected: events wait in the outbox until it is back"
         return checks
 
     def uow(self) -> UnitOfWork:

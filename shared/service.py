@@ -20,8 +20,9 @@ def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
                 consumers: Sequence[ConsumerSpec] = (), migrate: bool = True,
                 extra_start: Callable[[], Awaitable[None]] | None = None,
                 extra_stop: Callable[[], Awaitable[None]] | None = None,
-                max_body_bytes: int = 1_000_000, description: str = "") -> FastAPI:
-    """The FastAPI app of one service: migrations, NATS consumers and the outbox relay start with it."""
+                max_body_bytes: int = 1_000_000, description: str = "", uses_redis: bool = False) -> FastAPI:
+    """The FastAPI app of one service: migrations, NATS consumers and the outbox relay start with it.
+    `uses_redis`: the service uses Redis (sessions, sign-in or rate limits), so /readyz reports it."""
     settings = runtime.settings
     check_token_secret(settings.token_secret, demo=settings.demo,
                        strict=settings.database_url.startswith("postgres"))
@@ -42,7 +43,10 @@ def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
             await extra_stop()
         await runtime.stop()
 
-    app = create_app(service=runtime.service, title=title, routers=routers, readiness=runtime.readiness,
+    async def readiness() -> dict[str, str]:
+        return await runtime.readiness(redis=uses_redis)
+
+    app = create_app(service=runtime.service, title=title, routers=routers, readiness=readiness,
                      on_start=on_start, on_stop=on_stop, max_body_bytes=max_body_bytes,
                      description=description)
     offline_docs(app)

@@ -65,7 +65,8 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
                       routers=[api.router, attachment_routes.router, console.router, city.router, accounts.router, signin.router,
                                account_pages.router],
                       consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=timer_loop.stop,
-                      description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)")
+                      description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)",
+                      uses_redis=True)  # sign-in, sessions, sign-in limits
     app.state.policy = holder
     app.state.attachments = AttachmentStore(runtime.settings.attachment_dir,
                                             max_bytes=runtime.settings.attachment_max_bytes)

@@ -53,7 +53,8 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
     app = service_app(runtime=runtime, title="mcc grid", routers=[api.router, registry_feed.router],
                       consumers=consumers.consumers(runtime), extra_start=start, extra_stop=stop,
                       max_body_bytes=settings.max_request_bytes,
-                      description="一格一码: the grid registry and the grid app integration API")
+                      description="一格一码: the grid registry and the grid app integration API",
+                      uses_redis=True)  # per-key rate limits
     app.state.grid_index = handlers.IndexHolder(GridIndex([]))
     app.state.categories = CategoryTable.load(settings.categories_file)
     app.state.key_cache = handlers.KeyCache(settings.key_cache_s)

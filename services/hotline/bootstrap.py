@@ -44,7 +44,8 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
 
     app = service_app(runtime=runtime, title="mcc hotline", routers=[api.router, console.router],
                       consumers=consumers.consumers(runtime), extra_start=start, extra_stop=ctx.knowledge.stop,
-                      description="12345 operators: appeals, direct answers, duplicates, follow-up calls")
+                      description="12345 operators: appeals, direct answers, duplicates, follow-up calls",
+                      uses_redis=True)  # the console's session renewal
     app.state.hotline = ctx
     web.mount(app, templates=console.TEMPLATES)
     return app
