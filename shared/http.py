@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.errors import Invalid, Problem
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.idempotency import IdempotencyConflict
+from shared.inputs import check_input
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.sessions import SessionMiddleware
 
@@ -31,9 +32,68 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
             where, loc = loc[0], loc[1:]
         else:
             where = "body"
-        out.append({"field": ".".join(loc) or where, "in": where, "message": err.get("msg", ""),
+        message = err.get("msg", "")
+        if message.startswith("Value error, "):  # pydantic's prefix on a validator's own message
+            message = message[len("Value error, "):]
+        out.append({"field": ".".join(loc) or where, "in": where, "message": message,
                     "type": err.get("type", "")})
     return out
+
+
+# The documented shape of every refusal (shared/errors.py), declared in each service's OpenAPI in place of
+# FastAPI's `{loc, msg, type}`, which no service sends.
+FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "FieldError", "type": "object", "required": ["field", "in", "message", "type"],
+    "properties": {
+        "field": {"type": "string", "description": "dotted path of the field, or the header/parameter name"},
+        "in": {"type": "string", "enum": ["body", "query", "path", "header", "form", "cookie"]},
+        "message": {"type": "string", "description": "what is wrong, for people"},
+        "type": {"type": "string", "description": "what is wrong, for programs (stable)"},
+    },
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem", "type": "object", "required": ["detail"],
+    "description": "a refusal: field-level errors as a list, anything else as one message",
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}}]},
+        "code": {"type": "string", "description": "what went wrong, for programs (stable)"},
+        "current_state": {"type": "string"},
+        "allowed_actions": {"type": "array", "items": {"type": "string"}},
+    },
+}
+VALIDATION_SCHEMA: dict[str, Any] = {
+    "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+    "properties": {"detail": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
+                   "code": {"type": "string"}},
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the errors services really send: 422 as field errors on every operation (unknown query parameters
+    and bad characters are refused everywhere), any other 4xx as a Problem."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("ValidationError", None)
+    components.update(FieldError=FIELD_ERROR_SCHEMA, Problem=PROBLEM_SCHEMA, HTTPValidationError=VALIDATION_SCHEMA)
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+    for item in schema.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch", "head", "options", "trace"):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses["422"] = {"description": "Validation Error", "content": ref}
+            responses.setdefault("4XX", {"description": "Refused (see `detail`)", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+    return schema
+
+
+def binary_content(*media_types: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route answering bytes (a photo, a CSV): its 200 declares these content types."""
+    return {200: {"description": "the content", "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in media_types}}}
+
+
+# `responses=` for a JSON route that also answers CSV (`?format=csv`): both content types are declared.
+ALSO_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 def problem_answer(problem: Problem) -> JSONResponse:
@@ -102,7 +162,9 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
             if on_stop:
                 await on_stop()
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    # check_input runs first on every route: unknown query parameters, NULs, integers beyond 64 bits → 422.
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0",
+                  dependencies=[Depends(check_input)])
 
     @app.get("/healthz", tags=["ops"], summary="alive")
     async def healthz() -> dict[str, str]:
@@ -155,6 +217,14 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
 
     for router in routers:
         app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(SessionMiddleware)  # inside the body limit: it may read a form for its CSRF field
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(MetricsMiddleware, service=service)

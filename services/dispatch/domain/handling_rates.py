@@ -26,7 +26,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 CHINA = timezone(timedelta(hours=8))
 SATISFIED = frozenset({"satisfied", "basically_satisfied"})
@@ -110,6 +110,16 @@ def period_bounds(label: str) -> tuple[datetime, datetime]:
         end = start + timedelta(days=1)
     as_dt = lambda d: datetime(d.year, d.month, d.day, tzinfo=CHINA)  # noqa: E731
     return as_dt(start), as_dt(end)
+
+
+def real_period(label: str) -> str:
+    """The label if it names a real day, ISO week or month (2026-13, 0000-00 and 2026-W99 do not)."""
+    try:
+        start, end = period_bounds(label)
+        start.astimezone(UTC), end.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{label} 不是存在的日、周或月") from None
+    return label
 
 
 def compute(facts: Iterable[OrderFacts], *, direct_answers: tuple[int, int] | None = None, unit: str = "",

@@ -11,12 +11,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.dispatch.adapters.orm import WorkOrderBase
 from services.dispatch.adapters.reference import UnitRecord, parse_units
 from services.dispatch.adapters.repository import StaleOrder
-from services.dispatch.domain.handling_rates import DEFAULT_MIN_ORDERS, league, league_to_csv, score, to_csv
+from services.dispatch.domain.handling_rates import (
+    DEFAULT_MIN_ORDERS,
+    league,
+    league_to_csv,
+    real_period,
+    score,
+    to_csv,
+)
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -33,6 +40,7 @@ from services.dispatch.service import handlers
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import UowDep
 from shared.events.envelope import utcnow
+from shared.http import ALSO_CSV
 from shared.roles import Role
 
 router = APIRouter(prefix="/api/v1")
@@ -311,8 +319,8 @@ class AccessPublic(BaseModel):
 @router.get("/access-log", response_model=list[AccessPublic], tags=["privacy"],
             summary="who read which order, when (the city only)")
 async def read_access_log(uow: UowDep, principal: CityReader, order: str | None = Query(None, max_length=64),
-                          subject: str | None = Query(None, max_length=100), since: datetime | None = None,
-                          until: datetime | None = None, limit: int = Query(100, ge=1, le=1000),
+                          subject: str | None = Query(None, max_length=100), since: AwareDatetime | None = None,
+                          until: AwareDatetime | None = None, limit: int = Query(100, ge=1, le=1000),
                           offset: int = Query(0, ge=0)) -> Any:
     return await handlers.access_log(uow=uow, order_ref=order, subject=subject, since=since, until=until,
                                      limit=limit, offset=offset)
@@ -343,6 +351,8 @@ async def list_categories(holder: HolderDep, _: CurrentPrincipal, parent: str | 
 
 RatesReader = Annotated[Principal, require_roles(Role.CITY, Role.COUNTY, Role.TOWN, Role.DEPARTMENT, Role.ADMIN)]
 PERIOD = r"^\d{4}-(\d{2}|W\d{2}|\d{2}-\d{2})$"
+# A label of the right form that names no real period (2026-13, 0000-00, 2026-W99) is a 422, not a 500.
+Period = Annotated[str, AfterValidator(real_period)]
 
 
 class RateOut(BaseModel):
@@ -375,13 +385,13 @@ def _visible_units(principal: Principal, holder: handlers.PolicyHolder, tier: st
                   and org.is_within(u.code, principal.unit_code))
 
 
-@router.get("/rates", response_model=list[UnitRatesOut], tags=["rates"],
+@router.get("/rates", response_model=list[UnitRatesOut], tags=["rates"], responses=ALSO_CSV,
             summary="handling rates per unit and period (响应率, 解决率, 满意率 ...), with the counts behind them")
 async def read_rates(uow: UowDep, holder: HolderDep, principal: RatesReader,
+                     period: Annotated[Period, Query(pattern=PERIOD, description="2026-11, 2026-W48 or 2026-11-23")],
                      tier: Literal["town", "county", "department", "city"] = "town",
-                     period: str = Query(..., pattern=PERIOD, description="2026-11, 2026-W48 or 2026-11-23"),
                      unit: str | None = Query(None, max_length=64),
-                     as_of: datetime | None = Query(None, description="count as things stood then (default: now);"
+                     as_of: AwareDatetime | None = Query(None, description="count as things stood then (default: now);"
                                                     " an order still inside its sign-for window is not missed"),
                      format: Literal["json", "csv"] = "json") -> Any:
     visible = _visible_units(principal, holder, tier)
@@ -404,14 +414,14 @@ class LeagueOut(BaseModel):
     excluded: list[str] = Field(description="units with too few orders to rank")
 
 
-@router.get("/rates/league", response_model=LeagueOut, tags=["rates"],
+@router.get("/rates/league", response_model=LeagueOut, tags=["rates"], responses=ALSO_CSV,
             summary="the monthly league table (红黑榜): top and bottom units of a tier by composite score")
 async def read_league(uow: UowDep, holder: HolderDep, _: RatesReader,
-                      tier: Literal["town", "county", "department"] = "town",
-                      month: str = Query(..., pattern=r"^\d{4}-\d{2}$"), size: int = Query(5, ge=1, le=50),
+                      month: Annotated[Period, Query(pattern=r"^\d{4}-\d{2}$")],
+                      tier: Literal["town", "county", "department"] = "town", size: int = Query(5, ge=1, le=50),
                       min_orders: int = Query(DEFAULT_MIN_ORDERS, ge=1,
                                               description="fewer orders in the month: not ranked (excluded)"),
-                      as_of: datetime | None = Query(None, description="count as things stood then (default: now)"),
+                      as_of: AwareDatetime | None = Query(None, description="count as things stood then (default: now)"),
                       format: Literal["json", "csv"] = "json") -> Any:
     rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=month, as_of=as_of)
     table = league(rows, size=size, min_orders=min_orders)
@@ -437,7 +447,7 @@ class AlertOut(BaseModel):
 
 
 @router.get("/alerts", response_model=list[AlertOut], tags=["rates"], summary="current early warnings (预警)")
-async def read_alerts(uow: UowDep, holder: HolderDep, principal: RatesReader, since: datetime | None = None,
+async def read_alerts(uow: UowDep, holder: HolderDep, principal: RatesReader, since: AwareDatetime | None = None,
                       area: str | None = Query(None, max_length=16), limit: int = Query(100, ge=1, le=1000)) -> Any:
     org = holder.policy.org
     county = None if principal.role in (Role.CITY, Role.ADMIN) else (

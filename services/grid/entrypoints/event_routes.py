@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from services.grid.domain import photos as photo_rules
 from services.grid.entrypoints.deps import IdemDep, IndexDep, KeyDep, answer
@@ -21,6 +21,7 @@ from shared.attachments import AttachmentStore
 from shared.auth import CurrentPrincipal
 from shared.deps import RuntimeDep, UowDep
 from shared.errors import Invalid, NotFound
+from shared.http import binary_content
 
 router = APIRouter(prefix="/api/v1")
 
@@ -42,7 +43,8 @@ async def upload_photo(request: Request, runtime: RuntimeDep, key: KeyDep, idem:
         attachments=AttachmentStore(settings.attachment_dir, max_bytes=limit)))
 
 
-@router.get("/photos/{photo_id}", tags=["grid app"], summary="a photo's bytes")
+@router.get("/photos/{photo_id}", tags=["grid app"], summary="a photo's bytes", response_class=Response,
+            responses=binary_content(*photo_rules.ALLOWED))
 async def read_photo(photo_id: str, request: Request, uow: UowDep, _: KeyDep) -> Any:
     found = await handlers.photo_file(uow=uow, photo_id=photo_id, photo_dir=request.app.state.settings.photo_dir)
     if found is None or not found[0].exists():

@@ -20,9 +20,15 @@ from services.intake.service import handlers
 from shared import apikeys, idempotency
 from shared.deps import RuntimeDep, UowDep
 from shared.events.envelope import utcnow
+from shared.inputs import OWN_QUERY
 
 PREFIX = "/open311/v2"
-router = APIRouter(tags=["open311"])
+# The spec's arguments are parsed by the routes themselves (jurisdiction_id, api_key, attribute[...]).
+router = APIRouter(tags=["open311"], dependencies=[OWN_QUERY], responses={"4XX": {
+    "description": "the spec's error list", "content": {"application/json": {"schema": {
+        "type": "array", "items": {"type": "object", "required": ["code", "description"],
+                                   "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}},
+        "text/xml": {"schema": {"type": "string"}}}}})
 FORMATS = ("json", "xml")
 FORM_TYPE = "application/x-www-form-urlencoded"
 
