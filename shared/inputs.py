@@ -148,7 +148,8 @@ async def _body_errors(request: Request) -> list[dict[str, str]]:
             errors += _leaf_errors(value, field, "body")
     elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         try:
-            await request.body()  # kept: a route that parses the form itself reads the same bytes again
+            if getattr(request, "_form", None) is None:  # not parsed by FastAPI: keep the bytes for the route
+                await request.body()
             form = await request.form()
         except Exception:  # a malformed form: the route's own parsing answers that  # noqa: BLE001
             return []

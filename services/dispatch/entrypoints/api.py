@@ -281,7 +281,7 @@ async def list_orders(
     number: str | None = Query(None, max_length=64, description="工单编号 or the source's number (受理编号)"),
     since: datetime | None = Query(None, description="reported at or after (a date or date-time; China time "
                                                       "unless an offset is given)"),
-    until: datetime | None = Query(None, description="reported before"),
+    until: datetime | None = Query(None, description="reported before (China time unless an offset is given)"),
     limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
     format: Literal["json", "csv"] = Query("json", description=f"csv: every order the query finds (at most "
                                                                 f"{handlers.EXPORT_LIMIT}), each read logged"),
