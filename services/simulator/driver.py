@@ -75,6 +75,7 @@ class Driver:
         self.units: dict[str, dict[str, Any]] = {}
         self.grid_key = ""
         self.submits: list[asyncio.Task[None]] = []
+        self.discovery: list[float] = []  # seconds from an accepted create to its order being readable
         self.t0 = 0.0
         self.window_end = 0.0
 
@@ -261,9 +262,10 @@ class Driver:
             return r.json()
         return None  # 409 (the timer moved it meanwhile) and the like: the caller looks again
 
-    async def _sign(self, item: Item, out: Outcome) -> dict[str, Any]:
+    async def _sign(self, item: Item, out: Outcome, order: dict[str, Any] | None = None) -> dict[str, Any]:
         """Sign for it after the holder's delay; if the timers moved it meanwhile, the new holder does."""
-        order = await self._wait_for(out, lambda o: o["state"] == "dispatched")
+        if order is None or order["state"] != "dispatched":
+            order = await self._wait_for(out, lambda o: o["state"] == "dispatched")
         kind, headers = self._holder(order)
         await self._sleep(self._delay("sign", kind, item.plan["sign_z"], urgent=order.get("urgency") == "urgent"))
         while True:
@@ -289,30 +291,38 @@ class Driver:
             _, headers = self._holder(order)
 
     async def _handle(self, item: Item, out: Outcome) -> None:
-        found, pause = time.monotonic() + self.discover_timeout_s, 1.0
+        # look first after the pipeline's recent typical delay, not at once: fewer reads for the same answer
+        began = time.monotonic()
+        recent = sorted(self.discovery[-50:])
+        pause = max(1.0, recent[len(recent) // 2] if recent else 1.0)
         await asyncio.sleep(pause)
+        pause = 1.0
         while (order := await self._order(out)) is None:
-            if time.monotonic() > found:
+            if time.monotonic() > began + self.discover_timeout_s:
                 out.problem = "no order appeared"
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 5.0)
+        self.discovery.append(time.monotonic() - began)
         out.order_id, out.first_tier = order["id"], order["tier"]
         self.progress.orders += 1
         plan = item.plan
         if plan["miss_sign"]:  # nobody at the first holder signs: wait until the timers move it up
             first = order["unit_code"]
-            await self._wait_for(out, lambda o: o["unit_code"] != first or o["state"] != "dispatched", pause_h=1)
-        order = await self._sign(item, out)
+            order = await self._wait_for(out, lambda o: o["unit_code"] != first or o["state"] != "dispatched",
+                                         pause_h=1)
+        order = await self._sign(item, out, order)
         longer = 1.0
         upper = self._upper(order)
         if order and upper and plan["outcome"] == "return":
             _, headers = self._holder(order)
             if await self._act(out, order, "return", {"reason": "经核实不属于本单位职责"}, headers):
-                await self._sleep(self.real(1))
+                await self._sleep(self.real(1))  # the county looks at it within the hour and keeps it there
                 order = await self._order(out)
                 if order and order["state"] == "return_requested":
                     await self._act(out, order, "reject_return", {"reason": "经核实属于你单位职责，请继续办理"}, upper)
+                elif order:
+                    out.actions.append(f"return left it {order['state']}")
         elif order and upper and plan["outcome"] == "extension":
             _, headers = self._holder(order)
             if await self._act(out, order, "request_extension", {"extension": "3wd", "reason": "需协调多部门"},
@@ -322,9 +332,10 @@ class Driver:
                 if order:
                     await self._act(out, order, "approve_extension", {"extension": "3wd"}, upper)
                 longer = 2.0
-        order = await self._wait_for(out, lambda o: o["state"] in ("signed", "in_progress", "dispatched"))
-        if order["state"] == "dispatched":
-            order = await self._sign(item, out)
+        if plan["outcome"] != "close":  # after a return or an extension: as the order is now
+            order = await self._wait_for(out, lambda o: o["state"] in ("signed", "in_progress", "dispatched"))
+            if order["state"] == "dispatched":
+                order = await self._sign(item, out, order)
         await self._close(item, out, order, longer=longer)
         follow_up = plan.get("follow_up")
         if item.kind != "appeal" or not follow_up:
