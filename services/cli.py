@@ -70,22 +70,37 @@ def start_service(name: str, port: int, env: dict[str, str], log_dir: Path, *, l
     return ServiceProcess(label or name, port, proc)
 
 
-def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> dict[str, bool]:
+def service_states(services: list[ServiceProcess], timeout: float = 60.0) -> dict[str, str]:
+    """Each service's state after waiting: "ready", "failed: …" (its process exited, e.g. it could not bind its
+    port) or "not ready". Ready means its own process answered /readyz with 200: the pid the answer reports is
+    the child's, so another program on the port (an old mcc, any server) never passes for it."""
     deadline = time.monotonic() + timeout
-    ready = {s.name: False for s in services}
+    states = {s.name: "not ready" for s in services}
     with httpx.Client(timeout=2) as client:
-        while time.monotonic() < deadline and not all(ready.values()):
+        while time.monotonic() < deadline and any(v == "not ready" for v in states.values()):
             for s in services:
-                if ready[s.name]:
+                if states[s.name] != "not ready":
                     continue
                 if s.proc.poll() is not None:
-                    raise RuntimeError(f"{s.name} exited with {s.proc.returncode}; see its log")
+                    states[s.name] = f"failed: exited with {s.proc.returncode}"
+                    continue
                 try:
-                    ready[s.name] = client.get(f"{s.url}/readyz").status_code == 200
-                except httpx.HTTPError:
+                    answer = client.get(f"{s.url}/readyz")
+                    if answer.status_code == 200 and answer.json().get("pid") == s.proc.pid:
+                        states[s.name] = "ready"
+                except (httpx.HTTPError, ValueError, AttributeError):
                     pass
             time.sleep(0.3)
-    return ready
+    return states
+
+
+def wait_ready(services: list[ServiceProcess], timeout: float = 60.0) -> dict[str, bool]:
+    """Whether each service is ready (see service_states); raises if one of them exited."""
+    states = service_states(services, timeout)
+    for name, state in states.items():
+        if state.startswith("failed"):
+            raise RuntimeError(f"{name} {state.removeprefix('failed: ')}; see its log")
+    return {name: state == "ready" for name, state in states.items()}
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -114,9 +129,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     try:
         print(f"mcc: starting (logs in {var / 'logs'}) ...", flush=True)
-        ready = wait_ready(services, timeout=args.ready_timeout)
+        states = service_states(services, timeout=args.ready_timeout)
+        ready = {name: state == "ready" for name, state in states.items()}
         write_ports(var / PORTS_FILE, services, nats_url=nats_url, redis_url=redis_url)
-        _print_summary(services, nats, redis, ready, env, var)
+        _print_summary(services, nats, redis, states, env, var)
         if args.exit_when_ready:
             return 0 if all(ready.values()) else 1
         while not stopping:
@@ -159,11 +175,13 @@ def _stop_all(services: list[ServiceProcess], servers: list[ServerProcess]) -> N
 
 
 def _print_summary(services: list[ServiceProcess], nats: ServerProcess, redis: ServerProcess,
-                   ready: dict[str, bool], env: dict[str, str], var: Path) -> None:
-    print("\nmcc is up:\n")
+                   states: dict[str, str], env: dict[str, str], var: Path) -> None:
+    ready = {name: state == "ready" for name, state in states.items()}
+    print("\nmcc is up:\n" if all(ready.values()) else "\nmcc started, but not every service is ready:\n")
     print(f"  {'service':<10} {'ready':<6} url")
     for s in services:
-        print(f"  {s.name:<10} {'yes' if ready[s.name] else 'NO':<6} {s.url}  (API docs {s.url}/docs)")
+        note = "" if ready[s.name] else f"  ← {states[s.name]}; see {var / 'logs' / (s.name + '.log')}"
+        print(f"  {s.name:<10} {'yes' if ready[s.name] else 'NO':<6} {s.url}  (API docs {s.url}/docs){note}")
     print(f"  {'nats':<10} {'yes':<6} nats://127.0.0.1:{nats.port}  (JetStream, data in {nats.data_dir})")
     print(f"  {'redis':<10} {'yes':<6} redis://127.0.0.1:{redis.port}")
     print(f"\nThese URLs are in {var / PORTS_FILE} too: `. {var / PORTS_FILE}` in a shell, then use"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -167,8 +168,8 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
                   dependencies=[Depends(check_input)])
 
     @app.get("/healthz", tags=["ops"], summary="alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "service": service, "pid": os.getpid()}
 
     @app.get("/readyz", tags=["ops"], summary="ready to accept work: what it needs is reachable (503 if not)")
     async def readyz() -> JSONResponse:
@@ -177,7 +178,9 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
         checks = await readiness()
         ready = all(checks.get(name) == "ok" for name in required)
         status = "unavailable" if not ready else "ok" if all(v == "ok" for v in checks.values()) else "degraded"
-        return JSONResponse({"status": status, "service": service, "checks": checks, "required": list(required)},
+        # pid: `mcc up` counts a service ready only when the process it started is the one answering.
+        return JSONResponse({"status": status, "service": service, "checks": checks, "required": list(required),
+                             "pid": os.getpid()},
                             status_code=200 if ready else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
