@@ -1,7 +1,12 @@
 """Escalation timers survive crashes: dispatch runs as a real process (the way `mcc up` starts it) at accelerated
 time, is killed with SIGKILL while sign-for deadlines are pending, Redis comes back empty, the deadlines pass
 while dispatch is down, and nats-server restarts while dispatch is running. Every overdue order escalates
-exactly once (audit rows and events on MCC_ORDERS), none is lost."""
+exactly once (audit rows and events on MCC_ORDERS), none is lost.
+
+Load cannot make it fail: each group's sign-for limit is chosen when it is sent, from a ladder of limits (one
+per appeal type × urgency), as a multiple of how long this machine just took to dispatch (measured), and every
+wait is bounded by a multiple of how long dispatch took to start. A quiet machine gets short limits (a fast test);
+a loaded one longer ones."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -29,7 +35,7 @@ from shared.db import create_engine
 from shared.devservers import ServerProcess, free_port, nats_server, redis_server
 from shared.events.catalog import INCIDENT_ACCEPTED, ORDER_EVENTS
 from shared.events.envelope import utcnow
-from shared.events.v1 import Urgency
+from shared.events.v1 import AppealType, Urgency
 from tests.support.apps import stream_messages
 from tests.support.dispatch import TZ_TOWN_A, TZ_TOWN_B, accepted_incident
 from tests.support.polling import eventually
@@ -38,15 +44,16 @@ POSTGRES_URL = os.environ.get("MCC_TEST_POSTGRES_URL")
 ESCALATED = ORDER_EVENTS["escalated"]
 OUTBOX = metadata.tables["outbox"]
 
-# At MCC_DISPATCH_TIME_SCALE=3600 an SLA hour lasts one real second. Group A (normal urgency) is due about 7 s
-# after dispatch, while dispatch is down; group B (urgent) about 24 s after, while nats-server is down.
-SLA = """
-version: 1
-settings: {return_window: 2wd, extension_max: 10wd, yellow_share: 0.5}
-rules:
-  - {sign: 7h, handle: 500h}
-  - {urgency: urgent, sign: 24h, handle: 500h}
-"""
+# At MCC_DISPATCH_TIME_SCALE=3600 an SLA hour lasts one real second. Each (appeal type, urgency) pair gets its own
+# sign-for limit, from 1 s to 64 s: a group of orders is sent with the pair whose limit fits the measured pace.
+# The last pair (praise, urgent) is for probes that measure the pace: due long after the test.
+LADDER = dict(zip([(t, u) for u in (Urgency.NORMAL, Urgency.URGENT) for t in AppealType],
+                  (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 100_000), strict=True))
+PROBE = (AppealType.PRAISE, Urgency.URGENT)
+SLA = ("version: 1\nsettings: {return_window: 2wd, extension_max: 10wd, yellow_share: 0.5}\nrules:\n"
+       "  - {sign: 100000h, handle: 500h}\n") + "".join(
+    f"  - {{appeal_type: {t.value}, urgency: {u.value}, sign: {hours}h, handle: 500h}}\n"
+    for (t, u), hours in LADDER.items())
 # The shipped chain's first step, but the county gets a deadline far beyond the test: so "exactly once" is
 # exact for the whole run, not only until the county's own deadline passes.
 CHAIN = """
@@ -56,6 +63,15 @@ steps:
      to: next_tier, new_deadline: {sign: 1000h}}
 """
 GROUP_A, GROUP_B = 12, 12
+SAFETY = 3  # a limit is at least this many times what dispatching the probe took, plus 1.5 s
+
+
+def rung(took_s: float) -> tuple[AppealType, Urgency, float]:
+    """The shortest limit on the ladder that leaves the group SAFETY times what dispatching the probe took."""
+    need = SAFETY * took_s + 1.5
+    rungs = [(k, h) for k, h in LADDER.items() if k != PROBE]
+    (appeal_type, urgency), hours = next(((k, h) for k, h in rungs if h >= need), rungs[-1])
+    return appeal_type, urgency, float(hours)
 
 
 @pytest.fixture(params=["sqlite"] + (["postgres"] if POSTGRES_URL else []))
@@ -160,30 +176,22 @@ async def rows(engine, query) -> list:  # noqa: ANN001
 
 async def test_every_overdue_order_escalates_exactly_once_after_kill_9_an_empty_redis_and_a_nats_restart(
         world: World, database_url: str):
+    started = time.monotonic()
     world.start_dispatch()
-    incidents = [accepted_incident(town=TZ_TOWN_A if i % 2 else TZ_TOWN_B) for i in range(GROUP_A)]
-    urgent = [accepted_incident(urgency=Urgency.URGENT) for _ in range(GROUP_B)]
-    nc = await nats.connect(world.nats_url)
-    js = nc.jetstream()
-    for event in incidents + urgent:
-        await js.publish(INCIDENT_ACCEPTED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
-    await nc.close()
-
+    patience = max(20.0, 5 * (time.monotonic() - started))  # every wait below, scaled by how slow a start was
     async with database(database_url) as engine:
-        wanted = {e.data.incident_id for e in incidents + urgent}
-
-        async def all_dispatched():
-            found = await rows(engine, select(WorkOrder.incident_id, WorkOrder.id, WorkOrder.state,
-                                              WorkOrder.sign_deadline, WorkOrder.tier))
-            mine = [r for r in found if r.incident_id in wanted]
-            return mine if len(mine) == len(wanted) and all(r.state == "dispatched" for r in mine) else None
-
-        dispatched = await eventually(all_dispatched, timeout=20, interval=0.1)
-        urgent_ids = {e.data.incident_id for e in urgent}
-        group_a = {r.id: r.sign_deadline for r in dispatched if r.incident_id not in urgent_ids}
-        group_b = {r.id: r.sign_deadline for r in dispatched if r.incident_id in urgent_ids}
+        # Group A: due while dispatch is down. Its limit: SAFETY times a routing round trip just measured.
+        took = await send_and_wait(world, engine, [accepted_incident(appeal_type=PROBE[0],
+                                                                     urgency=PROBE[1])], patience)
+        appeal_type, urgency, _ = rung(took)
+        incidents = [accepted_incident(town=TZ_TOWN_A if i % 2 else TZ_TOWN_B, appeal_type=appeal_type,
+                                       urgency=urgency) for i in range(GROUP_A)]
+        sent = time.monotonic()
+        dispatched = await send_and_wait(world, engine, incidents, patience, rows_out=True)
+        group_a = {r.id: r.sign_deadline for r in dispatched}
         assert all(r.tier == "town" for r in dispatched)
-        assert utcnow() < min(group_a.values()), "group A fell due before dispatch was killed: machine too slow"
+        assert utcnow() < min(group_a.values()), \
+            f"group A fell due before dispatch was killed (dispatching took {time.monotonic() - sent:.1f} s)"
 
         # Crash with every deadline pending; Redis loses everything meanwhile.
         world.kill_dispatch()
@@ -191,27 +199,34 @@ async def test_every_overdue_order_escalates_exactly_once_after_kill_9_an_empty_
         assert await escalations(engine) == Counter()  # nothing fired before the crash
 
         latest_a = max(group_a.values())
-        await eventually(lambda: utcnow() > latest_a, timeout=20, interval=0.1)
+        await eventually(lambda: utcnow() > latest_a, timeout=patience + 100, interval=0.1)
         assert await escalations(engine) == Counter()  # deadlines passed while dispatch was down
 
         world.start_dispatch()
-        await eventually(lambda: _exactly(escalations(engine), set(group_a)), timeout=15, interval=0.1,
+        await eventually(lambda: _exactly(escalations(engine), set(group_a)), timeout=patience, interval=0.1,
                          message="group A escalated after the restart")
-        await eventually(lambda: _exactly(stream_escalations(world.nats_url), set(group_a)), timeout=15,
+        await eventually(lambda: _exactly(stream_escalations(world.nats_url), set(group_a)), timeout=patience,
                          interval=0.2, message="group A's escalated events on MCC_ORDERS")
 
-        # nats-server goes away with dispatch running; group B falls due meanwhile and its events wait.
+        # Group B, sent now, falls due after nats-server goes away with dispatch running; its events wait.
+        took = await send_and_wait(world, engine, [accepted_incident(appeal_type=PROBE[0], urgency=PROBE[1])],
+                                   patience)
+        appeal_type, urgency, _ = rung(took)
+        urgent = [accepted_incident(appeal_type=appeal_type, urgency=urgency) for _ in range(GROUP_B)]
+        group_b = {r.id: r.sign_deadline for r in await send_and_wait(world, engine, urgent, patience,
+                                                                      rows_out=True)}
         world.nats.stop()
-        assert utcnow() < min(group_b.values()), "group B fell due before nats-server was stopped: too slow"
-        await eventually(lambda: _exactly(escalations(engine), set(group_a) | set(group_b)), timeout=30,
+        assert utcnow() < min(group_b.values()), "group B fell due before nats-server was stopped"
+        everyone = set(group_a) | set(group_b)
+        await eventually(lambda: _exactly(escalations(engine), everyone), timeout=patience + 100,
                          interval=0.1, message="group B escalated while nats-server was down")
         waiting = await rows(engine, select(func.count()).select_from(OUTBOX).where(OUTBOX.c.type == ESCALATED.type))
         assert waiting[0][0] == len(group_b)  # held in the outbox, not lost
         world.nats.start()  # same store directory
 
-        everyone = set(group_a) | set(group_b)
-        per_order = await eventually(lambda: _exactly(stream_escalations(world.nats_url), everyone), timeout=20,
-                                     interval=0.2, message="every escalated event on MCC_ORDERS after the restart")
+        per_order = await eventually(lambda: _exactly(stream_escalations(world.nats_url), everyone),
+                                     timeout=patience, interval=0.2,
+                                     message="every escalated event on MCC_ORDERS after the restart")
         assert set(per_order) == everyone and set(per_order.values()) == {1}
         assert await escalations(engine) == Counter({order_id: 1 for order_id in everyone})
         final = await rows(engine, select(WorkOrder.id, WorkOrder.tier, WorkOrder.escalation_count)
@@ -222,6 +237,30 @@ async def test_every_overdue_order_escalates_exactly_once_after_kill_9_an_empty_
                            .where(OrderAudit.action == "escalate"))
         deadlines = {**group_a, **group_b}
         assert all(r.actor == "system:timer" and r.at >= deadlines[r.order_id] for r in trail)
+
+
+async def send_and_wait(world: World, engine, events: list, patience: float, *,  # noqa: ANN001
+                        rows_out: bool = False):  # noqa: ANN201
+    """Publish accepted incidents and wait until dispatch has dispatched them all: their order rows, or (for a
+    probe) how many seconds that took."""
+    nc = await nats.connect(world.nats_url)
+    started = time.monotonic()
+    try:
+        js = nc.jetstream()
+        for event in events:
+            await js.publish(INCIDENT_ACCEPTED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
+    finally:
+        await nc.close()
+    wanted = {e.data.incident_id for e in events}
+
+    async def all_dispatched():
+        found = await rows(engine, select(WorkOrder.incident_id, WorkOrder.id, WorkOrder.state,
+                                          WorkOrder.sign_deadline, WorkOrder.tier)
+                           .where(WorkOrder.incident_id.in_(wanted)))
+        return found if len(found) == len(wanted) and all(r.state == "dispatched" for r in found) else None
+
+    found = await eventually(all_dispatched, timeout=patience, interval=0.05)
+    return found if rows_out else time.monotonic() - started
 
 
 async def escalations(engine) -> Counter:  # noqa: ANN001
