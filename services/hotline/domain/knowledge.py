@@ -128,11 +128,6 @@ def _chars_and_bigrams(run: str, tokens: list[str]) -> None:
     tokens.extend(map(add, run, run[1:]))
 
 
-def _token_count(text: str) -> int:
-    """len(tokenize(text))."""
-    return len(tokenize(text))
-
-
 class KnowledgeIndex:
     """An in-memory inverted index with BM25 ranking; add/remove keep it current as admins edit articles."""
 
@@ -188,15 +183,21 @@ class KnowledgeIndex:
         self._postings, self._articles, self._lengths = {}, [], array("d")
         self._by_id, self._dead = {}, 0
         self._eligible_cache.clear()
-        # Lengths first (cheap: counted from the runs, no tokens built), so every weight uses the true
-        # average without holding all articles' term counts in memory at once.
-        self._total_length = sum(
-            _token_count(a.body) + self.title_boost * _token_count(a.title) for a in articles)
-        self._weight_avg = self._total_length / len(articles) if articles else 0.0
+        # One pass (segmenting is the costly part, so each article is cut once): postings take the raw term
+        # frequencies, then, the true average length known, one sweep turns them into BM25 weights.
+        self._weight_avg = 1.0
         for article in articles:
-            self._insert(article, *self._terms(article))
+            self._insert(article, *self._terms(article), raw=True)
+        self._total_length = sum(self._lengths)
+        self._weight_avg = self._total_length / len(articles) if articles else 0.0
+        if not articles:
+            return
+        k1p1, k1, b, avg = self.k1 + 1, self.k1, self.b, self._weight_avg
+        norms = [k1 * (1 - b + b * length / avg) for length in self._lengths]
+        for docs, weights in self._postings.values():
+            weights[:] = array("f", [f * k1p1 / (f + norms[d]) for d, f in zip(docs, weights, strict=True)])
 
-    def _insert(self, article: Article, tf: dict[str, float], length: float) -> None:
+    def _insert(self, article: Article, tf: dict[str, float], length: float, *, raw: bool = False) -> None:
         doc = len(self._articles)
         avg = self._weight_avg or length or 1.0
         k1p1, norm = self.k1 + 1, self.k1 * (1 - self.b + self.b * length / avg)
@@ -206,7 +207,7 @@ class KnowledgeIndex:
             if pair is None:
                 postings[term] = pair = (array("I"), array("f"))
             pair[0].append(doc)
-            pair[1].append(f * k1p1 / (f + norm))
+            pair[1].append(f if raw else f * k1p1 / (f + norm))
         self._articles.append(article)
         self._lengths.append(length)
         self._by_id[article.article_id] = doc
