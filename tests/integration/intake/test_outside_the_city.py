@@ -45,6 +45,11 @@ async def test_points_outside_the_city_wait_for_review_with_the_reason_and_are_n
     async with start_intake(locator=demo_registry) as intake, jetstream(nats_url) as js:
         reports = {name: report_at(*point) for name, point in
                    (("nanjing", NANJING), ("nowhere", NOWHERE), ("shore", OFF_LANGSHAN))}
+        # A grid app's event in Nanjing: grid placed it in its nearest town, flagged, without a grid.
+        guess = demo_registry.locate(*NANJING)
+        reports["grid_app"] = report_at(*NANJING).model_copy(update={
+            "channel": Channel.GRID, "location": Location(coordinates=Coordinates(lon=NANJING[0], lat=NANJING[1]),
+                                                          town_code=guess.town_code, county_code=guess.county_code)})
         for report in reports.values():
             event = build_event(INCIDENT_REPORTED, report, source="/test")
             await js.publish(INCIDENT_REPORTED.subject, event.to_json(), headers={"Nats-Msg-Id": event.id})
@@ -56,7 +61,8 @@ async def test_points_outside_the_city_wait_for_review_with_the_reason_and_are_n
         nanjing = await eventually(lambda: recorded(reports["nanjing"]))
         nowhere = await eventually(lambda: recorded(reports["nowhere"]))
         shore = await eventually(lambda: recorded(reports["shore"]))
-        assert (nanjing["status"], nowhere["status"]) == ("held", "held")
+        grid_app = await eventually(lambda: recorded(reports["grid_app"]))
+        assert (nanjing["status"], nowhere["status"], grid_app["status"]) == ("held", "held", "held")
         assert "市域外" in nanjing["reason"] and "13" in nanjing["reason"]  # 137.4 公里
         assert (shore["status"], shore["town_code"], shore["located_by"]) == ("accepted", "320613107", "nearest_town")
 

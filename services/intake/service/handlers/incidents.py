@@ -48,6 +48,11 @@ def locate(report: IncidentReported, *, locator: Locator | None,
     and, for a point outside every grid, how far the nearest grid is."""
     loc = report.location
     if loc.town_code:
+        if loc.grid_code is None and loc.coordinates is not None and locator is not None:
+            # The channel placed a point outside every grid in its nearest town (grid does): keep its codes,
+            # but measure how far out the point is, so that one far outside the city waits for review.
+            found = locator.locate(loc.coordinates.lon, loc.coordinates.lat)
+            return loc, LocatedBy.GRID, getattr(found, "distance_m", None)
         return loc, LocatedBy.GRID, None
     if loc.coordinates is not None and locator is not None:
         found = locator.locate(loc.coordinates.lon, loc.coordinates.lat)
