@@ -79,6 +79,9 @@ class Http:
         self.client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=concurrency,
                                                                              max_keepalive_connections=concurrency))
         self.give_up_after = give_up_after
+        # at most `concurrency` requests inside httpx: its pool scans every queued request on each release, so a
+        # backlog of thousands queued there costs the simulator quadratic CPU; a semaphore queues them for free
+        self.gate = asyncio.Semaphore(concurrency)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -88,16 +91,17 @@ class Http:
         deadline = time.monotonic() + self.give_up_after
         pause = 0.2
         while True:
-            began = time.monotonic()
-            try:
-                response = await self.client.request(method, url, **kwargs)
-            except httpx.HTTPError:
-                self.calls.add(op, 0, time.monotonic() - began)
-                response = None
-            else:
-                self.calls.add(op, response.status_code, time.monotonic() - began)
-                if response.status_code not in RETRIED_STATUSES:
-                    return response
+            async with self.gate:
+                began = time.monotonic()
+                try:
+                    response = await self.client.request(method, url, **kwargs)
+                except httpx.HTTPError:
+                    self.calls.add(op, 0, time.monotonic() - began)
+                    response = None
+                else:
+                    self.calls.add(op, response.status_code, time.monotonic() - began)
+                    if response.status_code not in RETRIED_STATUSES:
+                        return response
             if time.monotonic() > deadline:
                 return response
             await asyncio.sleep(pause)

@@ -122,6 +122,26 @@ def comparison(runs: list[dict[str, Any]]) -> str:
     return _table(rows, ["指标", *(r["label"] for r in runs), "差异（末列相对首列）"], classes)
 
 
+def headline(runs: list[dict[str, Any]]) -> str:
+    """One sentence per later policy against the first: what the change did to escalations, backlog and rates."""
+    base, lines = runs[0], []
+    for other in runs[1:]:
+        a, b = base["figures"]["totals"], other["figures"]["totals"]
+        parts = []
+        for key, name in (("escalations", "提级"), ("open_at_end", "期末积压"), ("closed", "办结")):
+            if a.get(key):
+                parts.append(f"{name} {100 * (b[key] - a[key]) / a[key]:+.0f} %")
+            elif b.get(key):
+                parts.append(f"{name} 0 → {b[key]}")
+        for rate, name in (("response", "响应率"), ("closed_on_time", "按期办结率")):
+            ra, rb = _city_rate(base, rate), _city_rate(other, rate)
+            if ra is not None and rb is not None:
+                parts.append(f"{name} {100 * (rb - ra):+.0f} 个百分点")
+        lines.append(f"<p class='headline'><b>{html.escape(other['label'])}</b>（相对 {html.escape(base['label'])}）："
+                     f"{html.escape('，'.join(parts) or '无可比数据')}</p>")
+    return "".join(lines)
+
+
 def _city_rate(run: dict[str, Any], rate: str) -> float | None:
     items = run.get("city_rates") or []
     return items[0].get("rates", {}).get(rate, {}).get("value") if items else None
@@ -158,7 +178,7 @@ def write(out: Path, runs: list[dict[str, Any]], *, title: str) -> Path:
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     body = [f"<h1>{html.escape(title)}</h1>"]
     if len(runs) > 1:
-        body.append(f"<h2>策略对比</h2>{comparison(runs)}<div class='side'>")
+        body.append(f"<h2>策略对比</h2>{headline(runs)}{comparison(runs)}<div class='side'>")
         body += [f"<section>{run_section(run)}</section>" for run in runs]
         body.append("</div>")
     else:
