@@ -66,3 +66,18 @@ async def test_a_close_carries_uploaded_evidence_within_the_size_and_type_limits
         read = await d.client.get(f"/api/v1/orders/{order['number']}/attachments/{uploaded.json()['id']}",
                                   headers=CITY_CENTRE)
         assert read.status_code == 200 and read.content == PNG
+
+
+async def test_the_board_closes_an_order_with_a_photo_as_evidence_and_refuses_a_wrong_file(start_dispatch, tmp_path):
+    async with start_dispatch(attachment_dir=str(tmp_path)) as d:
+        order = await d.incident(accepted_incident(town=TZ_TOWN_A))
+        await d.client.post(f"/api/v1/orders/{order['number']}/actions/sign", json={}, headers=TOWN_A)
+        url = f"/board/orders/{order['number']}/actions/close"
+        wrong = await d.client.post(url, headers=TOWN_A, data={"result": "已清运"},
+                                    files={"evidence_file": ("x.txt", b"just text", "text/plain")})
+        assert wrong.status_code == 422 and "JPEG" in wrong.text
+        closed = await d.client.post(url, headers=TOWN_A, data={"result": "已清运"},
+                                     files={"evidence_file": ("after.jpg", JPEG, "image/jpeg")})
+        assert closed.status_code == 200 and "已办结" in closed.text
+        photo = AttachmentStore(tmp_path).check(JPEG).id
+        assert f"/board/orders/{order['number']}/attachments/{photo}" in closed.text and "办结依据" in closed.text
