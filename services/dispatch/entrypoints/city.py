@@ -19,7 +19,7 @@ from shared.web.session import ensure_csrf_cookie, page_principal
 
 router = APIRouter(include_in_schema=False)
 CITY_ROLES = (Role.CITY, Role.COUNTY, Role.ADMIN)
-MAP_W, MAP_H = 1000, 600
+MAP_W, MAP_H = 1000, 690  # the demo city is ~165 km wide and ~113 km high: kept in proportion
 
 
 def _city(request: Request) -> Principal:
