@@ -52,6 +52,7 @@ def service_env(var: Path, *, nats_url: str, redis_url: str, ports: dict[str, in
         "MCC_REDIS_URL": redis_url,
         "MCC_LOG_JSON": "true" if json_logs else "false",
         "MCC_INTAKE_GRID_URL": f"http://127.0.0.1:{ports['grid']}",
+        "MCC_DISPATCH_GRID_URL": f"http://127.0.0.1:{ports['grid']}",  # the city view's map
     })
     env.setdefault("MCC_DEMO", "true")  # mcc up is a demo on this machine: the default token secret is allowed
     for name in SERVICES:

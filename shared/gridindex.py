@@ -111,6 +111,25 @@ class GridIndex:
                 for i, b in enumerate(best)]
 
 
+def area_outlines(grids: Sequence[Any], *, tolerance_deg: float = 0.002) -> dict[str, shapely.Geometry]:
+    """Each town's and each county's outline, keyed by its code: the union of its comprehensive grids (which
+    tile the land; dedicated grids lie inside them), simplified by `tolerance_deg` (about 200 m) for drawing.
+    A town split in parts is a MultiPolygon."""
+    by_town: dict[str, list[shapely.Geometry]] = {}
+    county_of: dict[str, str] = {}
+    for g in grids:
+        if g.kind == "dedicated":
+            continue
+        by_town.setdefault(g.town_code, []).append(_geometry_of(g))
+        county_of[g.town_code] = g.county_code
+    towns = {code: shapely.union_all(parts) for code, parts in by_town.items()}
+    by_county: dict[str, list[shapely.Geometry]] = {}
+    for code, outline in towns.items():
+        by_county.setdefault(county_of[code], []).append(outline)
+    areas = {**towns, **{code: shapely.union_all(parts) for code, parts in by_county.items()}}
+    return {code: area.simplify(tolerance_deg, preserve_topology=True) for code, area in areas.items()}
+
+
 @dataclass(frozen=True)
 class IndexedGrid:
     """What locating needs of a grid: its codes, its kind and its GeoJSON Polygon geometry."""

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from services.dispatch.adapters import reference
+from services.dispatch.adapters.grid_map import GridMap
 from services.dispatch.adapters.orm import metadata
 from services.dispatch.config import DispatchSettings
 from services.dispatch.domain.org import OrgTree
@@ -61,13 +62,20 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
         if timers:
             timer_loop.start()
 
+    grid_map = GridMap(settings.grid_url, poll_s=settings.map_poll_s)
+
+    async def stop() -> None:
+        await timer_loop.stop()
+        await grid_map.close()
+
     app = service_app(runtime=runtime, title="mcc dispatch",
                       routers=[api.router, attachment_routes.router, console.router, city.router, accounts.router, signin.router,
                                account_pages.router],
-                      consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=timer_loop.stop,
+                      consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=stop,
                       description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)",
                       uses_redis=True)  # sign-in, sessions, sign-in limits
     app.state.policy = holder
+    app.state.grid_map = grid_map
     app.state.attachments = AttachmentStore(runtime.settings.attachment_dir,
                                             max_bytes=runtime.settings.attachment_max_bytes)
     web.mount(app, templates=console.TEMPLATES)

@@ -35,6 +35,10 @@ class DispatchSettings(ServiceSettings):
     timer_batch: int = Field(200, ge=1, le=5000, validation_alias=_alias("timer_batch"))
     topology_poll_s: float = Field(5.0, gt=0, validation_alias=_alias("topology_poll_s"))
     access_log_days: int = Field(365, ge=1, validation_alias=_alias("access_log_days"))
+    grid_url: str = Field("http://127.0.0.1:8003", validation_alias=_alias("grid_url"),
+                          description="grid's address: the city view draws its map from grid's registry")
+    map_poll_s: float = Field(60.0, gt=0, validation_alias=_alias("map_poll_s"),
+                              description="how often the city view checks grid's registry version")
     password_min_length: int = Field(10, ge=8, le=128, validation_alias=_alias("password_min_length"),
                                      description="shortest password an account may have")
     signin_max_failures: int = Field(5, ge=1, validation_alias=_alias("signin_max_failures"),

@@ -1,16 +1,16 @@
 """市级指挥中心 (`/city`): a map of the city with open, overdue and warned orders per town, backlog per county
-and town, this month's 红黑榜, 督办 with one key, and the feed of escalations. Polls without a reload."""
+and town, this month's 红黑榜, 督办 with one key, and the feed of escalations. Polls without a reload. The map's
+outlines come from grid's registry (app.state.grid_map, set by the composition root)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from services.dispatch.domain.lifecycle import Action, Actor, LifecycleError
 from services.dispatch.service import board, handlers
-from shared import democity
 from shared.auth import Principal
 from shared.events.envelope import utcnow
 from shared.roles import Role
@@ -33,16 +33,23 @@ def _holder(request: Request) -> handlers.PolicyHolder:
     return request.app.state.policy
 
 
-def _shapes(codes: list[str]) -> dict[str, tuple[str, float, float]]:
-    """Each area's outline in map units: (SVG polygon points, label x, label y), from the demo city's areas."""
-    x0, y0, x1, y1 = democity.BBOX
-    sx, sy = MAP_W / (x1 - x0), MAP_H / (y1 - y0)
-    outlines = democity.outlines()
+def _largest(area: Any) -> Any:
+    """The part to draw of a town in pieces (an island, an exclave): its largest."""
+    return max(area.geoms, key=lambda g: g.area) if hasattr(area, "geoms") else area
+
+
+async def _shapes(request: Request, codes: list[str]) -> dict[str, tuple[str, float, float]]:
+    """Each area's outline in map units: (SVG polygon points, label x, label y), from grid's registry."""
+    outlines, bbox = await request.app.state.grid_map.current()
+    if bbox is None:
+        return {}
+    x0, y0, x1, y1 = bbox
+    sx, sy = MAP_W / max(x1 - x0, 1e-9), MAP_H / max(y1 - y0, 1e-9)
     out = {}
     for code in codes:
         area = outlines.get(code)
-        if area is not None:
-            points = " ".join(f"{(x - x0) * sx:.1f},{(y1 - y) * sy:.1f}" for x, y in area.exterior.coords)
+        if area is not None and not area.is_empty:
+            points = " ".join(f"{(x - x0) * sx:.1f},{(y1 - y) * sy:.1f}" for x, y in _largest(area).exterior.coords)
             label = area.representative_point()
             out[code] = (points, (label.x - x0) * sx, (y1 - label.y) * sy)
     return out
@@ -60,7 +67,7 @@ def _fill(town: dict) -> str:
 async def _picture(request: Request) -> dict:
     month = utcnow().astimezone().strftime("%Y-%m")
     picture = await board.city_picture(uow=request.app.state.runtime.uow(), holder=_holder(request), month=month)
-    shapes = _shapes([t["code"] for t in picture["towns"]] + [c["code"] for c in picture["counties"]])
+    shapes = await _shapes(request, [t["code"] for t in picture["towns"]] + [c["code"] for c in picture["counties"]])
     for town in picture["towns"]:
         town["shape"], town["fill"] = shapes.get(town["code"]), _fill(town)
     for county in picture["counties"]:

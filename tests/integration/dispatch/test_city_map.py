@@ -1,0 +1,48 @@
+"""The city view's map is drawn from grid's registry: what grid holds is what the city sees, not the demo city."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from services.dispatch.adapters.grid_map import GridMap
+from services.grid import bootstrap as grid_bootstrap
+from services.grid.adapters.orm import metadata as grid_metadata
+from services.grid.config import GridSettings
+from shared import democity
+from shared.devservers import free_port
+from shared.roles import Role
+from tests.conftest import Database
+from tests.support.accounts import add_account, browser, sign_in
+from tests.support.apps import make_runtime, running
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the map is HTTP and geometry; one backend is enough
+async def test_the_city_map_draws_each_town_from_grids_registry_and_keeps_it_while_grid_is_away(
+        start_dispatch, nats_url, redis_url, tmp_path):
+    grid_db = Database("sqlite", f"sqlite:///{tmp_path / 'grid.db'}")
+    grid_runtime = make_runtime("grid", GridSettings, grid_metadata, db=grid_db, nats_url=nats_url,
+                                redis_url=redis_url, photo_dir=str(tmp_path / "photos"))
+    grid_app = grid_bootstrap.build(grid_runtime.settings, runtime=grid_runtime)
+    async with running(grid_app), start_dispatch() as dispatch:
+        transport = httpx.ASGITransport(app=grid_app)
+        dispatch.app.state.grid_map = GridMap("http://grid", transport=transport, poll_s=0)
+        await add_account(dispatch, login="city.duty", role=Role.CITY, unit="320600")
+        async with browser(dispatch.app) as person:
+            await sign_in(person, "city.duty")
+            page = await person.get("/city")
+            assert page.status_code == 200
+            drawn = set(re.findall(r"<polygon[^>]*data-town=\"(\d+)\"", page.text))
+            towns = {g.town_code for g in democity.grids()}
+            assert drawn == towns  # every town grid holds, drawn from grid's snapshot
+            assert dispatch.app.state.grid_map.version is not None
+
+            # Grid goes away (nothing listens at its address any more): the map keeps the outlines it has.
+            dispatch.app.state.grid_map._client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}")
+            again = await person.get("/city/live")
+            assert set(re.findall(r"<polygon[^>]*data-town=\"(\d+)\"", again.text)) == towns
+
