@@ -42,10 +42,10 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
     initial = reference.initial_units(settings) if policy is None else list(policy.org)
     policy = policy or reference.build_policy(settings, OrgTree.from_units(initial))
     holder = handlers.PolicyHolder(policy)
-    reference.watch_calendar(policy.calendar)
     timer_loop = TimerLoop(runtime, holder, settings)
 
     async def start() -> None:
+        reference.watch_calendar(policy.calendar)  # at start: the warning goes to the configured log
         org, version = await handlers.load_org(uow=runtime.uow())
         if org is None:
             try:

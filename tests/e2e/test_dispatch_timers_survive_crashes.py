@@ -110,9 +110,9 @@ class World:
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.nats.port}"
 
-    def start_dispatch(self, *, wait: bool = True) -> None:
+    def start_dispatch(self, *, timeout: float = 180) -> None:
         self.dispatch = start_service("dispatch", self.port, self.env, self.var / "logs")
-        if wait and not all(wait_ready([self.dispatch], timeout=40).values()):
+        if not all(wait_ready([self.dispatch], timeout=timeout).values()):
             raise AssertionError(f"dispatch not ready; log:\n{self.log()[-3000:]}")
 
     def kill_dispatch(self) -> None:
@@ -202,7 +202,7 @@ async def test_every_overdue_order_escalates_exactly_once_after_kill_9_an_empty_
         await eventually(lambda: utcnow() > latest_a, timeout=patience + 100, interval=0.1)
         assert await escalations(engine) == Counter()  # deadlines passed while dispatch was down
 
-        world.start_dispatch()
+        world.start_dispatch(timeout=patience)
         await eventually(lambda: _exactly(escalations(engine), set(group_a)), timeout=patience, interval=0.1,
                          message="group A escalated after the restart")
         await eventually(lambda: _exactly(stream_escalations(world.nats_url), set(group_a)), timeout=patience,

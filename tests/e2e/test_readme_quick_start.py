@@ -1,8 +1,8 @@
 """The README's quick start works as written: its commands, taken from README.md, run against `mcc up` started
 the way `make run` starts it, and print what the README says they print.
 
-Only what the README tells the reader to fill in is filled in: `<number>` and `<unit_code>` by the value the
-command before printed, and the orders query is run again while it answers `"total": 0`, as the README says."""
+Only what the README tells the reader to fill in is filled in: `<number>` and `<unit_code>` by that field of the
+latest answer that printed it, and the orders query is run again while it answers `"total": 0`, as the README says."""
 
 from __future__ import annotations
 
