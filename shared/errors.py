@@ -2,8 +2,11 @@
 
 Handlers say what went wrong in the domain's words (`Invalid`, `NotFound`, `Conflict`, `Forbidden`); routes
 never catch them. The answers keep the documented shape: field-level errors as
-`{"detail": [{field, in, message, type}]}`, everything else as `{"detail": "<message>"}` (a conflict adds
-`current_state` and `allowed_actions` when it knows them).
+`{"detail": [{field, in, message, type}], "code": "invalid_input"}`, everything else as
+`{"detail": "<message>", "code": "<code>"}` (a conflict adds `current_state` and `allowed_actions` when it knows
+them). `message`/`detail` is for people, in Chinese; `code` (and each field's `type`) is for programs and
+stable: a class's default (`not_found`, `forbidden`, `conflict`, `invalid_input`) or a more precise one given
+where the refusal is raised.
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ class Problem(Exception):
     """A 4xx decided by a use case. `status` is the HTTP status; `detail` what the documented shape carries."""
 
     status = 400
+    code = "refused"
 
-    def __init__(self, detail: Any) -> None:
+    def __init__(self, detail: Any, *, code: str | None = None) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
         self.detail = detail
+        if code is not None:
+            self.code = code
 
     def content(self) -> dict[str, Any]:
-        return {"detail": self.detail}
+        return {"detail": self.detail, "code": self.code}
 
 
 class Invalid(Problem):
     """Bad input: one field (`Invalid("scope_unit", "…")`) or several at once (`Invalid.of([...])`)."""
 
     status = 422
+    code = "invalid_input"
 
     def __init__(self, field: str, message: str, *, type: str = "value_error", where: str = "body",  # noqa: A002
                  status: int | None = None) -> None:
@@ -50,24 +57,27 @@ class NotFound(Problem):
     """Nothing there, or nothing the caller may know is there (another town's record is 404 too)."""
 
     status = 404
+    code = "not_found"
 
 
 class Forbidden(Problem):
     status = 403
+    code = "forbidden"
 
 
 class Conflict(Problem):
     """Refused in the current state; `allowed` names what may be done instead, when known."""
 
     status = 409
+    code = "conflict"
 
     def __init__(self, detail: str, *, current_state: str | None = None,
-                 allowed: Iterable[str] | None = None) -> None:
-        super().__init__(detail)
+                 allowed: Iterable[str] | None = None, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
         self.current_state, self.allowed = current_state, list(allowed) if allowed is not None else None
 
     def content(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"detail": self.detail}
+        body: dict[str, Any] = {"detail": self.detail, "code": self.code}
         if self.current_state is not None:
             body["current_state"] = self.current_state
         if self.allowed is not None:

@@ -18,6 +18,7 @@ from shared.errors import Invalid, Problem
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.idempotency import IdempotencyConflict
 from shared.inputs import check_input
+from shared.messages import field_message, status_code, status_text
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.sessions import SessionMiddleware
 
@@ -33,10 +34,7 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
             where, loc = loc[0], loc[1:]
         else:
             where = "body"
-        message = err.get("msg", "")
-        if message.startswith("Value error, "):  # pydantic's prefix on a validator's own message
-            message = message[len("Value error, "):]
-        out.append({"field": ".".join(loc) or where, "in": where, "message": message,
+        out.append({"field": ".".join(loc) or where, "in": where, "message": field_message(err),
                     "type": err.get("type", "")})
     return out
 
@@ -140,7 +138,7 @@ class _BodyTooLarge(Exception):
 
 async def _too_large(send: Send, limit: int) -> None:
     body = JSONResponse({"detail": [{"field": "body", "in": "body", "type": "too_large",
-                                     "message": f"request body larger than {limit} bytes"}]}, 413).body
+                                     "message": f"请求体超过 {limit} 字节"}], "code": "too_large"}, 413).body
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -192,14 +190,14 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
                                                                 for e in exc.errors()):
             # A JSON endpoint sent a form or text: say so rather than list every field as missing.
             return JSONResponse({"detail": [{"field": "content-type", "in": "header", "type": "unsupported_media_type",
-                                             "message": f"send application/json, not {content_type}"}]},
-                                status_code=415)
+                                             "message": f"请以 application/json 发送，而不是 {content_type}"}],
+                                 "code": "unsupported_media_type"}, status_code=415)
         broken = [e for e in exc.errors() if e.get("type") == "json_invalid"]
         if broken:  # FastAPI would name a character offset as the field
             return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "json_invalid",
-                                             "message": f"invalid JSON: {e.get('ctx', {}).get('error', e['msg'])}"}
-                                            for e in broken]}, status_code=422)
-        return JSONResponse({"detail": field_errors(exc.errors())}, status_code=422)
+                                             "message": f"不是有效的 JSON：{e.get('ctx', {}).get('error', e['msg'])}"}
+                                            for e in broken], "code": "invalid_input"}, status_code=422)
+        return JSONResponse({"detail": field_errors(exc.errors()), "code": "invalid_input"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -207,8 +205,10 @@ def create_app(*, service: str, title: str, routers: Sequence[APIRouter],
         if exc.status_code == 400 and isinstance(detail, str) and "parsing the body" in detail:
             # Undecodable bytes: answer like every other bad field, not with a bare string.
             return JSONResponse({"detail": [{"field": "body", "in": "body", "type": "body_not_utf8_json",
-                                             "message": "the body is not UTF-8 encoded JSON"}]}, status_code=400)
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+                                             "message": "请求体不是 UTF-8 编码的 JSON"}], "code": "bad_request"},
+                                status_code=400)
+        return JSONResponse({"detail": status_text(detail), "code": status_code(exc.status_code)},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:

@@ -430,7 +430,8 @@ class _Ctx:
     mark: StepMark | None
 
     def refuse(self, message: str) -> RuleViolated:
-        return RuleViolated(self.order.state, allowed_actions(self.order), message)
+        return RuleViolated(self.order.state, allowed_actions(self.order), message,
+                            allowed_for_actor=allowed_actions(self.order, actor=self.actor, org=self.org))
 
     def need_reason(self, what: str) -> str:
         if not self.reason or not self.reason.strip():
@@ -447,21 +448,22 @@ def decide(order: Order, action: Action | str, actor: Actor, now: datetime, *, o
     """The outcome of `actor` taking `action` on `order` at `now`, or the refusal (see the module doc)."""
     action = Action(action)
     if not can_act(actor.role, actor.unit_code, order.unit_code, org):
-        raise OrderNotVisible(f"order {order.id} not found")
+        raise OrderNotVisible(f"未找到工单 {order.id}")
     transition = TRANSITIONS.get((order.state, action))
     if transition is None:
         raise ForbiddenTransition(order.state, allowed_actions(order),
-                                  f"cannot {action.value} an order in state {order.state.value}",
+                                  f"工单当前状态为 {order.state.value}，不能执行 {action.value}",
                                   allowed_for_actor=allowed_actions(order, actor=actor, org=org))
     if actor.role not in transition.roles:
-        raise NotPermitted(f"role {actor.role} may not {action.value} (allowed: "
-                           f"{', '.join(sorted(str(r) for r in transition.roles))})")
+        raise NotPermitted(f"角色 {actor.role} 无权执行 {action.value}（可执行的角色："
+                           f"{', '.join(sorted(str(r) for r in transition.roles))}）")
     if not _relation_ok(transition.relation, order, actor, org):
-        who = "the unit holding the order" if transition.relation is Relation.HOLDER else "an upper tier"
-        raise NotPermitted(f"only {who} may {action.value} this order")
+        who = "承办单位" if transition.relation is Relation.HOLDER else "上级单位"
+        raise NotPermitted(f"只有{who}可以对此工单执行 {action.value}")
     blocked = _unavailable(order, action)
     if blocked is not None:
-        raise RuleViolated(order.state, allowed_actions(order), blocked)
+        raise RuleViolated(order.state, allowed_actions(order), blocked,
+                           allowed_for_actor=allowed_actions(order, actor=actor, org=org))
     ctx = _Ctx(order, action, actor, now, org, calendar or WorkCalendar(), settings or SlaSettings(), to_unit,
                limits, reason, extension, result, tuple(evidence), follow_up, master, warning, mark)
     after, audit_reason, details = _HANDLERS[action](ctx)

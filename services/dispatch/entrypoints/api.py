@@ -33,6 +33,7 @@ from services.dispatch.domain.lifecycle import (
     NotPermitted,
     OrderNotVisible,
     OrderState,
+    RuleViolated,
 )
 from services.dispatch.domain.org import OrgTreeError, UnitKind
 from services.dispatch.domain.sla import CHINA_TZ, Duration
@@ -203,15 +204,16 @@ def _refusal(exc: Exception) -> HTTPException | JSONResponse:
     if isinstance(exc, NotPermitted):
         return HTTPException(403, detail=str(exc))
     if isinstance(exc, ForbiddenTransition):
+        # Only what this caller may do next: the state may allow more, to other roles or units.
         allowed = exc.allowed_for_actor if exc.allowed_for_actor is not None else exc.allowed_actions
         return JSONResponse(status_code=409, content={
-            "detail": str(exc), "current_state": exc.current_state.value,
-            "allowed_actions": [a.value for a in allowed]})
+            "detail": str(exc), "code": "rule_violated" if isinstance(exc, RuleViolated) else "invalid_transition",
+            "current_state": exc.current_state.value, "allowed_actions": [a.value for a in allowed]})
     if isinstance(exc, InvalidCommand):
-        return JSONResponse(status_code=422, content={
+        return JSONResponse(status_code=422, content={"code": "invalid_input",
             "detail": [{"field": "body", "in": "body", "message": str(exc), "type": "invalid_command"}]})
     if isinstance(exc, StaleOrder):
-        return JSONResponse(status_code=409, content={"detail": str(exc), "stale": True})
+        return JSONResponse(status_code=409, content={"detail": str(exc), "code": "stale_order", "stale": True})
     raise exc
 
 

@@ -181,27 +181,27 @@ def test_scope_follows_the_tree(org, role, unit, order_unit, visible):
 
 
 def test_only_the_holder_signs_and_only_an_upper_tier_arbitrates(org):
-    with pytest.raises(NotPermitted, match="holding"):
+    with pytest.raises(NotPermitted, match="承办单位"):
         decide(order_in(OrderState.DISPATCHED), Action.SIGN, TONGZHOU_DISPATCHER, NOW, org=org)
-    with pytest.raises(NotPermitted, match="role town_dispatcher may not approve_extension"):
+    with pytest.raises(NotPermitted, match="角色 town_dispatcher 无权执行 approve_extension"):
         decide(order_in(OrderState.SIGNED, extension_requested=WD(2)), Action.APPROVE_EXTENSION,
                XITING_DISPATCHER, NOW, org=org)
-    with pytest.raises(NotPermitted, match="role town_dispatcher may not route"):
+    with pytest.raises(NotPermitted, match="角色 town_dispatcher 无权执行 route"):
         decide(order_in(OrderState.QUEUED, unit_code=XITING), Action.ROUTE, XITING_DISPATCHER, NOW, org=org,
                to_unit=XITING, limits=LIMITS)
     own_queue = order_in(OrderState.QUEUED)
-    with pytest.raises(NotPermitted, match="upper tier"):
+    with pytest.raises(NotPermitted, match="上级单位"):
         decide(own_queue, Action.SUPERVISE, TONGZHOU_DISPATCHER, NOW, org=org)
 
 
 def test_no_tier_approves_its_own_extension_the_one_above_does(org):
     held_by_county = order_in(OrderState.SIGNED, unit_code=TONGZHOU, tier=Tier.COUNTY, extension_requested=WD(2))
-    with pytest.raises(NotPermitted, match="upper tier"):
+    with pytest.raises(NotPermitted, match="上级单位"):
         decide(held_by_county, Action.APPROVE_EXTENSION, TONGZHOU_DISPATCHER, NOW, org=org)
     assert Action.APPROVE_EXTENSION not in allowed_actions(held_by_county, actor=TONGZHOU_DISPATCHER, org=org)
     approved = decide(held_by_county, Action.APPROVE_EXTENSION, CITY_DISPATCHER, NOW, org=org, calendar=CAL)
     assert approved.order.extension_granted == 2
-    with pytest.raises(NotPermitted, match="upper tier"):
+    with pytest.raises(NotPermitted, match="上级单位"):
         decide(order_in(OrderState.SIGNED, unit_code=CITY, tier=Tier.CITY), Action.URGE, CITY_DISPATCHER, NOW,
                org=org)
 
@@ -249,6 +249,15 @@ def test_a_return_after_the_window_is_refused(org):
     on_time = decide(order_in(OrderState.SIGNED), Action.RETURN, XITING_DISPATCHER, cst(2026, 10, 15, 10),
                      org=org, reason="不归我们")
     assert on_time.order.state is OrderState.RETURN_REQUESTED
+
+
+def test_a_refusal_lists_only_the_actions_the_caller_may_take(org):
+    late, order = cst(2026, 10, 15, 10, 1), order_in(OrderState.SIGNED)
+    with pytest.raises(RuleViolated) as caught:
+        decide(order, Action.RETURN, XITING_DISPATCHER, late, org=org, reason="不归我们")
+    mine = allowed_actions(order, actor=XITING_DISPATCHER, org=org)
+    assert caught.value.allowed_for_actor == mine
+    assert set(mine) < set(caught.value.allowed_actions)  # the state allows more, for other callers
 
 
 def test_a_return_needs_a_reason(org):
