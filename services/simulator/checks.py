@@ -101,7 +101,7 @@ async def _all_orders(http: Http, endpoints: Endpoints, tokens: Tokens) -> dict[
 
 
 async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens, http: Http,
-                nats_url: str | None, settle_s: float = 120.0, deadline_slack_s: float = 15.0,
+                nats_url: str | None, settle_s: float = 120.0, deadline_slack_s: float = 60.0,
                 history_limit: int = 3000) -> Findings:
     """Wait (up to `settle_s`) for the pipeline to catch up, then look for losses item by item."""
     f = Findings()

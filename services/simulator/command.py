@@ -54,13 +54,14 @@ def register(sub: Any) -> None:
 
 
 def load_policy(path: str, workdir: Path) -> dict[str, Any]:
-    """A policy file: {name, sla: mapping|path, escalation: mapping|path}; inline parts are written to files."""
+    """A policy file: {name, title, sla, escalation, duties}, each part a whole document inline or a path (a part
+    left out keeps the shipped file); inline parts are written to files for the private stack."""
     if not Path(path).suffix:
         path = str(POLICY_DIR / f"{path}.yaml")
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     name = str(raw.get("name") or Path(path).stem)
     files: dict[str, str | None] = {}
-    for part in ("sla", "escalation"):
+    for part in ("sla", "escalation", "duties"):
         value = raw.get(part)
         if isinstance(value, dict):
             target = workdir / f"{name}-{part}.yaml"
@@ -144,7 +145,9 @@ def _run_on_own_stack(args: argparse.Namespace, stream: generator.Stream, scn: s
                       policy: dict[str, Any] | None) -> dict[str, Any]:
     label = policy["title"] if policy else "本次模拟"
     stack = OwnStack.start(workdir / (policy["name"] if policy else "stack"), scale=args.scale,
-                           sla_file=policy and policy["sla"], escalation_file=policy and policy["escalation"])
+                           sla_file=policy and policy["sla"], escalation_file=policy and policy["escalation"],
+                           extra_env={"MCC_DISPATCH_DUTIES_FILE": policy["duties"]} if policy and policy["duties"]
+                           else None)
     try:
         key = issue_intake_key(stack.env)
         return asyncio.run(simulate_once(stream, scn, endpoints=stack.endpoints, secret=token_secret(stack.env),
