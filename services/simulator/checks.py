@@ -123,9 +123,12 @@ async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens
 
     # Every order in a few pages of 500 (cheap even for a city day), then item by item only for what a page
     # missed (pages are ordered by deadline, and the timers still move deadlines while we read)
+    # A pipeline still working through a backlog is waited for (a wait is never a loss): the check gives up only
+    # after `settle_s` without one more order appearing.
     settle_until = time.monotonic() + settle_s
     expected = [o for o in accepted if o.disposition == "dispatched"]
     found: dict[str, list[dict[str, Any]]] = {}
+    seen = -1
     while True:
         listing = await _all_orders(http, endpoints, tokens)
         for o in expected:
@@ -133,7 +136,10 @@ async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens
         missing = [o for o in expected if not found[o.key]]
         for o, items in zip(missing, await asyncio.gather(*(orders_of(o) for o in missing)), strict=True):
             found[o.key] = items
-        if all(found[o.key] for o in expected) or time.monotonic() > settle_until:
+        now_seen = sum(1 for o in expected if found[o.key])
+        if now_seen > seen:
+            seen, settle_until = now_seen, time.monotonic() + settle_s
+        if now_seen == len(expected) or time.monotonic() > settle_until:
             break
         await asyncio.sleep(3)
     for o in accepted:
@@ -145,8 +151,8 @@ async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens
             continue
         items = found.get(o.key, [])
         if not items:
-            f.losses.append(f"{o.key}: {o.kind} {o.source_ref} accepted ({o.disposition}) but no order after "
-                            f"{settle_s:.0f} s")
+            f.losses.append(f"{o.key}: {o.kind} {o.source_ref} accepted ({o.disposition}) but no order "
+                            f"({settle_s:.0f} s without any new order appearing)")
         elif len(items) > 1:
             f.losses.append(f"{o.key}: {o.kind} {o.source_ref} became {len(items)} orders: "
                             f"{', '.join(i['number'] for i in items)}")
