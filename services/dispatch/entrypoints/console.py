@@ -26,7 +26,6 @@ from services.dispatch.domain.org import UnitKind
 from services.dispatch.domain.sla import CHINA_TZ, Duration
 from services.dispatch.service import board, handlers
 from services.dispatch.service.board import Search, StaleOrder
-from shared import democity
 from shared.auth import Principal
 from shared.deps import UowDep
 from shared.errors import Problem
@@ -155,6 +154,19 @@ async def export_csv(request: Request, uow: UowDep, principal: DispatcherPage, v
         "Content-Disposition": 'attachment; filename="mcc-orders.csv"', "X-Total-Count": str(total)})
 
 
+async def _town_shape(request: Request, town: str | None) -> tuple[tuple[float, ...] | None, str]:
+    """The town's box and its outline in the detail's 100 x 60 sketch, from grid's registry (the city map's)."""
+    outlines, _ = await request.app.state.grid_map.current()
+    area = outlines.get(town or "")
+    if area is None or area.is_empty:
+        return None, ""
+    x0, y0, x1, y1 = area.bounds
+    part = max(area.geoms, key=lambda g: g.area) if hasattr(area, "geoms") else area
+    points = " ".join(f"{(x - x0) / max(x1 - x0, 1e-9) * 100:.1f},{(y1 - y) / max(y1 - y0, 1e-9) * 60:.1f}"
+                      for x, y in part.exterior.coords)
+    return (x0, y0, x1, y1), points
+
+
 async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *, message: str | None = None,
                   error: str | None = None, status_code: int = 200) -> HTMLResponse:
     try:
@@ -166,9 +178,9 @@ async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *,
     actions = [(a.value, ACTIONS[a]) for a in allowed if a in ACTIONS]
     evidence = [e for h in history or () for e in (h.details or {}).get("evidence", [])
                 if not e.startswith("attachment:")]  # those are among the order's attachments
-    box = democity.boxes().get(row.town_code or "") if row.town_code else None
+    box, outline = await _town_shape(request, row.town_code)
     return render(request, "_detail.html", row=row, history=history or [], actions=actions, names=names,
-                  category=_category_name(request, row.category_code), deadline=_deadline(row), box=box,
+                  category=_category_name(request, row.category_code), deadline=_deadline(row), box=box, outline=outline,
                   evidence=evidence, targets=_targets(request, principal), message=message, error=error,
                   status_code=status_code)
 

@@ -13,10 +13,12 @@ from services.grid.adapters.orm import metadata as grid_metadata
 from services.grid.config import GridSettings
 from shared import democity
 from shared.devservers import free_port
+from shared.events.v1 import Coordinates
 from shared.roles import Role
 from tests.conftest import Database
 from tests.support.accounts import add_account, browser, sign_in
 from tests.support.apps import make_runtime, running
+from tests.support.dispatch import TZ_TOWN_A, accepted_incident
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +42,20 @@ async def test_the_city_map_draws_each_town_from_grids_registry_and_keeps_it_whi
             towns = {g.town_code for g in democity.grids()}
             assert drawn == towns  # every town grid holds, drawn from grid's snapshot
             assert dispatch.app.state.grid_map.version is not None
+
+            # The order's detail on the town's board sketches the town from the same outlines, the point inside.
+            grid = next(g for g in democity.grids() if g.town_code == TZ_TOWN_A and g.kind == "comprehensive")
+            (x0, y0), (x1, y1) = grid.polygon[0], grid.polygon[2]
+            event = accepted_incident(town=TZ_TOWN_A)
+            point = Coordinates(lon=(x0 + x1) / 2, lat=(y0 + y1) / 2)
+            location = event.data.location.model_copy(update={"coordinates": point})
+            event = event.model_copy(update={"data": event.data.model_copy(update={"location": location})})
+            order = await dispatch.incident(event)
+            await add_account(dispatch, login="town.duty", role=Role.TOWN, unit=TZ_TOWN_A)
+            async with browser(dispatch.app) as town:
+                await sign_in(town, "town.duty")
+                detail = await town.get(f"/board/orders/{order['number']}")
+                assert detail.status_code == 200 and re.search(r"<polygon points=\"[\d., ]+\"", detail.text)
 
             # Grid goes away (nothing listens at its address any more): the map keeps the outlines it has.
             dispatch.app.state.grid_map._client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}")
