@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# login, role, unit, display name: one person per console, in the demo city.
+# login, role, unit, display name: one person per console, in the demo city. The town and county are where the
+# README's quick-start appeal (downtown Nantong) goes, so its order shows on their boards.
 DEMO_ACCOUNTS = (
     ("demo.operator", "operator", "320600", "话务员小周"),
-    ("demo.town", "town_dispatcher", "320612101", "镇街派单员小王"),
-    ("demo.county", "county_dispatcher", "320612", "通州区派单员老李"),
+    ("demo.town", "town_dispatcher", "320613101", "和平桥街道派单员小王"),
+    ("demo.county", "county_dispatcher", "320613", "崇川区派单员老李"),
     ("demo.city", "city_dispatcher", "320600", "市指挥中心值班长"),
     ("demo.admin", "admin", "320600", "系统管理员"),
 )
