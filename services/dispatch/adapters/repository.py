@@ -168,11 +168,10 @@ _TIMING = ("id", "state", "unit_code", "tier", "lifecycle", "merged_into", "supe
            "version", "next_due_at")
 
 
-async def open_orders_after(session: AsyncSession, *, states: list[str], after_id: str, limit: int) -> list[Any]:
-    """Up to `limit` open orders whose id sorts after `after_id`, as plain rows, by id (keyset pages)."""
+async def open_orders(session: AsyncSession, *, states: list[str]) -> list[Any]:
+    """Every open order's timing columns, as plain rows (no ORM objects: a reschedule reads them all)."""
     table = WorkOrder.__table__  # type: ignore[attr-defined]
-    query = (select(*(table.c[name] for name in _TIMING)).where(table.c.state.in_(states), table.c.id > after_id)
-             .order_by(table.c.id).limit(limit))
+    query = select(*(table.c[name] for name in _TIMING)).where(table.c.state.in_(states))
     return list((await session.execute(query)).all())
 
 

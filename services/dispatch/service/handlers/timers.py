@@ -99,25 +99,23 @@ async def reschedule_if_policy_changed(*, uow: UnitOfWork, holder: PolicyHolder,
 
 
 async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder, page: int = 2000) -> int:
-    """Recompute next_due_at of every open order (after the escalation chain or SLA settings changed): pages of
-    plain rows by id, each page's changed instants in one statement and one short transaction, so 100,000
-    open orders take seconds and hold no lock for long."""
-    policy, changed, after = holder.policy, 0, ""
-    states = [s.value for s in OPEN_STATES]
-    while True:
+    """Recompute next_due_at of every open order (after the escalation chain or SLA settings changed): one
+    read of plain rows, then the changed instants in pages of `page`, one statement and one short transaction
+    each, so 100,000 open orders take seconds and hold no lock for long."""
+    policy = holder.policy
+    async with uow:
+        rows = await repository.open_orders(uow.session, states=[s.value for s in OPEN_STATES])
+    writes = []
+    for row in rows:
+        due = next_due(repository.to_domain(row), policy.timer)
+        if due != row.next_due_at:
+            writes.append((row.id, row.version, due))
+    del rows
+    for start in range(0, len(writes), page):
         async with uow:
-            rows = await repository.open_orders_after(uow.session, states=states, after_id=after, limit=page)
-            if not rows:
-                return changed
-            writes = []
-            for row in rows:
-                due = next_due(repository.to_domain(row), policy.timer)
-                if due != row.next_due_at:
-                    writes.append((row.id, row.version, due))
-            await repository.set_next_due(uow.session, writes)
+            await repository.set_next_due(uow.session, writes[start:start + page])
             await uow.commit()
-        changed += len(writes)
-        after = rows[-1].id
+    return len(writes)
 
 
 async def refresh_gauges(*, uow: UnitOfWork, now: datetime | None = None) -> None:
