@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +31,8 @@ from shared import web
 from shared.attachments import AttachmentStore
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
+
+log = logging.getLogger("mcc.dispatch")
 
 
 def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None = None,
@@ -55,16 +61,29 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
             org, version = await handlers.load_org(uow=runtime.uow())
             assert org is not None
         holder.policy, holder.topology_version = holder.policy.with_org(org), version
-        if from_files:  # a policy passed by argument (tests) has no files to compare
-            await handlers.reschedule_if_policy_changed(uow=runtime.uow(), holder=holder,
-                                                        fingerprint=reference.timer_fingerprint(settings))
         holder.ready.set()
+        if from_files:  # a policy passed by argument (tests) has no files to compare
+            # After readiness, not before: 100,000 open orders take a while, and meanwhile the timer loop
+            # fires by each order's own log (a stale instant only shifts when it looks, and it reschedules
+            # what it finds not due). A crash midway redoes it at the next start (the fingerprint is stored last).
+            background.append(asyncio.create_task(reschedule(), name="dispatch-reschedule"))
         if timers:
             timer_loop.start()
 
     grid_map = GridMap(settings.grid_url, poll_s=settings.map_poll_s)
+    background: list[asyncio.Task[Any]] = []
+
+    async def reschedule() -> None:
+        try:
+            await handlers.reschedule_if_policy_changed(uow=runtime.uow(), holder=holder,
+                                                        fingerprint=reference.timer_fingerprint(settings))
+        except Exception:  # the next start tries again; the timer loop fires meanwhile by each order's log
+            log.exception("rescheduling open orders after a policy change failed")
 
     async def stop() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await timer_loop.stop()
         await grid_map.close()
 

@@ -10,6 +10,7 @@ from services.dispatch.adapters.orm import WorkOrder
 from services.dispatch.service import handlers
 from shared.events.envelope import utcnow
 from tests.support.dispatch import accepted_incident
+from tests.support.polling import eventually
 
 SLA = """
 version: 1
@@ -37,8 +38,12 @@ async def test_changing_the_sla_file_reschedules_open_orders_at_the_next_start(s
         assert await _timing(d.runtime, order["id"]) == (assigned, deadline, due, version)
 
     sla.write_text(SLA.format(share=0.25))  # warn earlier from now on
-    async with start_dispatch(timers=False, sla_file=str(sla)) as d:
-        assigned2, deadline2, due2, version2 = await _timing(d.runtime, order["id"])
+    async with start_dispatch(timers=False, sla_file=str(sla)) as d:  # rescheduled after readiness
+        async def rescheduled():
+            timing = await _timing(d.runtime, order["id"])
+            return timing if timing[2] != due else None
+
+        assigned2, deadline2, due2, version2 = await eventually(rescheduled)
         assert (assigned2, deadline2) == (assigned, deadline)  # the deadline given at dispatch binds
         assert due2 == assigned + (deadline - assigned) / 4
         assert version2 == version  # a timer reschedule is no transition: no event, no audit row
