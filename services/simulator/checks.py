@@ -24,6 +24,7 @@ class Findings:
     losses: list[str] = field(default_factory=list)  # a loss or a doubling: the run fails
     notes: list[str] = field(default_factory=list)  # worth knowing, not a loss (refused creates, slow pipeline)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # item key → final order with history
+    listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # item key → its one order as listed (all)
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -180,6 +181,7 @@ async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens
             f.orders[o.key] = r.json()
 
     singles = [(o, items[0]["id"]) for o in accepted if len(items := found.get(o.key, [])) == 1]
+    f.listed = {o.key: found[o.key][0] for o, _ in singles}
     if len(singles) > history_limit:  # a city day: every order's row was checked; the histories of a sample
         singles = random.Random(0).sample(singles, history_limit)
         f.notes.append(f"histories read for a sample of {history_limit} orders")
@@ -202,5 +204,5 @@ async def check(outcomes: list[Outcome], *, endpoints: Endpoints, tokens: Tokens
         f.losses.append(f"{dead:.0f} events dead-lettered (mcc_events_dead_lettered_total)")
     if nats_url:
         f.losses += await _dead_letters(nats_url)
-    f.counts.update(orders=len(f.orders), losses=len(f.losses))
+    f.counts.update(orders=len(f.listed), histories=len(f.orders), losses=len(f.losses))
     return f

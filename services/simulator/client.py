@@ -74,7 +74,7 @@ class Http:
     """A pooled client that records each call and waits out a service that is down (never drops a request)."""
 
     def __init__(self, calls: Calls, *, concurrency: int = 64, timeout: float = 60.0,
-                 give_up_after: float = 300.0) -> None:
+                 give_up_after: float = 1800.0) -> None:
         self.calls = calls
         self.client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=concurrency,
                                                                              max_keepalive_connections=concurrency))

@@ -115,7 +115,7 @@ async def simulate_once(stream: generator.Stream, scn: scenario.Scenario, *, end
         lags = sorted(o.lag_s for o in outcomes)
         fig = figures(outcomes=outcomes, orders=findings.orders, calls=driver.calls, t0_wall=started, scale=scale,
                       hours=int(stream.duration_h + tail_h + 0.999), unit_kinds=kinds,
-                      start_h=stream.start_h)
+                      start_h=stream.start_h, listed=findings.listed)
         days = sorted({d.astimezone(CHINA).date().isoformat() for d in (started, datetime.now(UTC))})
         rates, city_rates, league = [], [], None
         for day in days:

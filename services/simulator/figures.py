@@ -24,8 +24,11 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def figures(*, outcomes: list[Outcome], orders: dict[str, dict[str, Any]], calls: Calls, t0_wall: datetime,
-            scale: float, hours: int, unit_kinds: dict[str, str], start_h: float = 0.0) -> dict[str, Any]:
-    """Arrivals and backlog per simulated hour, time to sign and close per tier, escalations per tier, calls."""
+            scale: float, hours: int, unit_kinds: dict[str, str], start_h: float = 0.0,
+            listed: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Arrivals and backlog per simulated hour, time to sign and close per tier, escalations per tier, calls.
+    `orders` carry their histories (all of them, or a sample on a city day); `listed` is every order as listed,
+    which the backlog and the states come from when given."""
     def sim_h(at: datetime) -> float:
         return (at - t0_wall).total_seconds() * scale / 3600
 
@@ -38,23 +41,25 @@ def figures(*, outcomes: list[Outcome], orders: dict[str, dict[str, Any]], calls
     escalations: Counter[str] = Counter()
     warnings: Counter[str] = Counter()
     states: Counter[str] = Counter()
-    for order in orders.values():
+    for order in (listed if listed is not None else orders).values():
         states[order["state"]] += 1
+        made, done = _ts(order.get("created_at")), _ts(order.get("closed_at"))
+        if made is not None:
+            opened[min(hours - 1, max(0, int(sim_h(made))))] += 1
+        if done is not None and int(sim_h(done)) < hours:
+            closed[max(0, int(sim_h(done)))] += 1
+    for order in orders.values():
         history = order.get("history", [])
         first = next((_ts(h["at"]) for h in history if h["action"] in ("dispatch", "route")), None)
         tier = order.get("_first_tier") or order["tier"]
         if first is None:
             continue
-        opened[min(hours - 1, max(0, int(sim_h(first))))] += 1
         signed = next((_ts(h["at"]) for h in history if h["action"] == "sign"), None)
         done = next((_ts(h["at"]) for h in history if h["action"] == "close"), None)
         if signed:
             to_sign[tier].append((signed - first).total_seconds() * scale / 3600)
         if done:
             to_close[tier].append((done - first).total_seconds() * scale / 3600)
-            h = int(sim_h(done))
-            if h < hours:
-                closed[h] += 1
         for h in history:
             if h["action"] == "escalate":
                 escalations[unit_kinds.get((h.get("details") or {}).get("from_unit", ""), "town")] += 1
@@ -80,8 +85,10 @@ def figures(*, outcomes: list[Outcome], orders: dict[str, dict[str, Any]], calls
                 for t, v in sorted(values.items())}
 
     dispositions = Counter(f"{o.kind}:{o.disposition or 'failed'}" for o in outcomes)
-    n_orders = len(orders)
-    escalated_orders = sum(1 for o in orders.values() if any(h["action"] == "escalate" for h in o.get("history", ())))
+    n_orders = len(listed if listed is not None else orders)
+    escalated_orders = sum(1 for o in (listed if listed is not None else orders).values()
+                           if o.get("escalation_count", 0) > 0 or any(h["action"] == "escalate"
+                                                                       for h in o.get("history", ())))
     return {
         "start_h": start_h, "arrivals_per_hour": dict(arrivals), "orders_opened_per_hour": opened, "orders_closed_per_hour": closed,
         "backlog_per_hour": backlog, "time_to_sign": summary(to_sign), "time_to_close": summary(to_close),

@@ -24,7 +24,8 @@ def _run(label: str, escalations: int, response: float) -> dict:
     history = [{"action": "dispatch", "at": _at(0)}, {"action": "sign", "at": _at(0.5)},
                {"action": "close", "at": _at(2)}]
     esc = [{"action": "escalate", "at": _at(1), "details": {"from_unit": "320612101", "to_unit": "320612"}}]
-    orders = {o.key: {"state": "closed", "tier": "town", "_first_tier": "town",
+    orders = {o.key: {"state": "closed", "tier": "town", "_first_tier": "town", "created_at": _at(0),
+                      "closed_at": _at(2),
                       "history": history + (esc if n < escalations else [])} for n, o in enumerate(outcomes)}
     calls = Calls(items=[Call("hotline create", 201, 0.05, 1.0), Call("action sign", 500, 0.2, 2.0)])
     fig = figures(outcomes=outcomes, orders=orders, calls=calls, t0_wall=T0, scale=720, hours=4,
@@ -37,6 +38,7 @@ def _run(label: str, escalations: int, response: float) -> dict:
 def test_figures_count_arrivals_times_and_escalations_per_tier():
     fig = _run("A", 2, 0.9)["figures"]
     assert fig["arrivals_per_hour"]["appeal"] == [4, 0, 0, 0]
+    assert fig["backlog_per_hour"] == [4, 4, 0, 0] and fig["states"] == {"closed": 4}
     assert fig["time_to_sign"]["town"]["median_h"] == 0.5 and fig["time_to_close"]["town"]["median_h"] == 2
     assert fig["escalations_per_tier"] == {"town": 2} and fig["totals"]["escalated_orders"] == 2
     assert fig["calls"]["action sign"]["errors"] == 1 and fig["totals"]["client_errors"] == 1
