@@ -274,8 +274,12 @@ async def list_orders(
     view: Literal["open", "awaiting_sign", "in_progress", "queued", "return_requested", "overdue", "closed",
                   "all"] = "open",
     state: OrderState | None = Query(None, description="one state (within the view; use view=all for any)"),
-    unit: str | None = Query(None, max_length=64), county: str | None = Query(None, max_length=16),
-    town: str | None = Query(None, max_length=16), category: str | None = Query(None, max_length=32),
+    unit: str | None = Query(None, max_length=64),
+    county_code: str | None = Query(None, max_length=16), town_code: str | None = Query(None, max_length=16),
+    # The names before town_code/county_code (one name per concept across services); kept for old clients.
+    county: str | None = Query(None, max_length=16, deprecated=True, description="old name of county_code"),
+    town: str | None = Query(None, max_length=16, deprecated=True, description="old name of town_code"),
+    category: str | None = Query(None, max_length=32),
     urgency: Literal["normal", "urgent"] | None = None, supervised: bool | None = None,
     incident_id: str | None = Query(None, max_length=64), source_ref: str | None = Query(None, max_length=64),
     q: str | None = Query(None, max_length=200, description="words that must all appear in the description or "
@@ -290,7 +294,8 @@ async def list_orders(
 ) -> Any:
     search = handlers.Search(text=q, number=number, since=_china(since), until=_china(until))
     filters = handlers.QueueFilter(view=view, state=state.value if state else None, unit_code=unit,
-                                   county_code=county, town_code=town, category_code=category, urgency=urgency,
+                                   county_code=county_code or county, town_code=town_code or town,
+                                   category_code=category, urgency=urgency,
                                    supervised=supervised, incident_id=incident_id, source_ref=source_ref,
                                    search=search, limit=limit, offset=offset)
     if format == "csv":
@@ -494,7 +499,8 @@ async def remove_unit(code: str, uow: UowDep, holder: HolderDep, _: Admin) -> No
     except KeyError as exc:
         raise HTTPException(404, detail=f"no unit {code}") from exc
     except (OrgTreeError, ValueError) as exc:
-        raise HTTPException(409, detail=getattr(exc, "problems", None) or str(exc)) from exc
+        # One message (the documented Problem shape), naming every problem the removal would cause.
+        raise HTTPException(409, detail="; ".join(getattr(exc, "problems", None) or [str(exc)])) from exc
     holder.policy = holder.policy.with_org(tree)
 
 
