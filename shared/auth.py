@@ -11,7 +11,7 @@ city's SSO (OIDC) replaces it by verifying its own tokens and mapping their clai
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -19,7 +19,8 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 
 from shared.events.envelope import utcnow
-from shared.roles import Role
+from shared.roles import Role, kind_by_code, role_fits_kind
+from shared.scope import Scope, principal_area_scope
 from shared.sessions import SESSION_COOKIE
 
 DEFAULT_AUDIENCE = "mcc"
@@ -33,6 +34,12 @@ class Principal:
     name: str | None = None
     kind: str = "script"  # "session": a person signed in through the browser; "script": a minted token
     session_id: str | None = None
+    unit_kind: str | None = None  # set at the door from the organisation tree (dispatch) or the unit's code
+
+    @property
+    def area(self) -> Scope:
+        """The places this caller may see records of (see shared.scope)."""
+        return principal_area_scope(self.role, self.unit_code, self.unit_kind)
 
     @property
     def label(self) -> str:
@@ -99,12 +106,19 @@ async def current_principal(request: Request) -> Principal:
     principal = principal_from_request(request)
     if principal is None:
         raise _unauthorized("sign in, or send a bearer token")
-    # A service that knows the organisation tree refuses a role that does not fit its unit (a city role on a
-    # county unit) at the door, before any scope rule can misread it.
-    fits = getattr(request.app.state, "role_fits_unit", None)
-    if fits is not None and not fits(principal.role, principal.unit_code):
+    # Every service refuses a role that does not fit its unit (a city role on a county unit) at the door,
+    # before any scope rule can misread it. Dispatch, which owns the organisation tree, answers the unit's
+    # kind from it (app.state.unit_kind); the others read it from the code within the configured city.
+    kind_of = getattr(request.app.state, "unit_kind", None)
+    if kind_of is None:
+        city_code = getattr(getattr(request.app.state, "settings", None), "city_code", "320600")
+        kind = kind_by_code(principal.unit_code, city_code=city_code)
+    else:
+        kind = kind_of(principal.unit_code)
+    if not role_fits_kind(principal.role, kind):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             detail=f"role {principal.role.value} does not fit unit {principal.unit_code}")
+    principal = replace(principal, unit_kind=kind)
     return principal
 
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator, event
+from sqlalchemy import DateTime, TypeDecorator, event, false, or_
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared import metrics
+from shared.scope import Scope
 
 
 def async_url(url: str) -> str:
@@ -130,3 +131,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def scope_where(scope: Scope, *, county: Any = None, town: Any = None, unit: Any = None) -> Any:
+    """The SQL condition for the rows a `shared.scope.Scope` covers, given the columns holding a row's county,
+    town and unit (those a table lacks are None): None for everything, false() for nothing."""
+    if scope.everything:
+        return None
+    parts = [column.in_(sorted(values)) for column, values in ((county, scope.counties), (town, scope.towns),
+                                                               (unit, scope.units)) if column is not None and values]
+    if scope.unplaced and county is not None:
+        parts.append(county.is_(None))
+    return or_(*parts) if parts else false()

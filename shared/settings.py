@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
         "dev-only-secret-change-me-in-production",
         description="HMAC secret that signs bearer tokens; a long random value in production",
     )
+    city_code: str = Field("320600", pattern=r"^\d{6}$",
+                           description="the city's GB/T 2260 code; a token's unit must be of this city")
     demo: bool = Field(False, description="demo mode (`mcc up`): the default token secret is allowed")
     attachment_dir: str = Field("var/attachments", description="the attachments of work orders (grid photos, "
                                 "closing evidence), content-addressed; one directory every service can reach")

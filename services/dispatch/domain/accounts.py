@@ -11,22 +11,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.dispatch.domain.org import OrgTree, UnitKind
-from shared.roles import Role
+from services.dispatch.domain.org import OrgTree
+from shared.roles import ROLE_UNIT_KINDS, Role
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MAX_PASSWORD = 256
-
-# The unit kinds each role may belong to. Operators sit in the city's 12345 centre; an admin administers a
-# command centre (city, county or town) and what lies below it.
-ROLE_UNIT_KINDS: dict[Role, frozenset[UnitKind]] = {
-    Role.OPERATOR: frozenset({UnitKind.CITY}),
-    Role.TOWN: frozenset({UnitKind.TOWN}),
-    Role.COUNTY: frozenset({UnitKind.COUNTY}),
-    Role.CITY: frozenset({UnitKind.CITY}),
-    Role.DEPARTMENT: frozenset({UnitKind.DEPARTMENT}),
-    Role.ADMIN: frozenset({UnitKind.CITY, UnitKind.COUNTY, UnitKind.TOWN}),
-}
 
 ROLE_NAMES: dict[Role, str] = {
     Role.OPERATOR: "话务员", Role.TOWN: "镇（街道）调度员", Role.COUNTY: "县（区）调度员",
@@ -83,7 +72,7 @@ def may_manage(admin_unit: str, unit_code: str, org: OrgTree) -> bool:
     return unit_code in org and org.is_within(unit_code, admin_unit)
 
 
-def role_fits(role: Role, unit_code: str, org: OrgTree) -> bool:
-    """Whether a role may act for a unit (the door check for tokens as well as accounts)."""
+def unit_kind(unit_code: str, org: OrgTree) -> str | None:
+    """A unit's kind from the tree (the door check of dispatch: shared.auth asks it), None when unknown."""
     unit = org.get(unit_code)
-    return unit is not None and unit.kind in ROLE_UNIT_KINDS[role]
+    return None if unit is None else unit.kind.value

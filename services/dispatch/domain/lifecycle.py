@@ -44,12 +44,10 @@ from typing import Any
 
 from services.dispatch.domain.org import OrgTree, Tier, UnitKind
 from services.dispatch.domain.sla import Clock, Duration, Limits, SlaSettings, WarningLevel, WorkCalendar
+from services.dispatch.domain.visibility import SYSTEM, order_scope
 from shared.events.catalog import ORDER_EVENT_NAMES
 from shared.events.v1 import OrderState  # the contract's vocabulary: consumers read the same names
 from shared.roles import Role
-
-SYSTEM = "system"  # the actor role of timers and consumers (system:<component>)
-
 
 OPEN_STATES = frozenset({OrderState.ACCEPTED, OrderState.QUEUED, OrderState.DISPATCHED, OrderState.SIGNED,
                          OrderState.IN_PROGRESS, OrderState.RETURN_REQUESTED})
@@ -330,32 +328,10 @@ class InvalidCommand(LifecycleError, ValueError):
 
 # --- scope ------------------------------------------------------------------------------------------------------
 
-_UNIT_KIND_OF_ROLE = {Role.TOWN: UnitKind.TOWN, Role.COUNTY: UnitKind.COUNTY, Role.CITY: UnitKind.CITY,
-                      Role.DEPARTMENT: UnitKind.DEPARTMENT}
-
-
 def can_act(principal_role: str, principal_unit: str | None, order_unit: str | None, org: OrgTree) -> bool:
-    """Whether a principal may see and act on an order held by `order_unit`: a town only its town's, a
-    county its county's (towns and departments included), a department its own, the city and the hotline
-    all. Admins manage topology and keys, not orders: they see none. False means the order must look as if
-    it did not exist (404)."""
-    role = str(principal_role)
-    if role in (SYSTEM, Role.OPERATOR):
-        return True
-    try:
-        expected = _UNIT_KIND_OF_ROLE.get(Role(role))
-    except ValueError:
-        return False
-    unit = org.get(principal_unit)
-    if expected is None or unit is None or unit.kind is not expected:
-        return False  # a role whose unit does not match it sees nothing
-    if role == Role.CITY:
-        return True
-    if order_unit is None or order_unit not in org:
-        return False
-    if role == Role.DEPARTMENT:
-        return order_unit == principal_unit
-    return org.is_within(order_unit, principal_unit)
+    """Whether a principal may see and act on an order held by `order_unit` (visibility.order_scope says
+    whose); False means the order must look as if it did not exist (404)."""
+    return order_scope(principal_role, principal_unit, org).covers(unit_code=order_unit)
 
 
 def _relation_ok(relation: Relation, order: Order, actor: Actor, org: OrgTree) -> bool:
@@ -679,7 +655,8 @@ def _merge(ctx: _Ctx) -> Outcome:
     if master.id == ctx.order.id:
         raise InvalidCommand("an order cannot be merged into itself")
     if not can_act(ctx.actor.role, ctx.actor.unit_code, master.unit_code, ctx.org):
-        raise NotPermitted("the master order lies outside your area")
+        # The same answer as a master that does not exist: whether an order exists is not told outside.
+        raise InvalidCommand(f"no master order {master.id}")
     if not master.is_open:
         raise ctx.refuse(f"只能并入未办结的主工单 (master {master.id} is {master.state.value})")
     after = replace(ctx.order, merged_into=master.id, sign=Clock(), handle=Clock(), extension_requested=None,

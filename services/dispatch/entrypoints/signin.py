@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 
-from services.dispatch.domain.accounts import Account, role_fits
+from services.dispatch.domain.accounts import Account, unit_kind
 from services.dispatch.service import accounts as service
 from shared import sessions
 from shared.auth import mint_token, principal_from_request
@@ -53,7 +53,7 @@ def install(app: FastAPI) -> None:
 
     app.state.session_check = still_active
     holder = app.state.policy
-    app.state.role_fits_unit = lambda role, unit: role_fits(role, unit, holder.policy.org)
+    app.state.unit_kind = lambda unit: unit_kind(unit, holder.policy.org)
 
 
 def console_url(role: Role) -> str:

@@ -195,8 +195,12 @@ def _contract_mask(phone: str) -> str:
 
 
 def from_open311(request: Open311Request, *, service_request_id: str, category: CategoryLike | None,
-                 received_at: datetime, client_id: str | None = None) -> IncidentReported:
-    """A GeoReport POST as an incident. The contract has no media field, so a media_url stays in the text."""
+                 received_at: datetime, client_id: str | None = None,
+                 incident_id: str | None = None) -> IncidentReported:
+    """A GeoReport POST as an incident. The contract has no media field, so a media_url stays in the text.
+    Intake numbers the request itself in the transaction that records it, so the incident id need not be
+    derived from it: the caller passes a random one, and nobody can compute an incident id from a public
+    service_request_id."""
     description = clean_text(request.description)
     if request.media_url:
         description = f"{description}\n图片: {request.media_url}" if description else f"图片: {request.media_url}"
@@ -206,7 +210,7 @@ def from_open311(request: Open311Request, *, service_request_id: str, category: 
     coordinates = Coordinates(lon=request.long, lat=request.lat) \
         if request.lat is not None and request.long is not None else None
     raw = IncidentReported(
-        incident_id=incident_id_for(Channel.OPEN311, service_request_id), channel=Channel.OPEN311,
+        incident_id=incident_id or str(uuid.uuid4()), channel=Channel.OPEN311,
         source_ref=service_request_id, appeal_type=AppealType.HELP, category_code=request.service_code,
         description=clean_description(description),
         location=Location(coordinates=coordinates, address=request.address_string), caller=caller,

@@ -11,12 +11,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.intake.adapters.orm import IncidentBase, metadata
 from services.intake.domain.normalise import IntakeRejected
+from services.intake.domain.visibility import incident_scope
 from services.intake.service import handlers
 from shared import apikeys, idempotency
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import RuntimeDep, UowDep
 from shared.events.v1 import Coordinates
 from shared.roles import Role
+from shared.scope import Scope
 
 router = APIRouter(prefix="/api/v1")
 REVIEWERS = require_roles(Role.CITY, Role.COUNTY, Role.ADMIN)
@@ -29,14 +31,18 @@ class IncidentPublic(IncidentBase):
     reviewed_at: datetime | None = None
 
 
+def _scope(principal: Principal) -> Scope:
+    return incident_scope(principal.role, principal.unit_code, principal.unit_kind)
+
+
 def _field_error(code: int, field: str, where: str, message: str, kind: str) -> HTTPException:
     return HTTPException(code, detail=[{"field": field, "in": where, "message": message, "type": kind}])
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentPublic, tags=["incidents"],
             summary="an incident and where it was located")
-async def read_incident(incident_id: str, uow: UowDep, _: CurrentPrincipal) -> Any:
-    incident = await handlers.get_incident(uow, incident_id=incident_id)
+async def read_incident(incident_id: str, uow: UowDep, principal: CurrentPrincipal) -> Any:
+    incident = await handlers.get_incident(uow, incident_id=incident_id, scope=_scope(principal))
     if incident is None:
         raise HTTPException(404, detail=f"no incident {incident_id}")
     return incident
@@ -47,8 +53,7 @@ async def read_incident(incident_id: str, uow: UowDep, _: CurrentPrincipal) -> A
 async def list_incidents(uow: UowDep, principal: Annotated[Principal, REVIEWERS],
                          status_: Annotated[str, Query(alias="status", pattern="^(held|rejected)$")] = "held",
                          limit: Annotated[int, Query(ge=1, le=handlers.MAX_QUEUE)] = 100) -> Any:
-    return await handlers.list_incidents(uow, status=status_, role=principal.role, unit_code=principal.unit_code,
-                                         limit=limit)
+    return await handlers.list_incidents(uow, status=status_, scope=_scope(principal), limit=limit)
 
 
 class RejectBody(BaseModel):
@@ -70,17 +75,16 @@ async def _review(call: Any) -> Any:
 @router.post("/incidents/{incident_id}/approve", response_model=IncidentPublic, tags=["review"],
              summary="confirm a held detection: accepted and published for dispatch")
 async def approve(incident_id: str, uow: UowDep, principal: Annotated[Principal, REVIEWERS]) -> Any:
-    return await _review(handlers.approve_held(uow, incident_id=incident_id, role=principal.role,
-                                               unit_code=principal.unit_code, reviewer=principal.subject))
+    return await _review(handlers.approve_held(uow, incident_id=incident_id, scope=_scope(principal),
+                                               reviewer=principal.subject))
 
 
 @router.post("/incidents/{incident_id}/reject", response_model=IncidentPublic, tags=["review"],
              summary="refuse a held detection (误报): never dispatched, the reason is kept")
 async def reject(incident_id: str, body: RejectBody, uow: UowDep,
                  principal: Annotated[Principal, REVIEWERS]) -> Any:
-    return await _review(handlers.reject_held(uow, incident_id=incident_id, role=principal.role,
-                                              unit_code=principal.unit_code, reviewer=principal.subject,
-                                              reason=body.reason))
+    return await _review(handlers.reject_held(uow, incident_id=incident_id, scope=_scope(principal),
+                                              reviewer=principal.subject, reason=body.reason))
 
 
 # --- machine detections -------------------------------------------------------------------------------------

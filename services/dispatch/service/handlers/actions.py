@@ -93,7 +93,9 @@ async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, or
             raise repository.StaleOrder(f"order {row.number} is at version {row.version}, not "
                                         f"{command.expected_version}")
         master_row = await load_order(uow, command.master) if command.master else None
-        if command.master and master_row is None:
+        if command.master and (master_row is None
+                               or not can_act(actor.role, actor.unit_code, master_row.unit_code, policy.org)):
+            # A master outside the caller's scope answers as one that does not exist (no existence oracle).
             raise InvalidCommand(f"no master order {command.master}")
         decision = decide(
             repository.to_domain(row), command.action, actor, now, org=policy.org, calendar=policy.calendar,

@@ -25,30 +25,20 @@ from services.dispatch.domain.lifecycle import (
     allowed_actions,
     can_act,
 )
-from services.dispatch.domain.org import OrgTree, UnitKind
+from services.dispatch.domain.org import OrgTree
+from services.dispatch.domain.visibility import order_scope
 from services.dispatch.service.handlers.common import (
     PolicyHolder,
     load_order,
 )
+from shared.db import scope_where
 from shared.events.envelope import utcnow
-from shared.roles import Role
 from shared.uow import UnitOfWork
 
 
 def scope_filter(actor: Actor, org: OrgTree) -> Any:
-    """The SQL condition for the orders an actor may see (None: all of them)."""
-    role = actor.role
-    if role in (Role.CITY, Role.OPERATOR, "system"):
-        return None
-    unit = org.get(actor.unit_code)
-    if unit is None or role == Role.ADMIN:
-        return WorkOrder.id.is_(None)  # nothing
-    if role in (Role.TOWN, Role.DEPARTMENT):
-        return WorkOrder.unit_code == unit.code
-    if role == Role.COUNTY and unit.kind is UnitKind.COUNTY:
-        codes = [unit.code] + [u.code for u in org if org.is_dispatch_target(u.code) and org.is_within(u.code, unit.code)]
-        return WorkOrder.unit_code.in_(sorted(set(codes)))
-    return WorkOrder.id.is_(None)
+    """The SQL condition for the orders an actor may see (None: all of them): the same scope as can_act."""
+    return scope_where(order_scope(actor.role, actor.unit_code, org), unit=WorkOrder.unit_code)
 
 
 async def _log_access(uow: UnitOfWork, actor: Actor, rows: Sequence[WorkOrder], view: str) -> None:

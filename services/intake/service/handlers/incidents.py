@@ -37,6 +37,7 @@ from shared.events.v1 import (
     LocatedBy,
     Location,
 )
+from shared.scope import Scope
 from shared.uow import UnitOfWork
 
 log = logging.getLogger("mcc.intake")
@@ -158,7 +159,8 @@ def _count(decision: _Decision) -> None:
             metrics.DETECTIONS.labels("dispatched").inc()
 
 
-async def get_incident(uow: UnitOfWork, *, incident_id: str) -> Incident | None:
-    """One incident as intake recorded it."""
+async def get_incident(uow: UnitOfWork, *, incident_id: str, scope: Scope) -> Incident | None:
+    """One incident as intake recorded it, if it lies in the caller's scope (None otherwise, as if absent)."""
     async with uow:
-        return await uow.session.get(Incident, incident_id)
+        row = await uow.session.get(Incident, incident_id)
+    return row if row is not None and scope.covers(county_code=row.county_code, town_code=row.town_code) else None
