@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 
+from shared import ratelimit
 from shared.events.envelope import utcnow
 from shared.roles import Role, kind_by_code, role_fits_kind
 from shared.scope import Scope, principal_area_scope
@@ -101,9 +102,54 @@ def principal_from_request(request: Request) -> Principal | None:
         raise _unauthorized(str(exc)) from exc
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(retry_after: int) -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)},
+                         detail=f"too many failed authentications from this address; retry after {retry_after} s")
+
+
+def refuse_if_blocked(request: Request) -> None:
+    """429 when the client's address made too many failed authentications this window (good credentials too)."""
+    limiter = getattr(request.app.state, "auth_failures", None)
+    retry_after = limiter.retry_after(client_address(request)) if limiter is not None else None
+    if retry_after is not None:
+        raise _too_many(retry_after)
+
+
+async def authentication_failed(request: Request, refusal: HTTPException) -> HTTPException:
+    """Count a failed authentication against the client's address: the refusal to raise (429 once over)."""
+    limiter = getattr(request.app.state, "auth_failures", None)
+    if limiter is None:
+        return refusal
+    runtime = getattr(request.app.state, "runtime", None)
+    retry_after = await limiter.failed(getattr(runtime, "redis", None), client_address(request))
+    return refusal if retry_after is None else _too_many(retry_after)
+
+
+async def within_key_rate(request: Request, key: Any) -> None:
+    """429 with Retry-After when an integration key passed its requests a minute (settings.rate_limit_per_minute)."""
+    limit = getattr(request.app.state.settings, "rate_limit_per_minute", None)
+    if limit is None:
+        return
+    service = request.app.state.runtime.service
+    decision = await ratelimit.hit(request.app.state.runtime.redis, name=f"{service}:{key.id}", limit=limit)
+    if not decision.allowed:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers=decision.headers(),
+                            detail=f"rate limit of {decision.limit} requests a minute reached for key {key.id}; "
+                                   f"retry after {decision.retry_after_s} s")
+
+
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the caller, from `Authorization: Bearer <token>` or the session cookie; 401 otherwise."""
-    principal = principal_from_request(request)
+    """FastAPI dependency: the caller, from `Authorization: Bearer <token>` or the session cookie; 401 otherwise
+    (429 for an address that made too many failed attempts)."""
+    refuse_if_blocked(request)
+    try:
+        principal = principal_from_request(request)
+    except HTTPException as exc:
+        raise await authentication_failed(request, exc) from None
     if principal is None:
         raise _unauthorized("sign in, or send a bearer token")
     # Every service refuses a role that does not fit its unit (a city role on a county unit) at the door,

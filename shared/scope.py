@@ -60,8 +60,9 @@ def principal_area_scope(role: Role, unit_code: str, kind: str | None) -> Scope:
     return NOTHING
 
 
-def key_scope(scope_unit: str | None, kind: str | None) -> Scope:
-    """What an integration key's scope unit allows: None is the whole city, else its county or town."""
+def key_scope(scope_unit: str | None) -> Scope:
+    """What an integration key's scope unit allows: None is the whole city, else the county or town it names
+    (a code is one or the other, so it may stand in both sets)."""
     if scope_unit is None:
         return EVERYTHING
-    return area_scope(scope_unit, kind) if kind in ("county", "town") else NOTHING
+    return Scope(counties=frozenset({scope_unit}), towns=frozenset({scope_unit}))

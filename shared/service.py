@@ -11,6 +11,7 @@ from shared.http import create_app
 from shared.logs import configure_logging
 from shared.messaging import ConsumerSpec
 from shared.migrations import upgrade
+from shared.ratelimit import FailedAuthentications
 from shared.runtime import Runtime
 from shared.web import session
 from shared.web.docs import offline_docs
@@ -54,6 +55,7 @@ def service_app(*, runtime: Runtime, title: str, routers: Sequence[APIRouter],
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.token_secret = settings.token_secret
+    app.state.auth_failures = FailedAuthentications(limit=settings.auth_failures_per_minute)
     return app
 
 

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     )
     city_code: str = Field("320600", pattern=r"^\d{6}$",
                            description="the city's GB/T 2260 code; a token's unit must be of this city")
+    auth_failures_per_minute: int = Field(
+        30, ge=1, description="failed authentications (bad token or API key) a client address may make in a "
+                              "minute; past it every attempt from that address answers 429 until the minute ends")
     demo: bool = Field(False, description="demo mode (`mcc up`): the default token secret is allowed")
     attachment_dir: str = Field("var/attachments", description="the attachments of work orders (grid photos, "
                                 "closing evidence), content-addressed; one directory every service can reach")

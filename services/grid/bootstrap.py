@@ -11,6 +11,7 @@ from services.grid.adapters.orm import metadata
 from services.grid.adapters.webhooks import HttpSender
 from services.grid.config import GridSettings
 from services.grid.domain.lookup import GridIndex
+from services.grid.domain.webhook_targets import allow_list
 from services.grid.entrypoints import api, consumers, registry_feed
 from services.grid.service import handlers
 from shared.categories import CategoryTable
@@ -59,7 +60,8 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
     app.state.categories = CategoryTable.load(settings.categories_file)
     app.state.key_cache = handlers.KeyCache(settings.key_cache_s)
     app.state.group_commit = handlers.event_group_commit(runtime.uow)
-    app.state.webhook_send = HttpSender()  # tests put their own receiver here
+    app.state.webhook_allowed = allow_list(settings.webhook_allow_networks)
+    app.state.webhook_send = HttpSender(allowed=app.state.webhook_allowed)  # tests put their own receiver here
     return app
 
 

@@ -33,3 +33,7 @@ class GridSettings(ServiceSettings):
     webhook_poll_s: float = Field(1.0, gt=0,
                                   validation_alias=AliasChoices("MCC_GRID_WEBHOOK_POLL_S", "webhook_poll_s"),
                                   description="how often event changes are pushed to registered webhooks")
+    webhook_allow_networks: str = Field(
+        "", validation_alias=AliasChoices("MCC_GRID_WEBHOOK_ALLOW_NETWORKS", "webhook_allow_networks"),
+        description="comma-separated addresses or CIDRs webhooks may reach although loopback, link-local or "
+                    "private (e.g. an app server on the city's own network); empty: public addresses only")

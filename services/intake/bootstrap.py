@@ -48,7 +48,8 @@ def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = N
     reference = Reference(
         categories=categories or CategoryTable.load(),
         policy=DetectionPolicy(settings.detection_min_confidence, settings.detector_thresholds()),
-        unit_names=demo_unit_names(), outside_city_m=settings.outside_city_m)
+        unit_names=demo_unit_names(), outside_city_m=settings.outside_city_m,
+        locator=locator or projection, places=places or demo_places())
 
     async def start() -> None:
         if locator is not None or source is None:

@@ -34,6 +34,9 @@ class IntakeSettings(ServiceSettings):
         5000, ge=0, validation_alias=AliasChoices("MCC_INTAKE_OUTSIDE_CITY_M", "outside_city_m"),
         description="a point farther than this (metres) from every grid waits in the review queue instead of "
                     "going to the nearest town")
+    rate_limit_per_minute: int = Field(
+        600, gt=0, validation_alias=AliasChoices("MCC_INTAKE_RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute"),
+        description="requests a minute one integration key (detections, Open311) may make; 429 past it")
     open311_contact: str = Field(
         "12345 政务服务便民热线", validation_alias=AliasChoices("MCC_INTAKE_OPEN311_CONTACT", "open311_contact"),
         description="Open311 discovery: who to contact, and how to get an API key")

@@ -9,23 +9,40 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.grid.adapters.orm import Grid, GridEvent, Patrol, Photo, Webhook, metadata
+from services.grid.adapters.orm import Grid, GridEvent, Patrol, Photo, TownArea, Webhook, metadata
+from shared.db import scope_where
+from shared.scope import Scope
 
 KEYS = metadata.tables["api_key"]
 
 
-async def changed_since(session: AsyncSession, *, after: int, limit: int, scope: str | None) -> list[GridEvent]:
-    """Events in a county or town (None: anywhere) whose change_seq is past `after`, oldest change first."""
+def _in_scope(q: Any, scope: Scope, table: Any) -> Any:
+    condition = scope_where(scope, county=table.county_code, town=table.town_code)
+    return q if condition is None else q.where(condition)
+
+
+async def changed_since(session: AsyncSession, *, after: int, limit: int, scope: Scope) -> list[GridEvent]:
+    """Events in the scope whose change_seq is past `after`, oldest change first."""
     q = select(GridEvent).where(GridEvent.change_seq > after).order_by(GridEvent.change_seq).limit(limit)
-    if scope is not None:
-        q = q.where(or_(GridEvent.town_code == scope, GridEvent.county_code == scope))
-    return list((await session.execute(q)).scalars().all())
+    return list((await session.execute(_in_scope(q, scope, GridEvent))).scalars().all())
 
 
-async def state_counts(session: AsyncSession, *, town_code: str | None,
+async def county_of_town(session: AsyncSession, town_code: str) -> str | None:
+    return (await session.execute(select(TownArea.county_code).where(TownArea.code == town_code))).scalar()
+
+
+async def photo_owner_scope(session: AsyncSession, photo_id: str) -> tuple[Photo, str | None] | None:
+    """A photo and the scope unit of the key that uploaded it (None: a city-wide key)."""
+    row = (await session.execute(select(Photo, KEYS.c.scope_unit).outerjoin(KEYS, KEYS.c.id == Photo.key_id)
+                                 .where(Photo.id == photo_id))).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def state_counts(session: AsyncSession, *, scope: Scope, town_code: str | None,
                        county_code: str | None) -> list[tuple[str, bool | None, int]]:
-    """(state, escalated, how many) over the events of a town, a county or the whole city."""
+    """(state, escalated, how many) over the events in the scope, of a town, a county or all of it."""
     q = select(GridEvent.state, GridEvent.escalated, func.count()).group_by(GridEvent.state, GridEvent.escalated)
+    q = _in_scope(q, scope, GridEvent)
     if town_code:
         q = q.where(GridEvent.town_code == town_code)
     if county_code:
@@ -61,10 +78,11 @@ async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> N
     await session.execute(GridEvent.__table__.insert(), list(rows))
 
 
-async def patrols_overlapping(session: AsyncSession, *, start: datetime, end: datetime, town_code: str | None,
-                              county_code: str | None, grid_code: str | None) -> list[Patrol]:
-    """Patrols under way at some moment of [start, end), in a town, county or grid if given."""
+async def patrols_overlapping(session: AsyncSession, *, scope: Scope, start: datetime, end: datetime,
+                              town_code: str | None, county_code: str | None, grid_code: str | None) -> list[Patrol]:
+    """Patrols in the scope under way at some moment of [start, end), in a town, county or grid if given."""
     q = select(Patrol).where(Patrol.started_at < end, or_(Patrol.ended_at.is_(None), Patrol.ended_at > start))
+    q = _in_scope(q, scope, Patrol)
     for column, value in ((Patrol.town_code, town_code), (Patrol.county_code, county_code),
                           (Patrol.grid_code, grid_code)):
         if value:
@@ -72,10 +90,10 @@ async def patrols_overlapping(session: AsyncSession, *, start: datetime, end: da
     return list((await session.execute(q)).scalars().all())
 
 
-async def grid_codes(session: AsyncSession, *, town_code: str | None, county_code: str | None,
+async def grid_codes(session: AsyncSession, *, scope: Scope, town_code: str | None, county_code: str | None,
                      grid_code: str | None) -> list[str]:
-    """The codes of the grids in a town, county or grid if given (all of them otherwise)."""
-    q = select(Grid.code)
+    """The codes of the grids in the scope, in a town, county or grid if given (all of them otherwise)."""
+    q = _in_scope(select(Grid.code), scope, Grid)
     for column, value in ((Grid.town_code, town_code), (Grid.county_code, county_code), (Grid.code, grid_code)):
         if value:
             q = q.where(column == value)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from services.grid.service import handlers
 from shared import ratelimit
 from shared.apikeys import ApiKey
-from shared.auth import Principal, require_roles
+from shared.auth import Principal, authentication_failed, refuse_if_blocked, require_roles
 from shared.deps import RuntimeDep
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.idempotency import Stored, valid_key
@@ -32,10 +32,13 @@ IndexDep = Annotated[handlers.Index, Depends(get_index)]
 
 async def integration_key(request: Request, runtime: RuntimeDep,
                           x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
-    """The grid app's key (X-Api-Key), counted against its rate limit."""
+    """The grid app's key (X-Api-Key), counted against its rate limit; a wrong key counts against the client
+    address's failed authentications."""
+    refuse_if_blocked(request)
     key = await handlers.verify_key(uow=runtime.uow(), plaintext=x_api_key, cache=request.app.state.key_cache)
     if key is None:
-        raise _header_error(401, "X-Api-Key", "a valid, unrevoked API key is required", "unauthorized")
+        refusal = _header_error(401, "X-Api-Key", "a valid, unrevoked API key is required", "unauthorized")
+        raise (await authentication_failed(request, refusal) if x_api_key else refusal)
     settings = request.app.state.settings
     decision = await ratelimit.hit(runtime.redis, name=f"grid:{key.id}", limit=settings.rate_limit_per_minute,
                                    window_s=60)

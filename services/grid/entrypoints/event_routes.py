@@ -45,8 +45,9 @@ async def upload_photo(request: Request, runtime: RuntimeDep, key: KeyDep, idem:
 
 @router.get("/photos/{photo_id}", tags=["grid app"], summary="a photo's bytes", response_class=Response,
             responses=binary_content(*photo_rules.ALLOWED))
-async def read_photo(photo_id: str, request: Request, uow: UowDep, _: KeyDep) -> Any:
-    found = await handlers.photo_file(uow=uow, photo_id=photo_id, photo_dir=request.app.state.settings.photo_dir)
+async def read_photo(photo_id: str, request: Request, uow: UowDep, key: KeyDep) -> Any:
+    found = await handlers.photo_file(uow=uow, key=key, photo_id=photo_id,
+                                      photo_dir=request.app.state.settings.photo_dir)
     if found is None or not found[0].exists():
         raise NotFound(f"no photo {photo_id}")
     return FileResponse(found[0], media_type=found[1])
@@ -82,9 +83,10 @@ async def changes(uow: UowDep, key: KeyDep, since: int = Query(0, ge=0),
 
 @router.get("/events/summary", tags=["grid app"],
             summary="how many events were resolved on the spot, reported and escalated")
-async def summary(uow: UowDep, _: CurrentPrincipal, town_code: str | None = None,
+async def summary(uow: UowDep, principal: CurrentPrincipal, town_code: str | None = None,
                   county_code: str | None = None) -> Any:
-    return await handlers.outcome_counts(uow=uow, town_code=town_code, county_code=county_code)
+    return await handlers.outcome_counts(uow=uow, scope=principal.area, town_code=town_code,
+                                         county_code=county_code)
 
 
 @router.get("/events/{event_id}", response_model=GridEventPublic, tags=["grid app"])

@@ -37,8 +37,9 @@ async def revoke_key(key_id: str, request: Request, uow: UowDep, _: Admin) -> Re
 
 @router.put("/admin/api-keys/{key_id}/webhook", tags=["api keys"],
             summary="push this key's event changes to a URL, signed (the secret is shown this once)")
-async def set_webhook(key_id: str, body: WebhookSet, uow: UowDep, _: Admin) -> Any:
-    return await handlers.set_webhook(uow=uow, key_id=key_id, url=body.url)
+async def set_webhook(key_id: str, body: WebhookSet, request: Request, uow: UowDep, _: Admin) -> Any:
+    return await handlers.set_webhook(uow=uow, key_id=key_id, url=body.url,
+                                      allowed=request.app.state.webhook_allowed)
 
 
 @router.delete("/admin/api-keys/{key_id}/webhook", status_code=204, tags=["api keys"])

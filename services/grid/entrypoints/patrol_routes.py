@@ -37,10 +37,10 @@ async def end_patrol(patrol_id: str, body: PatrolEnd, uow: UowDep, key: KeyDep) 
 
 @router.get("/patrols/coverage", tags=["patrols"],
             summary="who patrolled which grid for how long in a period, against 2 hours a day")
-async def coverage(uow: UowDep, _: CurrentPrincipal, start: AwareDatetime = Query(alias="from"),
+async def coverage(uow: UowDep, principal: CurrentPrincipal, start: AwareDatetime = Query(alias="from"),
                    end: AwareDatetime = Query(alias="to"), town_code: str | None = None, county_code: str | None = None,
                    grid_code: str | None = None) -> Any:
     if end <= start:
         raise Invalid("to", "to must be after from", where="query")
-    return await handlers.patrol_coverage(uow=uow, start=start, end=end, town_code=town_code,
+    return await handlers.patrol_coverage(uow=uow, scope=principal.area, start=start, end=end, town_code=town_code,
                                           county_code=county_code, grid_code=grid_code)

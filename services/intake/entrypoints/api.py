@@ -14,9 +14,17 @@ from services.intake.domain.normalise import IntakeRejected
 from services.intake.domain.visibility import incident_scope
 from services.intake.service import handlers
 from shared import apikeys, idempotency
-from shared.auth import CurrentPrincipal, Principal, require_roles
+from shared.auth import (
+    CurrentPrincipal,
+    Principal,
+    authentication_failed,
+    refuse_if_blocked,
+    require_roles,
+    within_key_rate,
+)
 from shared.deps import RuntimeDep, UowDep
 from shared.events.v1 import Coordinates
+from shared.retry import TransientError
 from shared.roles import Role
 from shared.scope import Scope
 
@@ -110,13 +118,17 @@ class DetectionIn(BaseModel):
 
 async def integration_key(request: Request,
                           x_api_key: Annotated[str | None, Header(alias="X-Api-Key")] = None) -> apikeys.ApiKey:
-    """The integration calling, from `X-Api-Key`; 401 when missing, invalid or revoked."""
+    """The integration calling, from `X-Api-Key`; 401 when missing, invalid or revoked; 429 past its rate limit
+    (a wrong key counts against the client address's failed authentications)."""
+    refuse_if_blocked(request)
     if not x_api_key:
         raise _field_error(401, "X-Api-Key", "header", "an integration API key is required", "missing")
     async with request.app.state.runtime.uow() as uow:
         key = await apikeys.verify(uow.session, metadata.tables["api_key"], x_api_key)
     if key is None:
-        raise _field_error(401, "X-Api-Key", "header", "invalid or revoked API key", "invalid")
+        raise await authentication_failed(
+            request, _field_error(401, "X-Api-Key", "header", "invalid or revoked API key", "invalid"))
+    await within_key_rate(request, key)
     return key
 
 
@@ -136,7 +148,10 @@ async def create_detection(body: DetectionIn, request: Request, runtime: Runtime
     except IntakeRejected as exc:
         raise _field_error(422, exc.field, "body", exc.message, "value_error") from None
     except handlers.Forbidden as exc:
-        raise _field_error(403, "grid_code", "body", str(exc), "out_of_scope") from None
+        raise _field_error(403, getattr(exc, "field", "grid_code"), "body", str(exc), "out_of_scope") from None
+    except TransientError:
+        raise HTTPException(503, detail="cannot place the detection yet (no copy of grid's registry): retry shortly",
+                            headers={"Retry-After": "5"}) from None
     except idempotency.IdempotencyConflict as exc:
         raise _field_error(422, "Idempotency-Key", "header", str(exc), "conflict") from None
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else None

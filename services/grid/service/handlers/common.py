@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from services.grid.adapters import event_repository
 from services.grid.adapters.orm import metadata
+from shared.errors import Forbidden
+from shared.scope import Scope
+from shared.uow import UnitOfWork
 
 CONSUMER_ORDERS = "grid-orders"
 
@@ -27,3 +31,18 @@ class Index(Protocol):
 
 def field_error(field_: str, message: str, type_: str) -> dict[str, Any]:
     return {"field": field_, "in": "body", "message": message, "type": type_}
+
+
+async def covers_area(uow: UnitOfWork, scope: Scope, unit: str | None) -> bool:
+    """Whether a scope covers the whole area of a town or county code (None: the whole city)."""
+    if scope.everything or unit is None:
+        return scope.everything
+    county = await event_repository.county_of_town(uow.session, unit)
+    return scope.covers(town_code=unit, county_code=county) if county else scope.covers(county_code=unit)
+
+
+async def require_area(uow: UnitOfWork, scope: Scope, *, town_code: str | None, county_code: str | None) -> None:
+    """Forbidden (403: which towns and counties exist is public) for a filter outside the caller's scope."""
+    for unit in (town_code, county_code):
+        if unit is not None and not await covers_area(uow, scope, unit):
+            raise Forbidden(f"{unit} lies outside your area")

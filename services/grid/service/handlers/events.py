@@ -10,12 +10,13 @@ from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import GridEvent
 from services.grid.domain.scope import within
 from services.grid.domain.states import EventState, TransitionRefused, transition
-from services.grid.service.handlers.common import CHANGE_COUNTER, field_error
+from services.grid.service.handlers.common import CHANGE_COUNTER, field_error, require_area
 from services.grid.service.handlers.reporting import _missing_photos, _report_up
 from services.grid.service.handlers.views import _row, event_view
 from shared import apikeys, metrics
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events.envelope import utcnow
+from shared.scope import Scope, key_scope
 from shared.uow import UnitOfWork
 
 
@@ -84,16 +85,20 @@ async def escalate_event(*, uow: UnitOfWork, key: apikeys.ApiKey, event_id: str)
 async def changes_since(*, uow: UnitOfWork, key: apikeys.ApiKey, since: int, limit: int) -> dict[str, Any]:
     """Events in the key's scope that changed after the cursor, oldest change first, and the next cursor."""
     async with uow:
-        events = await events_repo.changed_since(uow.session, after=since, limit=limit, scope=key.scope_unit)
+        events = await events_repo.changed_since(uow.session, after=since, limit=limit,
+                                                 scope=key_scope(key.scope_unit))
     items = [event_view(e) for e in events]
     return {"items": items, "cursor": items[-1]["change_seq"] if items else since, "more": len(items) == limit}
 
 
-async def outcome_counts(*, uow: UnitOfWork, town_code: str | None = None,
+async def outcome_counts(*, uow: UnitOfWork, scope: Scope, town_code: str | None = None,
                          county_code: str | None = None) -> dict[str, Any]:
-    """Events by state, and how many were resolved on the spot, reported and escalated."""
+    """Events in the caller's scope by state, and how many were resolved on the spot, reported and escalated
+    (403 for a town or county outside the scope)."""
     async with uow:
-        rows = await events_repo.state_counts(uow.session, town_code=town_code, county_code=county_code)
+        await require_area(uow, scope, town_code=town_code, county_code=county_code)
+        rows = await events_repo.state_counts(uow.session, scope=scope, town_code=town_code,
+                                              county_code=county_code)
     by_state: dict[str, int] = {}
     resolved = escalated = total = 0
     for state, was_escalated, n in rows:

@@ -12,11 +12,12 @@ from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import Grid, Patrol, PatrolPoint
 from services.grid.domain.patrols import PatrolSpan, coverage
 from services.grid.domain.scope import within
-from services.grid.service.handlers.common import IDEMPOTENCY
+from services.grid.service.handlers.common import IDEMPOTENCY, require_area
 from shared import apikeys
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events.envelope import utcnow
 from shared.idempotency import Stored, fingerprint, run_once
+from shared.scope import Scope
 from shared.uow import UnitOfWork
 
 
@@ -84,14 +85,17 @@ async def end_patrol(*, uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str,
         return _patrol_view(patrol)
 
 
-async def patrol_coverage(*, uow: UnitOfWork, start: datetime, end: datetime, town_code: str | None,
+async def patrol_coverage(*, uow: UnitOfWork, scope: Scope, start: datetime, end: datetime, town_code: str | None,
                           county_code: str | None, grid_code: str | None) -> list[dict[str, Any]]:
-    """Who patrolled which grid for how long in [start, end), against the 2-hours-a-day target; then the
-    grids of the area nobody patrolled (`worker_id` null, 0 seconds)."""
+    """Who patrolled which grid of the caller's scope for how long in [start, end), against the 2-hours-a-day
+    target; then the grids of the area nobody patrolled (`worker_id` null, 0 seconds). 403 for a town or county
+    outside the scope."""
     async with uow:
-        rows = await events_repo.patrols_overlapping(uow.session, start=start, end=end, town_code=town_code,
+        await require_area(uow, scope, town_code=town_code, county_code=county_code)
+        rows = await events_repo.patrols_overlapping(uow.session, scope=scope, start=start, end=end,
+                                                     town_code=town_code,
                                                      county_code=county_code, grid_code=grid_code)
-        area = await events_repo.grid_codes(uow.session, town_code=town_code, county_code=county_code,
+        area = await events_repo.grid_codes(uow.session, scope=scope, town_code=town_code, county_code=county_code,
                                             grid_code=grid_code)
     spans = [PatrolSpan(p.worker_id, p.grid_code, p.started_at, p.ended_at) for p in rows]
     return [{"worker_id": c.worker_id, "grid_code": c.grid_code, "patrols": c.patrols, "seconds": c.seconds,

@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters.orm import Photo
 from services.grid.domain import photos as photo_rules
-from services.grid.service.handlers.common import IDEMPOTENCY
+from services.grid.service.handlers.common import IDEMPOTENCY, covers_area
 from shared import apikeys
 from shared.attachments import AttachmentStore
 from shared.events.envelope import utcnow
 from shared.idempotency import Stored, run_once
+from shared.scope import key_scope
 from shared.uow import UnitOfWork
 
 
@@ -50,10 +52,15 @@ def _write_once(target: Path, content: bytes) -> None:
     partial.replace(target)
 
 
-async def photo_file(*, uow: UnitOfWork, photo_id: str, photo_dir: str) -> tuple[Path, str] | None:
-    """Where a photo's bytes are, and their type."""
+async def photo_file(*, uow: UnitOfWork, key: apikeys.ApiKey, photo_id: str,
+                     photo_dir: str) -> tuple[Path, str] | None:
+    """Where a photo's bytes are, and their type, for the key that uploaded it or a key whose scope covers the
+    uploader's (None otherwise, as if there were no such photo: ids are hashes of the content)."""
     async with uow:
-        photo = await uow.session.get(Photo, photo_id)
-    if photo is None:
-        return None
+        found = await events_repo.photo_owner_scope(uow.session, photo_id)
+        if found is None:
+            return None
+        photo, owner_scope = found
+        if photo.key_id != key.id and not await covers_area(uow, key_scope(key.scope_unit), owner_scope):
+            return None
     return Path(photo_dir) / photo.path, photo.content_type

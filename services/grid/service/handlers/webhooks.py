@@ -7,17 +7,20 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import Webhook
+from services.grid.adapters.webhooks import TargetRefused, checked_address
+from services.grid.domain.webhook_targets import Network
 from services.grid.service.handlers.common import CHANGE_COUNTER
 from services.grid.service.handlers.views import _row, _view
-from shared.errors import NotFound
+from shared.errors import Invalid, NotFound
 from shared.events.envelope import utcnow
+from shared.scope import key_scope
 from shared.uow import UnitOfWork
 
 SIGNATURE_HEADER = "X-Mcc-Signature"
@@ -35,8 +38,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac}"
 
 
-async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str) -> dict[str, Any]:
-    """Push a key's event changes to `url`; answers the signing secret (shown this once)."""
+async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str,
+                      allowed: Sequence[Network] = ()) -> dict[str, Any]:
+    """Push a key's event changes to `url`; answers the signing secret (shown this once). A URL whose host is,
+    or resolves to, a loopback, link-local or private address outside `allowed` is refused (422); delivery
+    checks again after resolving, so a name that does not resolve yet is taken."""
+    try:
+        await checked_address(url, allowed, unresolved_ok=True)
+    except TargetRefused as exc:
+        raise Invalid("url", str(exc), type="forbidden_target") from None
     async with uow:
         if not await events_repo.active_key_exists(uow.session, key_id):
             raise NotFound(f"no active key {key_id}")
@@ -73,7 +83,7 @@ async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, lim
         work = []
         for hook, scope in await events_repo.due_webhooks(uow.session, now):
             events = [_view(_row(e)) for e in await events_repo.changed_since(
-                uow.session, after=hook.delivered_seq, limit=limit, scope=scope)]
+                uow.session, after=hook.delivered_seq, limit=limit, scope=key_scope(scope))]
             if events:
                 work.append((hook.key_id, hook.url, hook.secret, hook.delivered_seq, hook.failures, events))
     delivered = 0

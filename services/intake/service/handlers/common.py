@@ -41,6 +41,8 @@ class Reference:
     policy: DetectionPolicy = field(default_factory=DetectionPolicy)
     unit_names: Mapping[str, str] = field(default_factory=dict)
     outside_city_m: float = 5000.0
+    locator: Locator | None = None  # where coordinates are (checking a scoped key's writes at the door)
+    places: AddressMatcher | None = None  # which place an address names
 
 
 class NotFound(LookupError):

@@ -13,9 +13,9 @@ from services.intake.domain.normalise import (
 )
 from services.intake.service.handlers.common import (
     IDEMPOTENCY,
-    Forbidden,
     Reference,
 )
+from services.intake.service.handlers.keyscope import check_key_scope
 from shared import idempotency
 from shared.apikeys import ApiKey
 from shared.events.catalog import INCIDENT_REPORTED
@@ -44,8 +44,6 @@ async def submit_detection(*, new_uow: Any, detection: DetectionInput, key: ApiK
                            fingerprint: str, reference: Reference) -> idempotency.Stored:
     """Validate a detection and hand it to the one door (IncidentReported through the outbox), once per key."""
     category = reference.categories.get(detection.category_code)
-    if key.scope_unit and detection.grid_code and not detection.grid_code.startswith(key.scope_unit):
-        raise Forbidden(f"this key reports for {key.scope_unit} only, not grid {detection.grid_code}")
     detection_id = detection.detection_id or uuid.uuid4().hex
     report = from_detection(DetectionReport(
         detection_id=detection_id, detector=detection.detector, confidence=detection.confidence,
@@ -55,6 +53,7 @@ async def submit_detection(*, new_uow: Any, detection: DetectionInput, key: ApiK
     if detection.source:  # the kind of source (遥感, 传感器) names the reporter; the detector is its id
         report = report.model_copy(update={"reporter": report.reporter.model_copy(
             update={"name": detection.source[:50]})})
+    check_key_scope(report, key=key, reference=reference)
     route = reference.policy.route(report.detection)
 
     async def create(uow: UnitOfWork) -> tuple[int, Any]:

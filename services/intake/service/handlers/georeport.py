@@ -20,6 +20,7 @@ from services.intake.service.handlers.common import (
     IDEMPOTENCY,
     Reference,
 )
+from services.intake.service.handlers.keyscope import OutOfScope, check_key_scope
 from shared import idempotency
 from shared.apikeys import ApiKey
 from shared.categories import Category, CategoryTable
@@ -29,6 +30,7 @@ from shared.events.envelope import utcnow
 from shared.events.v1 import (
     Urgency,
 )
+from shared.retry import TransientError
 from shared.uow import UnitOfWork
 
 
@@ -76,6 +78,13 @@ async def create_open311_request(*, new_uow: Any, request: open311.Open311Reques
                      client_id=key.id)
     except IntakeRejected as exc:
         raise open311.Open311Error(400, f"{exc.field}: {exc.message}") from None
+    try:
+        check_key_scope(from_open311(request, service_request_id="311-validation", category=category,
+                                     received_at=received_at), key=key, reference=reference)
+    except OutOfScope as exc:
+        raise open311.Open311Error(403, f"api_key is scoped: {exc}") from None
+    except TransientError:
+        raise open311.Open311Error(503, "cannot place the request yet: try again shortly") from None
     urgency = attributes.get("urgency")
 
     async def create(uow: UnitOfWork) -> tuple[int, Any]:

@@ -1,0 +1,37 @@
+"""An integration key scoped to a county or a town writes only inside it: the report is located at the door
+exactly as the consumer will locate it (grid codes, else coordinates, else the address's place names), so
+neither coordinates nor an address can carry it elsewhere."""
+
+from __future__ import annotations
+
+from services.intake.service.handlers.common import Forbidden, Reference
+from services.intake.service.handlers.incidents import locate
+from shared.apikeys import ApiKey
+from shared.events.v1 import IncidentReported
+from shared.scope import key_scope
+
+
+class OutOfScope(Forbidden):
+    """The report lies outside the key's scope (or cannot be shown to lie inside it); `field` names why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_key_scope(report: IncidentReported, *, key: ApiKey, reference: Reference) -> None:
+    """OutOfScope unless a scoped key's report is placed inside the scope; TransientError (retry later) while
+    intake has no copy of grid's registry to place coordinates with."""
+    if key.scope_unit is None:
+        return
+    loc = report.location
+    if loc.grid_code and not loc.grid_code.startswith(key.scope_unit):
+        raise OutOfScope("grid_code", f"this key reports for {key.scope_unit} only, not grid {loc.grid_code}")
+    located, _, _ = locate(report, locator=reference.locator, places=reference.places)
+    if located.town_code is None and located.county_code is None:
+        raise OutOfScope("location", f"this key reports for {key.scope_unit} only: give coordinates or an "
+                                     f"address that can be placed inside it")
+    if not key_scope(key.scope_unit).covers(town_code=located.town_code, county_code=located.county_code):
+        field = "coordinates" if loc.coordinates is not None else "address"
+        raise OutOfScope(field, f"this key reports for {key.scope_unit} only; the {field} lie in "
+                                f"{located.town_code or located.county_code}")
