@@ -192,13 +192,17 @@ def check_token_secret(secret: str, *, demo: bool, strict: bool) -> None:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role):
-    """A dependency that lets only these roles through (403 for the others)."""
+def require_roles(*roles: Role, citywide: bool = False):
+    """A dependency that lets only these roles through (403 for the others); with `citywide`, only at the city's
+    own unit (what concerns the whole city: topology, the registry, integration keys, the access log)."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 detail=f"role {principal.role.value} may not do this")
+        if citywide and principal.unit_kind != "city":
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                detail=f"only the city's {principal.role.value} may do this, not {principal.unit_code}")
         return principal
 
     return Depends(check)

@@ -43,13 +43,14 @@ from shared.deps import UowDep
 from shared.events.envelope import utcnow
 from shared.http import ALSO_CSV
 from shared.roles import Role
+from shared.scope import area_scope
 
 router = APIRouter(prefix="/api/v1")
 
 ORDER_ROLES = (Role.OPERATOR, Role.TOWN, Role.COUNTY, Role.CITY, Role.DEPARTMENT)
 OrderReader = Annotated[Principal, require_roles(*ORDER_ROLES)]
-CityReader = Annotated[Principal, require_roles(Role.CITY, Role.ADMIN)]
-Admin = Annotated[Principal, require_roles(Role.ADMIN)]
+CityReader = Annotated[Principal, require_roles(Role.CITY, Role.ADMIN, citywide=True)]
+Admin = Annotated[Principal, require_roles(Role.ADMIN, citywide=True)]  # the tree is the whole city's
 
 
 async def get_holder(request: Request) -> handlers.PolicyHolder:
@@ -384,8 +385,8 @@ def _rates_out(rows: list[Any], holder: handlers.PolicyHolder) -> list[UnitRates
 
 
 def _visible_units(principal: Principal, holder: handlers.PolicyHolder, tier: str) -> list[str] | None:
-    """A county or town sees the rates of units within it; the city and admins see all (None)."""
-    if principal.role in (Role.CITY, Role.ADMIN):
+    """A county or town (or its admin) sees the rates of units within it; the city and its admins all (None)."""
+    if principal.unit_kind == "city":
         return None
     org = holder.policy.org
     return sorted(u.code for u in org if u.kind in handlers.TIER_KINDS[tier]
@@ -456,10 +457,10 @@ class AlertOut(BaseModel):
 @router.get("/alerts", response_model=list[AlertOut], tags=["rates"], summary="current early warnings (预警)")
 async def read_alerts(uow: UowDep, holder: HolderDep, principal: RatesReader, since: AwareDatetime | None = None,
                       area: str | None = Query(None, max_length=16), limit: int = Query(100, ge=1, le=1000)) -> Any:
-    org = holder.policy.org
-    county = None if principal.role in (Role.CITY, Role.ADMIN) else (
-        org.county_of(principal.unit_code) if principal.unit_code in org else "-")
-    return await handlers.list_alerts(uow=uow, since=since, area=area, county=county, limit=limit)
+    # The same area rule as everywhere (shared.scope): a town its own, a county its county's, the city all; an
+    # admin the area of its unit; a department none (warnings are for the command centres).
+    scope = area_scope(principal.unit_code, principal.unit_kind) if principal.role is Role.ADMIN else principal.area
+    return await handlers.list_alerts(uow=uow, since=since, area=area, scope=scope, limit=limit)
 
 
 # --- topology -----------------------------------------------------------------------------------------------

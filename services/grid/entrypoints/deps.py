@@ -16,7 +16,7 @@ from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.idempotency import Stored, valid_key
 from shared.roles import Role
 
-Admin = Annotated[Principal, require_roles(Role.ADMIN)]
+Admin = Annotated[Principal, require_roles(Role.ADMIN, citywide=True)]  # keys and the registry are the city's
 
 
 def _header_error(status: int, name: str, message: str, type_: str) -> HTTPException:

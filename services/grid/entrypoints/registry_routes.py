@@ -13,6 +13,7 @@ from shared.auth import CurrentPrincipal
 from shared.deps import RuntimeDep, UowDep
 from shared.errors import NotFound
 from shared.roles import Role
+from shared.scope import area_scope
 
 router = APIRouter(prefix="/api/v1")
 
@@ -45,7 +46,9 @@ async def read_grid(code: str, uow: UowDep, principal: CurrentPrincipal) -> Any:
     if found is None:
         raise NotFound(f"no grid {code}")
     grid, members = found
-    show = principal.role is Role.ADMIN
+    # Full phones only for an admin whose area holds the grid (masked for everyone else).
+    show = principal.role is Role.ADMIN and area_scope(principal.unit_code, principal.unit_kind).covers(
+        town_code=grid.town_code, county_code=grid.county_code)
     return GridDetail(**grid.model_dump(), members=[
         MemberPublic(name=m.name, role=m.role, phone=m.phone if show else _mask(m.phone)) for m in members])
 

@@ -22,7 +22,7 @@ from shared.roles import Role
 router = APIRouter(prefix="/api/v1")
 
 Operator = Annotated[Principal, require_roles(Role.OPERATOR)]
-Editor = Annotated[Principal, require_roles(Role.OPERATOR, Role.ADMIN)]
+Editor = Annotated[Principal, require_roles(Role.OPERATOR, Role.ADMIN, citywide=True)]  # the 12345 centre's base
 
 
 def get_context(request: Request) -> handlers.HotlineContext:

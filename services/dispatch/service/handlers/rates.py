@@ -18,7 +18,9 @@ from services.dispatch.domain.sla import CHINA_TZ
 from services.dispatch.service.handlers.common import (
     PolicyHolder,
 )
+from shared.db import scope_where
 from shared.events.envelope import utcnow
+from shared.scope import EVERYTHING, Scope
 from shared.uow import UnitOfWork
 
 TIER_KINDS = {"town": (UnitKind.TOWN,), "county": (UnitKind.COUNTY,), "department": (UnitKind.DEPARTMENT,),
@@ -65,15 +67,16 @@ async def handling_rates(*, uow: UnitOfWork, holder: PolicyHolder, tier: str, la
 
 
 async def list_alerts(*, uow: UnitOfWork, since: datetime | None = None, area: str | None = None,
-                      county: str | None = None, limit: int = 100) -> list[EarlyWarning]:
-    """Early warnings, newest first."""
+                      scope: Scope = EVERYTHING, limit: int = 100) -> list[EarlyWarning]:
+    """Early warnings in the reader's scope (a town's, a county's, the city's), newest first."""
     query = select(EarlyWarning).order_by(EarlyWarning.raised_at.desc()).limit(limit)
     if since:
         query = query.where(EarlyWarning.raised_at >= since)
     if area:
         query = query.where(EarlyWarning.area_code == area)
-    if county:
-        query = query.where(EarlyWarning.county_code == county)
+    visible = scope_where(scope, county=EarlyWarning.county_code, town=EarlyWarning.area_code)
+    if visible is not None:
+        query = query.where(visible)
     async with uow:
         return list((await uow.session.execute(query)).scalars())
 
