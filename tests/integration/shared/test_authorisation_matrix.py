@@ -132,6 +132,7 @@ DISPATCH_PUBLIC = {
     ("GET", "/api/v1/units"): "the organisation tree is known to everyone in the city",
     ("GET", "/api/v1/rates/league"): "红黑榜 is published city-wide by design",
     ("GET", "/api/v1/me"): "answers only the caller's own claims",
+    ("POST", "/api/v1/attachments"): "an upload names no order: it is attached only by a close the caller may make",
 }
 
 
@@ -141,6 +142,8 @@ def dispatch_cases() -> dict[tuple[str, str], Any]:
     return {
         ("GET", order): Case(lambda c: {"url": f"/api/v1/orders/{c['number']}"}),
         ("GET", order + "/history"): Case(lambda c: {"url": f"/api/v1/orders/{c['number']}/history"}),
+        ("GET", order + "/attachments/{attachment_id}"): Case(lambda c: {
+            "url": f"/api/v1/orders/{c['number']}/attachments/{'a' * 64}"}),
         ("POST", order + "/actions/{action}"): [
             Case(lambda c, a=a: {"url": f"/api/v1/orders/{c['number']}/actions/{a.value}", "json": {}})
             for a in Action],
