@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from types import SimpleNamespace
@@ -100,22 +101,26 @@ async def reschedule_if_policy_changed(*, uow: UnitOfWork, holder: PolicyHolder,
 
 async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder, page: int = 2000) -> int:
     """Recompute next_due_at of every open order (after the escalation chain or SLA settings changed): one
-    read of plain rows, then the changed instants in pages of `page`, one statement and one short transaction
-    each, so 100,000 open orders take seconds and hold no lock for long."""
-    policy = holder.policy
+    read of plain rows, then page by page the changed instants in one statement and one short transaction,
+    so 100,000 open orders take seconds and hold no lock for long. It runs beside the timer loop and the
+    consumers: it lets them run every hundred orders instead of holding the event loop for the whole set."""
+    policy, changed = holder.policy, 0
     async with uow:
         rows = await repository.open_orders(uow.session, states=[s.value for s in OPEN_STATES])
-    writes = []
-    for row in rows:
-        due = next_due(repository.to_domain(row), policy.timer)
-        if due != row.next_due_at:
-            writes.append((row.id, row.version, due))
-    del rows
-    for start in range(0, len(writes), page):
-        async with uow:
-            await repository.set_next_due(uow.session, writes[start:start + page])
-            await uow.commit()
-    return len(writes)
+    for start in range(0, len(rows), page):
+        writes = []
+        for n, row in enumerate(rows[start:start + page]):
+            if n % 100 == 0:
+                await asyncio.sleep(0)
+            due = next_due(repository.to_domain(row), policy.timer)
+            if due != row.next_due_at:
+                writes.append((row.id, row.version, due))
+        if writes:
+            async with uow:
+                await repository.set_next_due(uow.session, writes)
+                await uow.commit()
+        changed += len(writes)
+    return changed
 
 
 async def refresh_gauges(*, uow: UnitOfWork, now: datetime | None = None) -> None:
