@@ -138,9 +138,14 @@ def test_the_nats_cluster_config_passes_the_real_servers_check_and_routes_to_eve
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_grid_photos_live_on_a_volume_both_grid_pods_share():
-    pod = find("Deployment", "grid")["spec"]["template"]["spec"]
-    photo_dir = config()["MCC_GRID_PHOTO_DIR"]
-    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == photo_dir)
-    claim = next(v for v in pod["volumes"] if v["name"] == mount["name"])["persistentVolumeClaim"]["claimName"]
-    assert find("PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]
+@pytest.mark.parametrize("service", ["grid", "dispatch"])
+def test_photos_and_attachments_live_on_one_volume_the_grid_and_dispatch_pods_share(service):
+    pod = find("Deployment", service)["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    for variable in ("MCC_GRID_PHOTO_DIR", "MCC_ATTACHMENT_DIR"):
+        directory = config()[variable]
+        mount = max((path for path in mounts if directory.startswith(path + "/")), key=len)  # the innermost
+        volume = next(v for v in pod["volumes"] if v["name"] == mounts[mount])
+        claim = volume["persistentVolumeClaim"]["claimName"]
+        assert claim == "mcc-files"
+        assert find("PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]

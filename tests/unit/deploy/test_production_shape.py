@@ -510,3 +510,14 @@ def test_docker_compose_accepts_the_file_and_refuses_to_run_without_the_secrets(
                              env=env | {"POSTGRES_PASSWORD": "x", "GRAFANA_ADMIN_PASSWORD": "x"})
     assert missing.returncode != 0
     assert "set a long random secret" in missing.stderr
+
+
+@pytest.mark.parametrize("service", ["grid", "dispatch"])
+def test_photos_and_attachments_are_on_the_volume_grid_and_dispatch_share_not_in_the_container(service):
+    env = {**{k: str(v) for k, v in COMPOSE["x-mcc-env"].items()}, **compose_env(service)}
+    volumes = dict(v.split(":")[:2] for v in COMPOSE["services"][service].get("volumes", []))
+    assert volumes.get("mcc-files") == "/var/lib/mcc/files"
+    assert env["MCC_ATTACHMENT_DIR"].startswith("/var/lib/mcc/files/")
+    if service == "grid":
+        assert env["MCC_GRID_PHOTO_DIR"].startswith("/var/lib/mcc/files/")
+    assert "install -d -o mcc -g mcc /var/lib/mcc/files" in (DEPLOY / "Dockerfile").read_text()
