@@ -152,6 +152,11 @@ async def current_principal(request: Request) -> Principal:
         raise await authentication_failed(request, exc) from None
     if principal is None:
         raise _unauthorized("sign in, or send a bearer token")
+    return admit(request, principal)
+
+
+def admit(request: Request, principal: Principal) -> Principal:
+    """The principal with its unit's kind, or 403 when its role does not fit that unit (API and pages alike)."""
     # Every service refuses a role that does not fit its unit (a city role on a county unit) at the door,
     # before any scope rule can misread it. Dispatch, which owns the organisation tree, answers the unit's
     # kind from it (app.state.unit_kind); the others read it from the code within the configured city.
@@ -164,8 +169,7 @@ async def current_principal(request: Request) -> Principal:
     if not role_fits_kind(principal.role, kind):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             detail=f"role {principal.role.value} does not fit unit {principal.unit_code}")
-    principal = replace(principal, unit_kind=kind)
-    return principal
+    return replace(principal, unit_kind=kind)
 
 
 DEFAULT_SECRET = "dev-only-secret-change-me-in-production"

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from shared.auth import Principal, decode_token, principal_from_request
+from shared.auth import Principal, admit, decode_token, principal_from_request
 from shared.roles import Role
 from shared.sessions import CSRF_COOKIE, SESSION_COOKIE, cookie_header, csrf_token, secure_cookies
 from shared.web import public_url
@@ -67,6 +67,7 @@ def page_principal(request: Request, roles: Iterable[Role]) -> Principal:
         raise SignInRequired(_signin_redirect(request))
     if principal.role not in set(roles):
         raise HTTPException(403, detail=f"{principal.role.value} 无权使用此页面")
+    principal = admit(request, principal)  # the same door as the API: a role must fit its unit
     request.state.principal = principal
     return principal
 

@@ -43,3 +43,13 @@ async def test_a_list_shows_exactly_the_orders_reading_one_would_show(start_disp
             readable = {o["number"] for o in orders
                         if (await d.client.get(f"/api/v1/orders/{o['number']}", headers=headers)).status_code == 200}
             assert shown & {o["number"] for o in orders} == readable
+
+
+async def test_a_page_refuses_a_role_that_does_not_fit_its_unit_as_the_api_does(start_dispatch):
+    from tests.support.dispatch import CITY, bearer
+
+    async with start_dispatch() as d:
+        assert (await d.client.get("/board", headers=TOWN_A)).status_code == 200
+        for headers in (bearer("town_dispatcher", CITY), bearer("county_dispatcher", "320612101")):
+            assert (await d.client.get("/board", headers=headers)).status_code == 403
+            assert (await d.client.get("/api/v1/orders", headers=headers)).status_code == 403
