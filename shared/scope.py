@@ -55,8 +55,8 @@ def principal_area_scope(role: Role, unit_code: str, kind: str | None) -> Scope:
     hold, in dispatch) and admins (who manage topology and keys) none."""
     if role in (Role.OPERATOR, Role.CITY):
         return EVERYTHING if kind == "city" else NOTHING
-    if role in (Role.COUNTY, Role.TOWN):
-        return area_scope(unit_code, kind) if kind in ("county", "town") else NOTHING
+    if (role, kind) in ((Role.COUNTY, "county"), (Role.TOWN, "town")):
+        return area_scope(unit_code, kind)
     return NOTHING
 
 
