@@ -42,7 +42,7 @@ class Urgency(StrEnum):
 
 
 class OrderState(StrEnum):
-    """A work order's state, as dispatch's lifecycle names it (services/dispatch/domain/lifecycle.py).
+    """A work order's state, as dispatch's lifecycle names it (services/dispatch/domain/lifecycle/table.py).
 
     Part of the contract so that every consumer of order events reads one vocabulary, not its own copy.
     """
