@@ -17,7 +17,7 @@ import yaml
 
 from services.simulator import generator, report, scenario
 from services.simulator.checks import check
-from services.simulator.client import Endpoints, Tokens
+from services.simulator.client import Calls, Endpoints, Http, Tokens
 from services.simulator.driver import Driver
 from services.simulator.figures import figures
 from services.simulator.stack import OwnStack, issue_intake_key, token_secret
@@ -44,6 +44,8 @@ def register(sub: Any) -> None:
     p.add_argument("--own-stack", action="store_true", help="start a private stack (fresh databases) for the run")
     p.add_argument("--out", default=None, help="report directory (default var/simulations/<scenario>-<seed>-<time>)")
     p.add_argument("--hash-only", action="store_true", help="print the generated stream's hash and counts, send nothing")
+    p.add_argument("--recheck", default=None, metavar="DIR", help="run the end-of-run checks again for a report "
+                   "directory's outcomes-1.csv against the stack (once its pipeline has caught up); send nothing")
     p.add_argument("--nats-url", default=os.environ.get("MCC_NATS_URL", "nats://127.0.0.1:14222"),
                    help="for the dead-letter check (mcc up's NATS by default)")
     p.add_argument("--intake-key", default=os.environ.get("MCC_SIM_INTAKE_KEY"),
@@ -157,8 +159,32 @@ def _run_on_own_stack(args: argparse.Namespace, stream: generator.Stream, scn: s
         stack.stop()
 
 
+def recheck(args: argparse.Namespace) -> int:
+    """The loss checks again for an earlier run's outcomes (a run whose stack was still catching up at its end)."""
+    outcomes = report.read_outcomes(Path(args.recheck))
+    endpoints = Endpoints(hotline=args.hotline_url, grid=args.grid_url, intake=args.intake_url,
+                          dispatch=args.dispatch_url)
+
+    async def run() -> list[str]:
+        http = Http(Calls())
+        try:
+            found = await check(outcomes, endpoints=endpoints, tokens=Tokens(token_secret()), http=http,
+                                nats_url=args.nats_url)
+        finally:
+            await http.close()
+        print(f"rechecked {len(outcomes)} items: {found.counts}")
+        return found.losses
+
+    losses = asyncio.run(run())
+    for loss in losses:
+        print(f"LOSS {loss}", file=sys.stderr)
+    return 1 if losses else 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Simulate; exit 1 naming every lost or doubled item, 0 when the checks pass."""
+    if args.recheck:
+        return recheck(args)
     scn = scenario.load(args.scenario)
     stream = generator.generate(scn, seed=args.seed, day=args.day, rate=args.rate, duration_h=args.duration,
                                 start_h=args.start_hour)

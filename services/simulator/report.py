@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import html
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pygal
 from pygal.style import CleanStyle
 
+from services.simulator.driver import Outcome
 from services.simulator.figures import TIER_NAMES
 
 KIND_NAMES = {"appeal": "12345热线", "grid_event": "网格事件", "open311": "Open311", "detection": "遥感识别"}
@@ -191,5 +191,12 @@ def write(out: Path, runs: list[dict[str, Any]], *, title: str) -> Path:
     return path
 
 
-def outcome_dicts(outcomes: list[Any]) -> list[dict[str, Any]]:
-    return [asdict(o) for o in outcomes]
+def read_outcomes(out: Path, n: int = 1) -> list[Outcome]:
+    """The items of run `n` as `write` stored them (for `mcc simulate --recheck`)."""
+    with (out / f"outcomes-{n}.csv").open(encoding="utf-8") as fh:
+        return [Outcome(key=r["key"], kind=r["kind"], expect=r["expect"], at_s=float(r["at_s"]),
+                        status=int(r["status"] or 0), disposition=r["disposition"] or None,
+                        source_ref=r["source_ref"] or None, incident_id=r["incident_id"] or None,
+                        order_id=r["order_id"] or None, first_tier=r["first_tier"] or None,
+                        actions=r["actions"].split(), problem=r["problem"] or None)
+                for r in csv.DictReader(fh)]

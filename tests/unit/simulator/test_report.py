@@ -60,3 +60,11 @@ def test_the_report_page_inlines_its_plots_and_links_nothing_outside(tmp_path):
     assert not urls, urls
     assert json.loads((tmp_path / "summary.json").read_text())[1]["label"] == "签收2小时"
     assert (tmp_path / "outcomes-2.csv").read_text().count("\n") == 5
+
+
+def test_a_reports_outcomes_read_back_as_they_were_for_a_recheck(tmp_path):
+    run = _run("现行", 1, 0.9)
+    run["outcomes"][0].actions.extend(["sign", "close"])
+    run["outcomes"][1].problem = "create answered 422: 类别不存在"
+    report.write(tmp_path, [run], title="模拟")
+    assert report.read_outcomes(tmp_path) == run["outcomes"]
