@@ -23,7 +23,9 @@ from services.dispatch.entrypoints import (
     city,
     console,
     consumers,
+    rates_routes,
     signin,
+    topology_routes,
 )
 from services.dispatch.entrypoints.timers import TimerLoop
 from services.dispatch.service import handlers
@@ -88,7 +90,8 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
         await grid_map.close()
 
     app = service_app(runtime=runtime, title="mcc dispatch",
-                      routers=[api.router, attachment_routes.router, console.router, city.router, accounts.router, signin.router,
+                      routers=[api.router, rates_routes.router, topology_routes.router, attachment_routes.router,
+                               console.router, city.router, accounts.router, signin.router,
                                account_pages.router],
                       consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=stop,
                       description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)",

@@ -11,19 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.dispatch.adapters.orm import WorkOrderBase
-from services.dispatch.adapters.reference import UnitRecord, parse_units
 from services.dispatch.adapters.repository import StaleOrder
-from services.dispatch.domain.handling_rates import (
-    DEFAULT_MIN_ORDERS,
-    league,
-    league_to_csv,
-    real_period,
-    score,
-    to_csv,
-)
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -35,15 +26,12 @@ from services.dispatch.domain.lifecycle import (
     OrderState,
     RuleViolated,
 )
-from services.dispatch.domain.org import OrgTreeError, UnitKind
 from services.dispatch.domain.sla import CHINA_TZ, Duration
 from services.dispatch.service import handlers
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import UowDep
 from shared.events.envelope import utcnow
-from shared.http import ALSO_CSV
 from shared.roles import Role
-from shared.scope import area_scope
 
 router = APIRouter(prefix="/api/v1")
 
@@ -156,27 +144,6 @@ class ActionRequest(BaseModel):
         if value is not None:
             Duration.parse(value)
         return value
-
-
-class UnitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    kind: UnitKind
-    parent_code: str | None = Field(None, max_length=64)
-    function: str | None = Field(None, max_length=32)
-
-
-class UnitOut(BaseModel):
-    code: str
-    name: str
-    kind: str
-    parent_code: str | None
-    function: str | None
-
-
-class TopologyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    units: list[Annotated[dict[str, Any], Field()]] = Field(min_length=1)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -353,163 +320,3 @@ async def list_categories(holder: HolderDep, _: CurrentPrincipal, parent: str | 
     return [CategoryOut(code=c.code, name=c.name, level=c.level.name.lower(), parent_code=c.parent_code,
                         owner=c.duty_owner, default_urgency=c.default_urgency, emergency_line=c.emergency_line)
             for c in rows if level is None or c.level.name.lower() == level]
-
-
-# --- rates, league tables, early warnings ------------------------------------------------------------------
-
-RatesReader = Annotated[Principal, require_roles(Role.CITY, Role.COUNTY, Role.TOWN, Role.DEPARTMENT, Role.ADMIN)]
-PERIOD = r"^\d{4}-(\d{2}|W\d{2}|\d{2}-\d{2})$"
-# A label of the right form that names no real period (2026-13, 0000-00, 2026-W99) is a 422, not a 500.
-Period = Annotated[str, AfterValidator(real_period)]
-
-
-class RateOut(BaseModel):
-    value: float | None = Field(description="numerator / denominator; null when the denominator is 0")
-    numerator: int
-    denominator: int
-
-
-class UnitRatesOut(BaseModel):
-    unit_code: str
-    unit_name: str
-    orders: int
-    score: float | None
-    rates: dict[str, RateOut]
-
-
-def _rates_out(rows: list[Any], holder: handlers.PolicyHolder) -> list[UnitRatesOut]:
-    org = holder.policy.org
-    return [UnitRatesOut(unit_code=r.unit, unit_name=org.require(r.unit).name, orders=r.orders, score=score(r),
-                         rates={n: RateOut(value=v.value, numerator=v.numerator, denominator=v.denominator)
-                                for n, v in r.rates.items()}) for r in rows]
-
-
-def _visible_units(principal: Principal, holder: handlers.PolicyHolder, tier: str) -> list[str] | None:
-    """A county or town (or its admin) sees the rates of units within it; the city and its admins all (None)."""
-    if principal.unit_kind == "city":
-        return None
-    org = holder.policy.org
-    return sorted(u.code for u in org if u.kind in handlers.TIER_KINDS[tier]
-                  and org.is_within(u.code, principal.unit_code))
-
-
-@router.get("/rates", response_model=list[UnitRatesOut], tags=["rates"], responses=ALSO_CSV,
-            summary="handling rates per unit and period (响应率, 解决率, 满意率 ...), with the counts behind them")
-async def read_rates(uow: UowDep, holder: HolderDep, principal: RatesReader,
-                     period: Annotated[Period, Query(pattern=PERIOD, description="2026-11, 2026-W48 or 2026-11-23")],
-                     tier: Literal["town", "county", "department", "city"] = "town",
-                     unit: str | None = Query(None, max_length=64),
-                     as_of: AwareDatetime | None = Query(None, description="count as things stood then (default: now);"
-                                                    " an order still inside its sign-for window is not missed"),
-                     format: Literal["json", "csv"] = "json") -> Any:
-    visible = _visible_units(principal, holder, tier)
-    units = [unit] if unit else visible
-    if unit and visible is not None and unit not in visible:
-        raise HTTPException(404, detail=f"no unit {unit} in your area")
-    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=period, units=units, as_of=as_of)
-    if format == "csv":
-        names = {u.code: u.name for u in holder.policy.org}
-        return Response(to_csv(rows, names=names, period=period), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="mcc-rates-{tier}-{period}.csv"'})
-    return _rates_out(rows, holder)
-
-
-class LeagueOut(BaseModel):
-    period: str
-    tier: str
-    red: list[UnitRatesOut] = Field(description="红榜: the best, best first")
-    black: list[UnitRatesOut] = Field(description="黑榜: the worst, worst first")
-    excluded: list[str] = Field(description="units with too few orders to rank")
-
-
-@router.get("/rates/league", response_model=LeagueOut, tags=["rates"], responses=ALSO_CSV,
-            summary="the monthly league table (红黑榜): top and bottom units of a tier by composite score")
-async def read_league(uow: UowDep, holder: HolderDep, _: RatesReader,
-                      month: Annotated[Period, Query(pattern=r"^\d{4}-\d{2}$")],
-                      tier: Literal["town", "county", "department"] = "town", size: int = Query(5, ge=1, le=50),
-                      min_orders: int = Query(DEFAULT_MIN_ORDERS, ge=1,
-                                              description="fewer orders in the month: not ranked (excluded)"),
-                      as_of: AwareDatetime | None = Query(None, description="count as things stood then (default: now)"),
-                      format: Literal["json", "csv"] = "json") -> Any:
-    rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=month, as_of=as_of)
-    table = league(rows, size=size, min_orders=min_orders)
-    if format == "csv":
-        names = {u.code: u.name for u in holder.policy.org}
-        return Response(league_to_csv(table, names=names, period=month), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="mcc-league-{tier}-{month}.csv"'})
-    return LeagueOut(period=month, tier=tier, red=_rates_out([r for r, _ in table.red], holder),
-                     black=_rates_out([r for r, _ in table.black], holder), excluded=[r.unit for r in table.excluded])
-
-
-class AlertOut(BaseModel):
-    id: str
-    area_code: str
-    county_code: str | None
-    category_group: str
-    window_start: datetime
-    count: int
-    baseline: float
-    p_value: float
-    reason: str
-    raised_at: datetime
-
-
-@router.get("/alerts", response_model=list[AlertOut], tags=["rates"], summary="current early warnings (预警)")
-async def read_alerts(uow: UowDep, holder: HolderDep, principal: RatesReader, since: AwareDatetime | None = None,
-                      area: str | None = Query(None, max_length=16), limit: int = Query(100, ge=1, le=1000)) -> Any:
-    # The same area rule as everywhere (shared.scope): a town its own, a county its county's, the city all; an
-    # admin the area of its unit; a department none (warnings are for the command centres).
-    scope = area_scope(principal.unit_code, principal.unit_kind) if principal.role is Role.ADMIN else principal.area
-    return await handlers.list_alerts(uow=uow, since=since, area=area, scope=scope, limit=limit)
-
-
-# --- topology -----------------------------------------------------------------------------------------------
-
-
-@router.get("/units", response_model=list[UnitOut], tags=["topology"], summary="units of the tree")
-async def list_units(holder: HolderDep, _: CurrentPrincipal, parent: str | None = Query(None, max_length=64),
-                     kind: UnitKind | None = None) -> Any:
-    org = holder.policy.org
-    units = org.children(parent) if parent else list(org)
-    return [UnitOut(code=u.code, name=u.name, kind=u.kind.value, parent_code=u.parent_code, function=u.function)
-            for u in units if kind is None or u.kind is kind]
-
-
-def _tree_problems(exc: OrgTreeError | ValueError) -> JSONResponse:
-    problems = getattr(exc, "problems", None) or [str(exc)]
-    return JSONResponse(status_code=422, content={"detail": [
-        {"field": "units", "in": "body", "message": p, "type": "invalid_topology"} for p in problems]})
-
-
-@router.put("/admin/units/{code}", response_model=UnitOut, tags=["topology"], summary="add or change a unit")
-async def put_unit(code: str, body: UnitIn, uow: UowDep, holder: HolderDep, _: Admin) -> Any:
-    record = UnitRecord(code, body.name, body.kind.value, body.parent_code, body.function)
-    try:
-        tree = await handlers.replace_units(uow=uow, units=[record], replace_all=False)
-    except (OrgTreeError, ValueError) as exc:
-        return _tree_problems(exc)
-    holder.policy = holder.policy.with_org(tree)
-    return UnitOut(code=code, name=body.name, kind=body.kind.value, parent_code=body.parent_code,
-                   function=body.function)
-
-
-@router.delete("/admin/units/{code}", status_code=204, tags=["topology"], summary="remove an empty unit")
-async def remove_unit(code: str, uow: UowDep, holder: HolderDep, _: Admin) -> None:
-    try:
-        tree = await handlers.delete_unit(uow=uow, code=code)
-    except KeyError as exc:
-        raise HTTPException(404, detail=f"no unit {code}") from exc
-    except (OrgTreeError, ValueError) as exc:
-        # One message (the documented Problem shape), naming every problem the removal would cause.
-        raise HTTPException(409, detail="; ".join(getattr(exc, "problems", None) or [str(exc)])) from exc
-    holder.policy = holder.policy.with_org(tree)
-
-
-@router.put("/admin/topology", tags=["topology"], summary="replace the whole tree (validated first)")
-async def put_topology(body: TopologyIn, uow: UowDep, holder: HolderDep, _: Admin) -> Any:
-    try:
-        tree = await handlers.replace_units(uow=uow, units=parse_units(body.units), replace_all=True)
-    except (OrgTreeError, ValueError) as exc:
-        return _tree_problems(exc)
-    holder.policy = holder.policy.with_org(tree)
-    return {"units": len(tree)}
