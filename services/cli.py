@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,14 +121,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     ports = {name: _port(DEFAULT_PORTS[name]) for name in SERVICES}
     env = service_env(var, nats_url=nats_url, redis_url=redis_url, ports=ports, json_logs=True)
     services = [start_service(name, ports[name], env, var / "logs") for name in SERVICES]
-    stopping = False
-
-    def shutdown(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGTERM, shutdown)
+    stopping = stop_on_signals()
     try:
         print(f"mcc: starting (logs in {var / 'logs'}) ...", flush=True)
         states = service_states(services, timeout=args.ready_timeout)
@@ -136,18 +130,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         _print_summary(services, nats, redis, states, env, var)
         if args.exit_when_ready:
             return 0 if all(ready.values()) else 1
-        while not stopping:
-            for s in services:
-                if s.proc.poll() is not None:
-                    print(f"mcc: {s.name} exited with {s.proc.returncode}; see {var / 'logs' / (s.name + '.log')}",
-                          flush=True)
-                    stopping = True
-            time.sleep(0.5)
+        run_until_stopped(services, var / "logs", stopping)
         return 0
     finally:
         print("mcc: stopping ...", flush=True)
         (var / PORTS_FILE).unlink(missing_ok=True)  # its URLs are gone with the stack
-        _stop_all(services, [nats, redis])
+        stop_all(services, [nats, redis])
         print("mcc: stopped", flush=True)
 
 
@@ -162,7 +150,26 @@ def write_ports(path: Path, services: list[ServiceProcess], *, nats_url: str, re
     tmp.replace(path)  # whole or not at all: a reader polling for it never sees half
 
 
-def _stop_all(services: list[ServiceProcess], servers: list[ServerProcess]) -> None:
+def stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM (from now on), for a foreground command that stops cleanly."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    return stopping
+
+
+def run_until_stopped(services: list[ServiceProcess], log_dir: Path, stopping: threading.Event) -> None:
+    """Wait until `stopping` is set or a service exits on its own (said, with where its log is)."""
+    while not stopping.is_set():
+        for s in services:
+            if s.proc.poll() is not None:
+                print(f"mcc: {s.name} exited with {s.proc.returncode}; see {log_dir / (s.name + '.log')}", flush=True)
+                stopping.set()
+        stopping.wait(0.5)
+
+
+def stop_all(services: list[ServiceProcess], servers: list[ServerProcess]) -> None:
+    """SIGTERM every service (they drain), wait for each (then kill), then stop the servers."""
     for s in services:
         if s.proc.poll() is None:
             s.proc.send_signal(signal.SIGTERM)

@@ -19,14 +19,21 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from services.cli import SERVICES, ServiceProcess, service_env, start_service, wait_ready
+from services.cli import (
+    SERVICES,
+    ServiceProcess,
+    run_until_stopped,
+    service_env,
+    start_service,
+    stop_all,
+    stop_on_signals,
+    wait_ready,
+)
 from shared.devservers import ServerProcess, free_port, nats_cluster, redis_server
 
 REPLICAS = 2
@@ -92,16 +99,7 @@ class Cluster:
             await nc.close()
 
     def stop(self) -> None:
-        for s in self.services.values():
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in self.services.values():
-            try:
-                s.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-        for server in [*self.nats, self.redis]:
-            server.stop()
+        stop_all(list(self.services.values()), [*self.nats, self.redis])
 
 
 def ensure_databases(postgres_url: str, prefix: str) -> dict[str, str]:
@@ -173,14 +171,7 @@ def cmd_up_cluster(args: argparse.Namespace) -> int:
     print(f"mcc: starting a cluster (3 NATS nodes, {args.replicas} processes per service; logs in "
           f"{var / 'logs'}) ...", flush=True)
     cluster = start_cluster(var, database_urls=urls, replicas=args.replicas, ready_timeout=args.ready_timeout)
-    stopping = False
-
-    def shutdown(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGTERM, shutdown)
+    stopping = stop_on_signals()
     try:
         print("\nmcc cluster is up:\n")
         for node in cluster.nats:
@@ -196,13 +187,7 @@ def cmd_up_cluster(args: argparse.Namespace) -> int:
               "service. Press Ctrl-C to stop everything.\n", flush=True)
         if args.exit_when_ready:
             return 0
-        while not stopping:
-            for name, s in cluster.services.items():
-                if s.proc.poll() is not None:
-                    print(f"mcc: {name} exited with {s.proc.returncode}; see {var / 'logs' / (name + '.log')}",
-                          flush=True)
-                    stopping = True
-            time.sleep(0.5)
+        run_until_stopped(list(cluster.services.values()), var / "logs", stopping)
         return 0
     finally:
         print("mcc: stopping ...", flush=True)
