@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.cli import SERVICES, ServiceProcess, service_env, start_service, wait_ready
+from services.cli import SERVICES, ServiceProcess, service_env, start_service, stop_all, wait_ready
 from shared.devservers import ServerProcess, free_port, nats_server, redis_server
 
 
@@ -73,13 +72,4 @@ class Stack:
         return (self.var / "logs" / f"{name}.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        for s in self.services.values():
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in self.services.values():
-            try:
-                s.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-        self.nats.stop()
-        self.redis.stop()
+        stop_all(list(self.services.values()), [self.nats, self.redis])
