@@ -14,7 +14,7 @@ from shared.auth import mint_token
 
 ROLE_OF_KIND = {"city": "city_dispatcher", "county": "county_dispatcher", "town": "town_dispatcher",
                 "department": "department"}
-RETRIED_STATUSES = {502, 503, 504}
+RETRIED_STATUSES = {429, 502, 503, 504}  # 429: a rate limit says when to come back; it is never a refusal
 
 
 @dataclass(frozen=True)
@@ -104,5 +104,6 @@ class Http:
                         return response
             if time.monotonic() > deadline:
                 return response
-            await asyncio.sleep(pause)
+            after = response.headers.get("Retry-After", "") if response is not None else ""
+            await asyncio.sleep(float(after) if after.isdigit() else pause)
             pause = min(pause * 2, 5.0)

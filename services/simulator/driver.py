@@ -61,7 +61,7 @@ def _png(seed: int) -> bytes:
 
 class Driver:
     def __init__(self, stream: Stream, scenario: Scenario, *, endpoints: Endpoints, tokens: Tokens, scale: float,
-                 intake_key: str, run_tag: str, tail_h: float = 24.0, discover_timeout_s: float = 120.0,
+                 intake_key: str, run_tag: str, tail_h: float = 24.0, discover_timeout_s: float = 3600.0,
                  on_progress: Callable[[Driver], None] | None = None) -> None:
         self.stream, self.scenario, self.ep, self.tokens = stream, scenario, endpoints, tokens
         self.scale, self.intake_key, self.tag, self.tail_h = scale, intake_key, run_tag, tail_h
@@ -301,7 +301,7 @@ class Driver:
             if time.monotonic() > began + self.discover_timeout_s:
                 out.problem = "no order appeared"
                 return
-            await asyncio.sleep(pause)
+            await self._sleep(pause)  # a pipeline behind is waited for until the day is over
             pause = min(pause * 1.5, 5.0)
         self.discovery.append(time.monotonic() - began)
         out.order_id, out.first_tier = order["id"], order["tier"]
