@@ -21,8 +21,8 @@ from shared.service import configure_process_logging, service_app
 
 def demo_places() -> AddressMatcher:
     """Place names of the demo city's topology, for appeals that come with an address and no coordinates."""
-    from services.intake.domain.address import PlaceMatcher
     from shared.democity import units
+    from shared.places import PlaceMatcher
 
     return PlaceMatcher.build(units())
 

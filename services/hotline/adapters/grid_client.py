@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
 import httpx
 
 from shared import democity
+from shared.places import PlaceMatcher
 from shared.web import public_url
 
 
 def _names() -> dict[str, str]:
     return {u.code: u.name for u in democity.units()}
+
+
+@functools.cache
+def _places() -> PlaceMatcher:
+    """The place names intake matches addresses with (the same units, the same matcher)."""
+    return PlaceMatcher.build(democity.units())
 
 
 class GridClient:
@@ -30,6 +38,15 @@ class GridClient:
         if self._names is None:
             self._names = _names()
         return self._names.get(code, code)
+
+    def place(self, address: str) -> dict[str, Any] | None:
+        """Where an address points by its place names (county, town, village), as intake will place it; None
+        when it names no place of the city."""
+        match = _places().match(address)
+        if match is None or match.town_code is None and match.county_code is None:
+            return None
+        return {"county_name": self.name(match.county_code), "town_name": self.name(match.town_code),
+                "village_name": self.name(match.village_code), "matched": "、".join(match.matched_names)}
 
     async def locate(self, lon: float, lat: float) -> dict[str, Any]:
         """The located units with names; `error` says so when grid cannot be asked (the form still submits)."""

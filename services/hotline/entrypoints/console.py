@@ -106,7 +106,8 @@ async def locate_fragment(request: Request, _: OperatorPage, coordinates: str = 
     except ValueError as exc:
         return render(request, "_locate.html", error=str(exc))
     if point is None:
-        return render(request, "_locate.html", found=None, address=address.strip())
+        place = _grid(request).place(address.strip()) if address.strip() else None
+        return render(request, "_locate.html", found=None, address=address.strip(), place=place)
     found = await assist.locate(grid=_grid(request), lon=point.lon, lat=point.lat)
     return render(request, "_locate.html", found=found, point=point)
 

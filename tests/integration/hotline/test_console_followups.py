@@ -39,3 +39,14 @@ async def test_the_console_answers_a_person_without_a_session_with_the_way_to_si
         assert answer.status_code == 303 and "/signin?next=" in answer.headers["location"]
         refused = await h.client.get("/console", headers={"Authorization": "Bearer not-a-token"})
         assert refused.status_code == 401
+
+
+async def test_an_address_alone_shows_where_it_points_before_the_call_is_submitted(db, nats_url, redis_url):
+    async with hotline(db, nats_url, redis_url, seed_knowledge=False) as h:
+        placed = await h.client.get("/console/locate", headers=h.headers,
+                                    params={"address": "崇川区和平桥街道人民中路18号", "coordinates": ""})
+        assert placed.status_code == 200 and 'id="located-by-address"' in placed.text
+        assert "崇川区" in placed.text and "和平桥街道" in placed.text
+        nowhere = await h.client.get("/console/locate", headers=h.headers,
+                                     params={"address": "火星大道1号", "coordinates": ""})
+        assert 'id="unplaced"' in nowhere.text

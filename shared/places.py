@@ -1,5 +1,8 @@
 """Locating an appeal from its address text when there are no coordinates: place names of the topology.
 
+Shared because two services use it: intake places an incident that came with an address only, and the
+operator console shows the operator where an address points before the call is submitted (the same answer).
+
 Every county, town and village/community name is indexed with its short forms (南通市 → 南通, 如东县 → 如东,
 掘港街道 → 掘港, 兴仁村 → 兴仁). The text is scanned once, leftmost-longest, with a dict of names per length
 (names are 2–12 characters; a few thousand names cost a few thousand dict probes per address).

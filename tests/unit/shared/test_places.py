@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.intake.domain.address import PlaceMatcher, short_forms
+from shared.places import PlaceMatcher, short_forms
 
 
 @dataclass(frozen=True)
