@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ class Run:
     orders: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    retries: int = 0  # posts tried again after a broken connection (same Idempotency-Key)
     cpu_services: float = 0.0
     cpu_nats: float = 0.0
     cpu_client: float = 0.0
@@ -83,6 +85,7 @@ class Run:
                 f"load generator {per * self.cpu_client:.1f} ms ("
                 + ", ".join(f"{k} {per * v:.1f}" for k, v in self.cpu_by_service.items())
                 + ")" + self.counts() + f"; load avg {self.load[0]:.2f}"
+                + (f"; {self.retries} retried" if self.retries else "")
                 + (f"; ERRORS {self.errors}" if self.errors else ""))
 
 
@@ -224,13 +227,26 @@ def appeal_body(i: int) -> dict:
 
 
 async def _post(client, url: str, headers: dict, i: int, sent_at: dict[str, float], run: Run) -> None:
+    import httpx
+
     run.sent += 1
     started = time.time()
-    try:
-        response = await client.post(url, json=appeal_body(i), headers=headers)
-    except Exception as exc:  # noqa: BLE001 - counted and printed, never hidden
-        run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
-        return
+    body, key = appeal_body(i), uuid.uuid4().hex
+    # As a console or an app does: a connection that broke before the answer (the server closed an idle
+    # keep-alive connection as the request went out) is tried again with the same Idempotency-Key, which makes
+    # the retry safe; a retry is counted, and an appeal that still gets no answer is an error.
+    for attempt in range(3):
+        try:
+            response = await client.post(url, json=body, headers={**headers, "Idempotency-Key": key})
+            break
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError) as exc:
+            if attempt == 2:
+                run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+                return
+            run.retries += 1
+        except Exception as exc:  # noqa: BLE001 - counted and printed, never hidden
+            run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+            return
     if response.status_code != 201:
         run.errors[str(response.status_code)] = run.errors.get(str(response.status_code), 0) + 1
         return
