@@ -88,7 +88,7 @@ def principal_from_request(request: Request) -> Principal | None:
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("a bearer token is required")
+            raise _unauthorized("需要登录或提供令牌 (a bearer token is required)")
     else:
         token = request.cookies.get(SESSION_COOKIE, "")
         if not token:
@@ -108,7 +108,7 @@ def client_address(request: Request) -> str:
 
 def _too_many(retry_after: int) -> HTTPException:
     return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)},
-                         detail=f"too many failed authentications from this address; retry after {retry_after} s")
+                         detail=f"此地址认证失败次数过多，请 {retry_after} 秒后再试")
 
 
 def refuse_if_blocked(request: Request) -> None:
@@ -138,8 +138,8 @@ async def within_key_rate(request: Request, key: Any) -> None:
     decision = await ratelimit.hit(request.app.state.runtime.redis, name=f"{service}:{key.id}", limit=limit)
     if not decision.allowed:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers=decision.headers(),
-                            detail=f"rate limit of {decision.limit} requests a minute reached for key {key.id}; "
-                                   f"retry after {decision.retry_after_s} s")
+                            detail=f"密钥 {key.id} 已达每分钟 {decision.limit} 次的上限，请 "
+                                   f"{decision.retry_after_s} 秒后再试")
 
 
 async def current_principal(request: Request) -> Principal:
@@ -151,7 +151,7 @@ async def current_principal(request: Request) -> Principal:
     except HTTPException as exc:
         raise await authentication_failed(request, exc) from None
     if principal is None:
-        raise _unauthorized("sign in, or send a bearer token")
+        raise _unauthorized("请先登录，或提供令牌 (sign in, or send a bearer token)")
     return admit(request, principal)
 
 
@@ -168,7 +168,7 @@ def admit(request: Request, principal: Principal) -> Principal:
         kind = kind_of(principal.unit_code)
     if not role_fits_kind(principal.role, kind):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail=f"role {principal.role.value} does not fit unit {principal.unit_code}")
+                            detail=f"角色 {principal.role.value} 与单位 {principal.unit_code} 不相符")
     return replace(principal, unit_kind=kind)
 
 
@@ -203,10 +203,10 @@ def require_roles(*roles: Role, citywide: bool = False):
     async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                detail=f"role {principal.role.value} may not do this")
+                                detail=f"角色 {principal.role.value} 无权执行此操作")
         if citywide and principal.unit_kind != "city":
             raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                detail=f"only the city's {principal.role.value} may do this, not {principal.unit_code}")
+                                detail=f"此操作仅限市级 {principal.role.value}，{principal.unit_code} 无权执行")
         return principal
 
     return Depends(check)

@@ -77,7 +77,7 @@ async def read_rates(uow: UowDep, holder: HolderDep, principal: RatesReader,
     visible = _visible_units(principal, holder, tier)
     units = [unit] if unit else visible
     if unit and visible is not None and unit not in visible:
-        raise HTTPException(404, detail=f"no unit {unit} in your area")
+        raise HTTPException(404, detail=f"您的辖区内没有单位 {unit}")
     rows = await handlers.handling_rates(uow=uow, holder=holder, tier=tier, label=period, units=units, as_of=as_of)
     if format == "csv":
         names = {u.code: u.name for u in holder.policy.org}

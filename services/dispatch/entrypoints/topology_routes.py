@@ -71,7 +71,7 @@ async def remove_unit(code: str, uow: UowDep, holder: HolderDep, _: Admin) -> No
     try:
         tree = await handlers.delete_unit(uow=uow, code=code)
     except KeyError as exc:
-        raise HTTPException(404, detail=f"no unit {code}") from exc
+        raise HTTPException(404, detail=f"单位 {code} 不存在") from exc
     except (OrgTreeError, ValueError) as exc:
         # One message (the documented Problem shape), naming every problem the removal would cause.
         raise HTTPException(409, detail="; ".join(getattr(exc, "problems", None) or [str(exc)])) from exc

@@ -43,8 +43,8 @@ async def integration_key(request: Request, runtime: RuntimeDep,
     decision = await ratelimit.hit(runtime.redis, name=f"grid:{key.id}", limit=settings.rate_limit_per_minute,
                                    window_s=60)
     if not decision.allowed:
-        raise HTTPException(429, detail=f"rate limit of {decision.limit} requests a minute reached for key "
-                                        f"{key.id}; retry after {decision.retry_after_s} s",
+        raise HTTPException(429, detail=f"密钥 {key.id} 已达每分钟 {decision.limit} 次的上限，请 "
+                                        f"{decision.retry_after_s} 秒后再试",
                             headers=decision.headers())
     return key
 

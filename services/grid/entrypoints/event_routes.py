@@ -34,9 +34,9 @@ async def upload_photo(request: Request, runtime: RuntimeDep, key: KeyDep, idem:
     limit = settings.photo_max_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
-        raise Invalid("file", f"photo larger than {limit} bytes", type="too_large", where="form", status=413)
+        raise Invalid("file", f"照片超过 {limit} 字节", type="too_large", where="form", status=413)
     if photo_rules.sniff(content[:16]) is None:
-        raise Invalid("file", "photo must be JPEG, PNG or WebP (judged by its content)",
+        raise Invalid("file", "照片须为 JPEG、PNG 或 WebP（按文件内容判断）",
                       type="unsupported_media_type", where="form", status=415)
     return answer(await handlers.store_photo(
         new_uow=runtime.uow, key=key, idempotency_key=idem, content=content, photo_dir=settings.photo_dir,
@@ -49,7 +49,7 @@ async def read_photo(photo_id: str, request: Request, uow: UowDep, key: KeyDep) 
     found = await handlers.photo_file(uow=uow, key=key, photo_id=photo_id,
                                       photo_dir=request.app.state.settings.photo_dir)
     if found is None or not found[0].exists():
-        raise NotFound(f"no photo {photo_id}")
+        raise NotFound(f"照片 {photo_id} 不存在")
     return FileResponse(found[0], media_type=found[1])
 
 
@@ -68,7 +68,7 @@ async def report_batch(request: Request, runtime: RuntimeDep, index: IndexDep, k
                        items: Annotated[list[dict[str, Any]], Body(embed=True, min_length=1)]) -> Any:
     limit = request.app.state.settings.batch_max_items
     if len(items) > limit:
-        raise Invalid("items", f"at most {limit} items per batch", type="too_long")
+        raise Invalid("items", f"每批最多 {limit} 条", type="too_long")
     return answer(await handlers.report_batch(
         new_uow=runtime.uow, index=index, categories=request.app.state.categories, key=key,
         idempotency_key=idem, items=parse_batch_items(items)))

@@ -31,7 +31,7 @@ async def list_keys(uow: UowDep, _: Admin) -> Any:
 @router.delete("/admin/api-keys/{key_id}", status_code=204, tags=["api keys"])
 async def revoke_key(key_id: str, request: Request, uow: UowDep, _: Admin) -> Response:
     if not await handlers.revoke_key(uow=uow, key_id=key_id, cache=request.app.state.key_cache):
-        raise NotFound(f"no active key {key_id}")
+        raise NotFound(f"有效密钥 {key_id} 不存在")
     return Response(status_code=204)
 
 
@@ -45,5 +45,5 @@ async def set_webhook(key_id: str, body: WebhookSet, request: Request, uow: UowD
 @router.delete("/admin/api-keys/{key_id}/webhook", status_code=204, tags=["api keys"])
 async def remove_webhook(key_id: str, uow: UowDep, _: Admin) -> Response:
     if not await handlers.remove_webhook(uow=uow, key_id=key_id):
-        raise NotFound(f"no webhook for key {key_id}")
+        raise NotFound(f"密钥 {key_id} 没有登记回调地址")
     return Response(status_code=204)

@@ -41,6 +41,6 @@ async def coverage(uow: UowDep, principal: CurrentPrincipal, start: AwareDatetim
                    end: AwareDatetime = Query(alias="to"), town_code: str | None = None, county_code: str | None = None,
                    grid_code: str | None = None) -> Any:
     if end <= start:
-        raise Invalid("to", "to must be after from", where="query")
+        raise Invalid("to", "结束时间须晚于开始时间", where="query")
     return await handlers.patrol_coverage(uow=uow, scope=principal.area, start=start, end=end, town_code=town_code,
                                           county_code=county_code, grid_code=grid_code)

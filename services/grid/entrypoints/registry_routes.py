@@ -44,7 +44,7 @@ async def list_grids(uow: UowDep, _: CurrentPrincipal, town_code: str | None = N
 async def read_grid(code: str, uow: UowDep, principal: CurrentPrincipal) -> Any:
     found = await handlers.get_grid(uow=uow, code=code)
     if found is None:
-        raise NotFound(f"no grid {code}")
+        raise NotFound(f"网格 {code} 不存在")
     grid, members = found
     # Full phones only for an admin whose area holds the grid (masked for everyone else).
     show = principal.role is Role.ADMIN and area_scope(principal.unit_code, principal.unit_kind).covers(

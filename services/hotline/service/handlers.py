@@ -137,17 +137,16 @@ async def record_followup(*, uow: UnitOfWork, ctx: HotlineContext, appeal_ref: s
         appeal = (await uow.session.execute(
             select(Appeal).where((Appeal.id == appeal_ref) | (Appeal.number == appeal_ref)))).scalar_one_or_none()
         if appeal is None:
-            raise NotFound(f"no appeal {appeal_ref}")
+            raise NotFound(f"诉求 {appeal_ref} 不存在")
         if appeal.order_id is None or appeal.status != "closed":
             done = "已归档，不能再回访" if appeal.status == "archived" else "办结后才能回访"
-            raise Conflict(f"appeal {appeal.number}'s order is {appeal.status}: a follow-up call needs a closed "
-                           f"order ({done})")
+            raise Conflict(f"诉求 {appeal.number} 的工单状态是 {appeal.status}：{done}")
         calls = (await uow.session.execute(select(FollowUpCall).where(FollowUpCall.order_id == appeal.order_id)
                                            .order_by(FollowUpCall.recorded_at))).scalars().all()
         if any((c.reached or c.outcome != "retry_call") and c.recorded_at >= appeal.updated_at for c in calls):
             # Dispatch has not answered the earlier rating (or the unreachable archive) yet: a second one
             # would be a double vote on an order that is being archived or reopened.
-            raise Conflict(f"a follow-up on order {appeal.order_number} was already recorded (已回访，等待归档或重办)")
+            raise Conflict(f"工单 {appeal.order_number} 已回访，等待归档或重办")
         last = calls[-1] if calls else None
         if last is not None and not last.reached and last.recorded_at >= appeal.updated_at:
             due_at = last.recorded_at + ctx.followups.retry_after
@@ -223,7 +222,7 @@ async def update_article(*, uow: UnitOfWork, ctx: HotlineContext, article_id: st
     async with uow:
         row = await uow.session.get(KnowledgeArticle, article_id)
         if row is None:
-            raise NotFound(f"no knowledge article {article_id}")
+            raise NotFound(f"知识库条目 {article_id} 不存在")
         row.category_code, row.title, row.body = data.category_code, data.title.strip(), data.body.strip()
         row.valid_from, row.valid_to, row.updated_by, row.updated_at = (data.valid_from, data.valid_to, editor,
                                                                         utcnow())
@@ -238,7 +237,7 @@ async def delete_article(*, uow: UnitOfWork, ctx: HotlineContext, article_id: st
     async with uow:
         result = await uow.session.execute(delete(KnowledgeArticle).where(KnowledgeArticle.id == article_id))
         if not result.rowcount:
-            raise NotFound(f"no knowledge article {article_id}")
+            raise NotFound(f"知识库条目 {article_id} 不存在")
         revision = await bump_revision(uow.session)
         await uow.commit()
     ctx.knowledge.applied(revision, drop=article_id)
@@ -249,7 +248,7 @@ async def get_article(*, uow: UnitOfWork, article_id: str) -> KnowledgeArticle:
     async with uow:
         row = await uow.session.get(KnowledgeArticle, article_id)
     if row is None:
-        raise NotFound(f"no knowledge article {article_id}")
+        raise NotFound(f"知识库条目 {article_id} 不存在")
     return row
 
 

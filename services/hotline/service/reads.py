@@ -42,7 +42,7 @@ async def get_appeal(*, uow: UnitOfWork, appeal_ref: str) -> Appeal:
         row = (await uow.session.execute(
             select(Appeal).where((Appeal.id == appeal_ref) | (Appeal.number == appeal_ref)))).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"no appeal {appeal_ref}")
+        raise NotFound(f"诉求 {appeal_ref} 不存在")
     return row
 
 
@@ -55,7 +55,7 @@ async def order_appeals(*, uow: UnitOfWork, order_ref: str) -> dict[str, Any]:
             .order_by(Appeal.created_at))).scalars().all()
         master = next((r for r in rows if r.disposition == AppealDisposition.DISPATCHED.value), None)
         if master is None:
-            raise NotFound(f"no hotline order {order_ref}")
+            raise NotFound(f"热线工单 {order_ref} 不存在")
         linked = (await uow.session.execute(select(Appeal).where(Appeal.master_number == master.number)
                                             .order_by(Appeal.created_at))).scalars().all()
     return {"order_number": master.order_number, "master": appeal_answer(master), "linked_count": len(linked),

@@ -52,7 +52,7 @@ def _field_error(code: int, field: str, where: str, message: str, kind: str) -> 
 async def read_incident(incident_id: str, uow: UowDep, principal: CurrentPrincipal) -> Any:
     incident = await handlers.get_incident(uow, incident_id=incident_id, scope=_scope(principal))
     if incident is None:
-        raise HTTPException(404, detail=f"no incident {incident_id}")
+        raise HTTPException(404, detail=f"事件 {incident_id} 不存在")
     return incident
 
 
@@ -73,7 +73,7 @@ async def _review(call: Any) -> Any:
     try:
         return await call
     except handlers.NotFound as exc:
-        raise HTTPException(404, detail=f"no incident {exc}") from None
+        raise HTTPException(404, detail=f"事件 {exc} 不存在") from None
     except handlers.Forbidden as exc:
         raise HTTPException(403, detail=str(exc)) from None
     except handlers.Conflict as exc:
@@ -150,7 +150,7 @@ async def create_detection(body: DetectionIn, request: Request, runtime: Runtime
     except handlers.Forbidden as exc:
         raise _field_error(403, getattr(exc, "field", "grid_code"), "body", str(exc), "out_of_scope") from None
     except TransientError:
-        raise HTTPException(503, detail="cannot place the detection yet (no copy of grid's registry): retry shortly",
+        raise HTTPException(503, detail="暂时无法定位（尚无网格登记的副本），请稍后重试",
                             headers={"Retry-After": "5"}) from None
     except idempotency.IdempotencyConflict as exc:
         raise _field_error(422, "Idempotency-Key", "header", str(exc), "conflict") from None

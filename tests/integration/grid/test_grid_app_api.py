@@ -75,13 +75,13 @@ async def test_an_oversize_or_wrong_type_photo_is_refused_with_a_clear_error(sta
         big = await grid.client.post("/api/v1/photos", files={"file": ("big.jpg", JPEG + b"\0" * 2000, "image/jpeg")},
                                      headers=headers)
         assert big.status_code == 413
-        assert big.json()["detail"][0]["field"] == "file" and "1000 bytes" in big.json()["detail"][0]["message"]
+        assert big.json()["detail"][0]["field"] == "file" and "1000 字节" in big.json()["detail"][0]["message"]
 
         # A text file named .jpg and declared image/jpeg is judged by its content.
         fake = await grid.client.post("/api/v1/photos", files={"file": ("x.jpg", b"GIF89a not allowed", "image/jpeg")},
                                       headers={**headers, "Idempotency-Key": "p2"})
         assert fake.status_code == 415
-        assert fake.json()["detail"][0]["field"] == "file" and "JPEG, PNG or WebP" in fake.json()["detail"][0]["message"]
+        assert fake.json()["detail"][0]["field"] == "file" and "JPEG、PNG 或 WebP" in fake.json()["detail"][0]["message"]
         none = await grid.client.post("/api/v1/photos", headers={**headers, "Idempotency-Key": "p3"})
         assert none.status_code == 422 and none.json()["detail"][0]["field"] == "file"
         assert await count(grid.runtime, Photo) == 0

@@ -40,7 +40,7 @@ async def order_attachment(*, uow: UnitOfWork, holder: PolicyHolder, actor: Acto
     except OrderNotVisible as exc:  # another unit's order is absent, as in every read
         raise NotFound(str(exc)) from exc
     if not any(a.get("id") == attachment_id for a in row.attachments or ()):
-        raise NotFound(f"order {row.number} has no attachment {attachment_id}")
+        raise NotFound(f"工单 {row.number} 没有附件 {attachment_id}")
     found = await asyncio.to_thread(store.find, attachment_id)
     if found is None:
         raise NotFound(f"附件 {attachment_id} 的文件不在附件库中 (not in the attachment store)")

@@ -45,4 +45,4 @@ async def require_area(uow: UnitOfWork, scope: Scope, *, town_code: str | None, 
     """Forbidden (403: which towns and counties exist is public) for a filter outside the caller's scope."""
     for unit in (town_code, county_code):
         if unit is not None and not await covers_area(uow, scope, unit):
-            raise Forbidden(f"{unit} lies outside your area")
+            raise Forbidden(f"{unit} 不在您的辖区内")

@@ -24,7 +24,7 @@ async def _scoped_event(uow: UnitOfWork, key: apikeys.ApiKey | None, event_id: s
     event = await uow.session.get(GridEvent, event_id)
     if event is None or (key is not None and not within(key.scope_unit, town_code=event.town_code,
                                                         county_code=event.county_code)):
-        raise NotFound(f"no grid event {event_id}")
+        raise NotFound(f"网格事件 {event_id} 不存在")
     return event
 
 

@@ -16,7 +16,7 @@ async def issue_key(*, uow: UnitOfWork, name: str, scope_unit: str | None) -> tu
     """Issue an integration key scoped to a county or town of the registry (None: the whole city)."""
     async with uow:
         if scope_unit is not None and not await grids_repo.knows_unit(uow.session, scope_unit):
-            raise Invalid("scope_unit", f"{scope_unit} is not a county or town of the registry",
+            raise Invalid("scope_unit", f"{scope_unit} 不是网格登记中的区县或镇街",
                           type="unknown_unit")
         record, plaintext = await apikeys.issue(uow.session, KEYS, name=name, scope_unit=scope_unit)
         await uow.commit()

@@ -27,9 +27,9 @@ async def start_patrol(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey
     async with new_uow() as uow:
         grid = await uow.session.get(Grid, grid_code)
     if grid is None:
-        raise Invalid("grid_code", f"unknown grid {grid_code}", type="unknown_grid")
+        raise Invalid("grid_code", f"网格 {grid_code} 不存在", type="unknown_grid")
     if not within(key.scope_unit, town_code=grid.town_code, county_code=grid.county_code):
-        raise Forbidden(f"grid {grid_code} is outside this key's scope {key.scope_unit}")
+        raise Forbidden(f"网格 {grid_code} 不在此密钥的范围 {key.scope_unit} 内")
     begin = started_at or utcnow()
 
     async def create(uow: UnitOfWork) -> tuple[int, Any]:
@@ -52,7 +52,7 @@ def _patrol_view(p: Patrol) -> dict[str, Any]:
 async def _own_patrol(uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str) -> Patrol:
     patrol = await uow.session.get(Patrol, patrol_id)
     if patrol is None or patrol.key_id != key.id:
-        raise NotFound(f"no patrol {patrol_id}")
+        raise NotFound(f"巡查 {patrol_id} 不存在")
     return patrol
 
 
@@ -62,7 +62,7 @@ async def add_patrol_points(*, uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: 
     async with uow:
         patrol = await _own_patrol(uow, key, patrol_id)
         if patrol.ended_at is not None:
-            raise Conflict(f"patrol {patrol_id} has ended")
+            raise Conflict(f"巡查 {patrol_id} 已结束")
         await repo.bulk(uow.session, PatrolPoint.__table__, [{"patrol_id": patrol_id, "lon": lon, "lat": lat, "at": at}
                                                  for lon, lat, at in points])
         patrol.points += len(points)
@@ -79,7 +79,7 @@ async def end_patrol(*, uow: UnitOfWork, key: apikeys.ApiKey, patrol_id: str,
         if patrol.ended_at is None:
             end = ended_at or utcnow()
             if end <= patrol.started_at:
-                raise Invalid("ended_at", "a patrol ends after it started")
+                raise Invalid("ended_at", "巡查的结束时间须晚于开始时间")
             patrol.ended_at = end
             await uow.commit()
         return _patrol_view(patrol)

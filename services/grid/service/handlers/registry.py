@@ -80,7 +80,7 @@ async def import_grids(*, uow: UnitOfWork, document: Any, holder: IndexHolder | 
     if parsed.problems:
         raise Invalid.of(p.as_dict() for p in parsed.problems)
     if not parsed.grids:
-        raise Invalid("features", "the collection holds no grids", type="empty")
+        raise Invalid("features", "导入的要素集合中没有网格", type="empty")
     towns = sorted({g.town_code for g in parsed.grids})
     async with uow:
         areas = await grids_repo.town_areas(uow.session)

@@ -58,8 +58,7 @@ def _item_problems(item: ReportGridEvent, categories: CategoryTable, prefix: str
 
 def _scope_check(key: apikeys.ApiKey, found: Located) -> None:
     if not within(key.scope_unit, town_code=found.town_code, county_code=found.county_code):
-        raise Forbidden(f"the location ({found.town_code or 'unknown town'}) is outside this key's scope "
-                            f"{key.scope_unit}")
+        raise Forbidden(f"地点（{found.town_code or '未知镇街'}）不在此密钥的范围 {key.scope_unit} 内")
 
 
 async def _missing_photos(uow: UnitOfWork, ids: Iterable[str]) -> set[str]:

@@ -49,7 +49,7 @@ async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str,
         raise Invalid("url", str(exc), type="forbidden_target") from None
     async with uow:
         if not await events_repo.active_key_exists(uow.session, key_id):
-            raise NotFound(f"no active key {key_id}")
+            raise NotFound(f"有效密钥 {key_id} 不存在")
         secret = secrets.token_hex(32)
         hook = await uow.session.get(Webhook, key_id)
         # A new hook starts from now: the app has read what happened before through `since`.

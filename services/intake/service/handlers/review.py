@@ -51,7 +51,7 @@ async def approve_held(uow: UnitOfWork, *, incident_id: str, scope: Scope, revie
     async with uow:
         row = await _held(uow, incident_id, scope)
         if row.status != "held" or row.report is None:
-            raise Conflict(f"incident {incident_id} is {row.status}, not held for review")
+            raise Conflict(f"事件 {incident_id} 的状态是 {row.status}，不在待审核队列中")
         report = IncidentReported.model_validate(row.report)
         now = utcnow()
         accepted = accept(report, location=report.location, located_by=LocatedBy(row.located_by), accepted_at=now)
@@ -71,7 +71,7 @@ async def reject_held(uow: UnitOfWork, *, incident_id: str, scope: Scope, review
     async with uow:
         row = await _held(uow, incident_id, scope)
         if row.status != "held":
-            raise Conflict(f"incident {incident_id} is {row.status}, not held for review")
+            raise Conflict(f"事件 {incident_id} 的状态是 {row.status}，不在待审核队列中")
         detection = row.channel == "detection"
         row.status, row.reviewed_by, row.reviewed_at, row.report = "rejected", reviewer, utcnow(), None
         row.reason = f"人工核实驳回: {reason}"[:500]
