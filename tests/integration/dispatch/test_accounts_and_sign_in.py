@@ -308,5 +308,5 @@ async def test_a_token_whose_role_does_not_fit_its_unit_is_refused_at_the_door(s
         for role, unit in (("city_dispatcher", TONGZHOU), ("town_dispatcher", TONGZHOU), ("operator", TZ_TOWN_A),
                            ("county_dispatcher", "999999")):
             listed = await d.client.get("/api/v1/orders", params={"view": "all"}, headers=bearer(role, unit))
-            assert listed.status_code == 403 and "does not fit" in listed.text, (role, unit)
+            assert listed.status_code == 403 and "不相符" in listed.text, (role, unit)
         assert (await d.client.get("/api/v1/orders", headers=bearer("county_dispatcher", TONGZHOU))).status_code == 200
