@@ -107,6 +107,9 @@ async def open_loop(urls: list[str], auth: dict, load: Load, rate: float, stop: 
         await asyncio.gather(*tasks)
 
 
+from pipeline import _aware  # noqa: E402 - benchmarks/ is on the path above; one reading of stored times
+
+
 async def orders_of(database_url: str) -> list[tuple[str, datetime]]:
     from sqlalchemy import text
 
@@ -145,11 +148,6 @@ async def dead_letters(nats_url: str) -> int:
         return int((await nc.jetstream(timeout=10).stream_info("MCC_DLQ")).state.messages)
     finally:
         await nc.close()
-
-
-def _aware(value: datetime | str) -> datetime:
-    value = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def settle(database_url: str, numbers: set[str], quiet_s: float = 60) -> dict[str, list[datetime]]:

@@ -130,6 +130,11 @@ def area_outlines(grids: Sequence[Any], *, tolerance_deg: float = 0.002) -> dict
     return {code: area.simplify(tolerance_deg, preserve_topology=True) for code, area in areas.items()}
 
 
+def largest_part(area: shapely.Geometry) -> shapely.Geometry:
+    """The part of an outline to draw when a town lies in pieces (an island, an exclave): its largest."""
+    return max(area.geoms, key=lambda g: g.area) if hasattr(area, "geoms") else area
+
+
 @dataclass(frozen=True)
 class IndexedGrid:
     """What locating needs of a grid: its codes, its kind and its GeoJSON Polygon geometry."""

@@ -4,7 +4,7 @@ outlines come from grid's registry (app.state.grid_map, set by the composition r
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -13,6 +13,7 @@ from services.dispatch.domain.lifecycle import Action, Actor, LifecycleError
 from services.dispatch.service import board, handlers
 from shared.auth import Principal
 from shared.events.envelope import utcnow
+from shared.gridindex import largest_part
 from shared.roles import Role
 from shared.web import render
 from shared.web.session import ensure_csrf_cookie, page_principal
@@ -33,11 +34,6 @@ def _holder(request: Request) -> handlers.PolicyHolder:
     return request.app.state.policy
 
 
-def _largest(area: Any) -> Any:
-    """The part to draw of a town in pieces (an island, an exclave): its largest."""
-    return max(area.geoms, key=lambda g: g.area) if hasattr(area, "geoms") else area
-
-
 async def _shapes(request: Request, codes: list[str]) -> dict[str, tuple[str, float, float]]:
     """Each area's outline in map units: (SVG polygon points, label x, label y), from grid's registry."""
     outlines, bbox = await request.app.state.grid_map.current()
@@ -49,7 +45,7 @@ async def _shapes(request: Request, codes: list[str]) -> dict[str, tuple[str, fl
     for code in codes:
         area = outlines.get(code)
         if area is not None and not area.is_empty:
-            points = " ".join(f"{(x - x0) * sx:.1f},{(y1 - y) * sy:.1f}" for x, y in _largest(area).exterior.coords)
+            points = " ".join(f"{(x - x0) * sx:.1f},{(y1 - y) * sy:.1f}" for x, y in largest_part(area).exterior.coords)
             label = area.representative_point()
             out[code] = (points, (label.x - x0) * sx, (y1 - label.y) * sy)
     return out

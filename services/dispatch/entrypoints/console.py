@@ -29,6 +29,7 @@ from services.dispatch.service.board import Search, StaleOrder
 from shared.auth import Principal
 from shared.deps import UowDep
 from shared.errors import Problem
+from shared.gridindex import largest_part
 from shared.roles import Role
 from shared.web import render
 from shared.web.session import ensure_csrf_cookie, page_principal
@@ -161,7 +162,7 @@ async def _town_shape(request: Request, town: str | None) -> tuple[tuple[float, 
     if area is None or area.is_empty:
         return None, ""
     x0, y0, x1, y1 = area.bounds
-    part = max(area.geoms, key=lambda g: g.area) if hasattr(area, "geoms") else area
+    part = largest_part(area)
     points = " ".join(f"{(x - x0) / max(x1 - x0, 1e-9) * 100:.1f},{(y1 - y) / max(y1 - y0, 1e-9) * 60:.1f}"
                       for x, y in part.exterior.coords)
     return (x0, y0, x1, y1), points
