@@ -7,7 +7,11 @@ process (`uvicorn --factory services.dispatch.bootstrap:app`) starts on it at MC
 with a short SLA for urgent orders (sign within 4 s: yellow warning at 3 s, red warning and escalation at 4 s).
 Then `--due` urgent orders are inserted whose deadlines are spread evenly over the next `--window` seconds.
 Rows are built by the domain as `handlers.handle_incident_accepted` builds them (the pending ones are copies
-of 500 such rows with fresh ids), with their `dispatch` audit rows and without outbox events.
+of 500 such rows with fresh ids), with their `dispatch` audit rows and without outbox events. The seeded
+orders follow the very policy dispatch runs with, so the timer-policy fingerprint is stored with them, as a
+dispatch that has been running would have stored it: the run measures a city's steady state. With
+`--policy-changed` it is not stored, and dispatch reschedules every open order after it starts (the morning
+after the SLA file changed) while the timers fire.
 
 Lag = the escalation's audit row time (`order_audit.at`, stamped in the firing transaction) minus the
 order's sign-for deadline (or the end of the insert, when that came later); likewise for the warnings against their due times. Target: p99 under 1 s.
@@ -53,7 +57,9 @@ from dispatch_two_processes import (  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from services.dispatch.adapters.orm import OrderAudit, WorkOrder  # noqa: E402
+from services.dispatch.adapters import reference  # noqa: E402
+from services.dispatch.adapters.orm import OrderAudit, WorkOrder, metadata  # noqa: E402
+from services.dispatch.service.handlers.timers import TIMER_POLICY_COUNTER  # noqa: E402
 from shared.migrations import upgrade  # noqa: E402
 
 TEMPLATES = 500
@@ -69,6 +75,19 @@ def clone(orders: list[dict], audits: list[dict], n: int, prefix: str) -> tuple[
                            "source_ref": f"12345-bench-{prefix}{i}"})
         out_audits.append({**audit, "order_id": order_id, "event_id": str(uuid.uuid4())})
     return out_orders, out_audits
+
+
+async def store_fingerprint(url: str, fingerprint: int) -> None:
+    """What a running dispatch stored when it last scheduled its open orders (see reschedule_if_policy_changed)."""
+    from shared.db import create_engine
+
+    counter = metadata.tables["counter"]
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(counter.insert().values(name=TIMER_POLICY_COUNTER, value=fingerprint))
+    finally:
+        await engine.dispose()
 
 
 PIPELINE = str(Path(__file__).resolve().parent / "pipeline.py")
@@ -108,6 +127,11 @@ async def run(args: argparse.Namespace) -> int:
             print(f"seeded:   {args.pending} pending orders in {time.monotonic() - t:.1f} s, next due in "
                   f"{(min(o['next_due_at'] for o in pending_orders) - now()).total_seconds():.0f} s or later")
             del pending_orders, pending_audits
+            if not args.policy_changed:
+                await store_fingerprint(url, reference.timer_fingerprint(servers.settings()))
+            print("policy:   " + ("changed: dispatch reschedules every open order after it starts"
+                                  if args.policy_changed else "unchanged since the orders were scheduled "
+                                  "(fingerprint stored, as a running dispatch leaves it)"))
 
             process = servers.start_dispatch(1, profile=args.profile)[0]
             print(f"settings: 1 dispatch process, TIME_SCALE={TIME_SCALE:g}, TIMER_POLL_S={args.poll_s}, "
@@ -222,6 +246,8 @@ def main() -> int:
     p.add_argument("--top", type=int, default=25, help="functions to print with --profile (default: %(default)s)")
     p.add_argument("--beside-pipeline", type=int, default=0, metavar="APPEALS",
                    help="run benchmarks/pipeline.py (PostgreSQL, closed loop) with this many appeals beside it")
+    p.add_argument("--policy-changed", action="store_true",
+                   help="do not store the timer-policy fingerprint: dispatch reschedules every open order at start")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     return asyncio.run(run(p.parse_args()))
 
