@@ -41,10 +41,13 @@ class Runtime:
     numbers: Numbers
     schema: str | None = None
     background: list[asyncio.Task[Any]] = field(default_factory=list)
+    # The service's own unit of work (with its repositories), chosen by its composition root.
+    unit_of_work: type[UnitOfWork] = UnitOfWork
 
     @classmethod
     def build(cls, service: str, settings: ServiceSettings, metadata: MetaData, *,
-              engine: AsyncEngine | None = None, schema: str | None = None) -> Runtime:
+              engine: AsyncEngine | None = None, schema: str | None = None,
+              unit_of_work: type[UnitOfWork] = UnitOfWork) -> Runtime:
         engine = engine or create_engine(settings.database_url, schema=schema)
         sessions = session_factory(engine)
         outbox = Outbox(metadata.tables["outbox"], source=f"/mcc/{service}")
@@ -57,7 +60,7 @@ class Runtime:
         numbers = Numbers(metadata.tables["counter"], database_url=settings.database_url, schema=schema,
                           block=settings.number_block)
         return cls(service, settings, engine, sessions, outbox, metadata.tables["processed_event"], bus,
-                   client, relay, numbers, schema)
+                   client, relay, numbers, schema, unit_of_work=unit_of_work)
 
     async def start(self) -> None:
         """Connect to NATS in the background and start publishing the outbox."""
@@ -106,7 +109,7 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work on this service's database and outbox."""
-        return UnitOfWork(self.sessions, self.outbox, self.inbox, self.numbers)
+        return self.unit_of_work(self.sessions, self.outbox, self.inbox, self.numbers)
 
     async def _gauges(self) -> None:
         table = self.outbox.table

@@ -1,4 +1,8 @@
-"""Unit of work: one database transaction holding a change, its audit rows and its outbox events."""
+"""Unit of work: one database transaction holding a change, its audit rows and its outbox events.
+
+A service's own unit of work subclasses this one and opens its repositories (the only place its SQL lives) in
+`open_repositories`, e.g. `self.orders = OrderRepository(session)`; its composition root hands the class to the
+runtime (`Runtime.unit_of_work`), and its handler unit tests use an in-memory fake with the same attributes."""
 
 from __future__ import annotations
 
@@ -31,7 +35,11 @@ class UnitOfWork:
         self.session = self._sessions()
         self.events = []
         self._staged = {}
+        self.open_repositories(self.session)
         return self
+
+    def open_repositories(self, session: AsyncSession) -> None:
+        """Put the service's repositories on this transaction's session (a fresh set per `async with`)."""
 
     async def __aexit__(self, *exc_info: object) -> None:
         # close() rolls back whatever was not committed and detaches objects without expiring them,
