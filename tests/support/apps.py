@@ -13,14 +13,17 @@ from sqlalchemy import MetaData
 
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
+from shared.uow import UnitOfWork
 
 
 def make_runtime(service: str, settings_cls: type[ServiceSettings], metadata: MetaData, *, db: Any,
-                 nats_url: str, redis_url: str, **overrides: Any) -> Runtime:
-    """A runtime on the test's database (SQLite file or a PostgreSQL schema), NATS and Redis."""
+                 nats_url: str, redis_url: str, unit_of_work: type[UnitOfWork] = UnitOfWork,
+                 **overrides: Any) -> Runtime:
+    """A runtime on the test's database (SQLite file or a PostgreSQL schema), NATS and Redis; `unit_of_work`
+    is the service's own (with its repositories) for tests that call its handlers without its app."""
     settings = settings_cls(database_url=db.url, nats_url=nats_url, redis_url=redis_url, outbox_poll_s=0.2,
                             log_json=False, **overrides)
-    return Runtime.build(service, settings, metadata, schema=db.schema)
+    return Runtime.build(service, settings, metadata, schema=db.schema, unit_of_work=unit_of_work)
 
 
 @contextlib.asynccontextmanager
