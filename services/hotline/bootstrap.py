@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.hotline.adapters.orm import metadata
+from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.config import HotlineSettings
 from services.hotline.domain.duplicates import DuplicatePolicy
 from services.hotline.domain.followup import FollowUpPolicy
@@ -23,7 +24,8 @@ from shared.service import configure_process_logging, service_app
 def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The hotline app; tests pass their own settings or runtime by argument."""
     settings = settings or HotlineSettings()
-    runtime = runtime or Runtime.build("hotline", settings, metadata)
+    runtime = runtime or Runtime.build("hotline", settings, metadata, unit_of_work=HotlineUnitOfWork)
+    runtime.unit_of_work = HotlineUnitOfWork  # the hotline's repositories, on a runtime a test built too
     hotline_settings = runtime.settings if isinstance(runtime.settings, HotlineSettings) else settings
     ctx = HotlineContext(
         categories=CategoryTable.load(hotline_settings.categories_file),

@@ -1,4 +1,4 @@
-"""Queries for the follow-up worklist (回访): closed orders due a call, and the calls made on each."""
+"""The follow-up calls' SQL (回访): closed orders due a call, and the calls made on each."""
 
 from __future__ import annotations
 
@@ -19,29 +19,32 @@ class Pending:
     last_call_at: datetime | None
 
 
-async def closed_awaiting_followup(session: AsyncSession, *, limit: int) -> list[Pending]:
-    """Master appeals whose order is closed, oldest closure first, with their unanswered calls."""
-    appeals: Sequence[Appeal] = (await session.execute(
-        select(Appeal).where(Appeal.status == "closed", Appeal.disposition == "dispatched",
-                             Appeal.order_id.is_not(None))
-        .order_by(Appeal.updated_at).limit(limit))).scalars().all()
-    if not appeals:
-        return []
-    calls = (await session.execute(select(FollowUpCall).where(
-        FollowUpCall.order_id.in_([a.order_id for a in appeals])).order_by(FollowUpCall.recorded_at))).scalars().all()
-    by_order: dict[str, list[FollowUpCall]] = {}
-    for call in calls:
-        by_order.setdefault(call.order_id, []).append(call)
-    return [p for a in appeals if (p := _pending(a, by_order.get(a.order_id or "", []))) is not None]
+class FollowUpRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
+    def add(self, call: FollowUpCall) -> None:
+        self.session.add(call)
 
-async def pending_for(session: AsyncSession, appeal: Appeal) -> Pending | None:
-    """One appeal's follow-up state, or None when its order is not awaiting a call."""
-    if appeal.status != "closed" or appeal.order_id is None:
-        return None
-    calls = (await session.execute(select(FollowUpCall).where(FollowUpCall.order_id == appeal.order_id)
-                                   .order_by(FollowUpCall.recorded_at))).scalars().all()
-    return _pending(appeal, list(calls))
+    async def calls_on(self, order_id: str) -> Sequence[FollowUpCall]:
+        """The calls made on an order, oldest first."""
+        return (await self.session.execute(select(FollowUpCall).where(FollowUpCall.order_id == order_id)
+                                           .order_by(FollowUpCall.recorded_at))).scalars().all()
+
+    async def closed_awaiting(self, *, limit: int) -> list[Pending]:
+        """Master appeals whose order is closed, oldest closure first, with their unanswered calls."""
+        appeals: Sequence[Appeal] = (await self.session.execute(
+            select(Appeal).where(Appeal.status == "closed", Appeal.disposition == "dispatched",
+                                 Appeal.order_id.is_not(None))
+            .order_by(Appeal.updated_at).limit(limit))).scalars().all()
+        if not appeals:
+            return []
+        calls = (await self.session.execute(select(FollowUpCall).where(
+            FollowUpCall.order_id.in_([a.order_id for a in appeals])).order_by(FollowUpCall.recorded_at))).scalars().all()
+        by_order: dict[str, list[FollowUpCall]] = {}
+        for call in calls:
+            by_order.setdefault(call.order_id, []).append(call)
+        return [p for a in appeals if (p := _pending(a, by_order.get(a.order_id or "", []))) is not None]
 
 
 def _pending(appeal: Appeal, calls: list[FollowUpCall]) -> Pending | None:

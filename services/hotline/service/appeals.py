@@ -16,9 +16,9 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import or_, select, update
-
+from services.hotline.adapters.appeals_repository import COLUMNS
 from services.hotline.adapters.orm import Appeal, KnowledgeArticle, metadata
+from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain import appeal as appeal_domain
 from services.hotline.domain.duplicates import cell_of
 from services.hotline.domain.privacy import (
@@ -52,10 +52,7 @@ from shared.events.v1 import (
     Urgency,
 )
 from shared.groupcommit import Answer, GroupCommit
-from shared.uow import UnitOfWork
 
-_TABLE = Appeal.__table__
-_COLUMNS = [c.name for c in _TABLE.columns]
 _DIGIT = re.compile(r"\d")
 
 
@@ -81,24 +78,24 @@ class _Prepared:
     disposition: AppealDisposition
 
 
-def appeal_group_commit(new_uow: Callable[[], UnitOfWork], ctx: HotlineContext, *,
+def appeal_group_commit(new_uow: Callable[[], HotlineUnitOfWork], ctx: HotlineContext, *,
                         max_group: int = 200) -> GroupCommit[_Create]:
     """The writer that lets concurrent creates share one transaction."""
 
-    async def stage_one(uow: UnitOfWork, create: _Create) -> Answer:
+    async def stage_one(uow: HotlineUnitOfWork, create: _Create) -> Answer:
         [answer] = await _stage_appeals(uow, ctx, [create])
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    async def stage_many(uow: UnitOfWork, creates: Sequence[_Create]) -> list[Answer | Exception]:
+    async def stage_many(uow: HotlineUnitOfWork, creates: Sequence[_Create]) -> list[Answer | Exception]:
         return await _stage_appeals(uow, ctx, creates)
 
     return GroupCommit(new_uow, metadata.tables["idempotency_key"], stage_one=stage_one, stage_many=stage_many,
                        max_group=max_group)
 
 
-async def create_appeal(*, new_uow: Callable[[], UnitOfWork], ctx: HotlineContext, request: NewAppeal,
+async def create_appeal(*, new_uow: Callable[[], HotlineUnitOfWork], ctx: HotlineContext, request: NewAppeal,
                         operator: str, operator_unit: str, idempotency_key: str | None = None,
                         fingerprint: str | None = None, operator_name: str | None = None) -> Created:
     """Record an appeal and what happens next, once per Idempotency-Key, with its events in one transaction."""
@@ -113,7 +110,7 @@ async def create_appeal(*, new_uow: Callable[[], UnitOfWork], ctx: HotlineContex
     return created
 
 
-async def _stage_appeals(uow: UnitOfWork, ctx: HotlineContext, creates: Sequence[_Create]) -> list[Answer | Exception]:
+async def _stage_appeals(uow: HotlineUnitOfWork, ctx: HotlineContext, creates: Sequence[_Create]) -> list[Answer | Exception]:
     """Stage a group of creates with a fixed number of statements: the duplicate check in two reads, the
     numbers in one, the rows and events in one multi-row INSERT each. A refused create (InvalidInput) is
     refused before anything is written, so the others go on."""
@@ -141,7 +138,7 @@ async def _stage_appeals(uow: UnitOfWork, ctx: HotlineContext, creates: Sequence
     return answers
 
 
-async def _prepare(uow: UnitOfWork, ctx: HotlineContext, create: _Create) -> _Prepared:
+async def _prepare(uow: HotlineUnitOfWork, ctx: HotlineContext, create: _Create) -> _Prepared:
     req = create.request
     try:
         appeal = appeal_domain.Appeal.create(
@@ -176,7 +173,7 @@ def _row(p: _Prepared, number: str, now: datetime) -> SimpleNamespace:
     protected = caller_is_protected(appeal_type=appeal.appeal_type, confidential=appeal.confidential,
                                     anonymous=appeal.anonymous)
     point = appeal.coordinates
-    row = dict.fromkeys(_COLUMNS)
+    row = dict.fromkeys(COLUMNS)
     row.update(
         id=str(uuid.uuid4()), incident_id=str(uuid.uuid4()), number=number,
         caller_phone=appeal.caller_phone, caller_name=appeal.caller_name, appeal_type=appeal.appeal_type.value,
@@ -203,16 +200,13 @@ def _row(p: _Prepared, number: str, now: datetime) -> SimpleNamespace:
     return SimpleNamespace(**row)
 
 
-async def _stage_row(uow: UnitOfWork, p: _Prepared, row: SimpleNamespace, candidates: list[dict[str, Any]],
+async def _stage_row(uow: HotlineUnitOfWork, p: _Prepared, row: SimpleNamespace, candidates: list[dict[str, Any]],
                      now: datetime) -> dict[str, Any]:
     if row.master_number is not None and p.master is not None:
-        await uow.session.execute(update(Appeal).where(Appeal.id == p.master.id)
-                                  .values(linked_count=Appeal.linked_count + 1))
+        await uow.appeals.count_linked(p.master.id)
     if p.article is not None:
-        await uow.session.execute(update(KnowledgeArticle).where(KnowledgeArticle.id == p.article.id)
-                                  .values(answer_count=KnowledgeArticle.answer_count + 1))
-    # Staged, not added to the ORM session: the group's rows go in one multi-row INSERT at commit.
-    uow.stage(_TABLE, vars(row))
+        await uow.knowledge.count_answer(p.article.id)
+    uow.appeals.add(vars(row))  # staged: the group's rows go in one multi-row INSERT at commit
     appeal = p.appeal
     if p.disposition is AppealDisposition.DISPATCHED:
         report = IncidentReported(
@@ -259,23 +253,20 @@ def _scrub(text: str, phone: str | None, *, protected: bool) -> str:
     return pattern.sub("[来电号码已隐藏]" if protected else mask_phone(phone), text)
 
 
-async def _resolve_link(uow: UnitOfWork, ref: str) -> Appeal:
+async def _resolve_link(uow: HotlineUnitOfWork, ref: str) -> Appeal:
     """The master appeal of an order number or appeal number; a linked appeal resolves to its master."""
     ref = ref.strip()
-    rows = (await uow.session.execute(
-        select(Appeal).where(or_(Appeal.number == ref, Appeal.order_number == ref))
-        .order_by(Appeal.created_at))).scalars().all()
+    rows = await uow.appeals.by_number_or_order(ref)
     master = next((r for r in rows if r.disposition == AppealDisposition.DISPATCHED.value), None)
     if master is None and rows and rows[0].master_number:
-        master = (await uow.session.execute(
-            select(Appeal).where(Appeal.number == rows[0].master_number))).scalar_one_or_none()
+        master = await uow.appeals.by_number(rows[0].master_number)
     if master is None:
         raise InvalidInput("link_to_order", f"no dispatched order or appeal {ref!r} to link to (未找到可关联的工单)")
     return master
 
 
-async def _answer_article(uow: UnitOfWork, article_id: str) -> KnowledgeArticle:
-    row = await uow.session.get(KnowledgeArticle, article_id)
+async def _answer_article(uow: HotlineUnitOfWork, article_id: str) -> KnowledgeArticle:
+    row = await uow.knowledge.get(article_id)
     if row is None:
         raise InvalidInput("answer_article_id", f"no knowledge article {article_id!r}")
     if not to_article(row).valid_on(today()):

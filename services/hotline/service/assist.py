@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.hotline.adapters import followups as followup_queries
 from services.hotline.adapters.category_words import load_words
 from services.hotline.adapters.grid_client import GridClient
+from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.scope import assess_scope
 from services.hotline.domain.suggest import CategorySuggester, Suggestion
 from services.hotline.service import handlers
 from shared.events.envelope import utcnow
-from shared.uow import UnitOfWork
 
 
 def category_suggester(*, ctx: handlers.HotlineContext) -> CategorySuggester:
@@ -57,12 +56,12 @@ class Due:
     due: bool
 
 
-async def followup_worklist(*, uow: UnitOfWork, ctx: handlers.HotlineContext, limit: int = 100) -> list[Due]:
+async def followup_worklist(*, uow: HotlineUnitOfWork, ctx: handlers.HotlineContext, limit: int = 100) -> list[Due]:
     """回访 worklist: closed orders awaiting a call, oldest first; a retry is due only after the spacing."""
     now = utcnow()
     spacing = ctx.followups.retry_after
     async with uow:
-        pending = await followup_queries.closed_awaiting_followup(uow.session, limit=limit)
+        pending = await uow.followups.closed_awaiting(limit=limit)
     out = []
     for p in pending:
         due_at = p.last_call_at + spacing if p.last_call_at else p.appeal.updated_at

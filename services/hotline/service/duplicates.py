@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.hotline.adapters import appeal_queries
 from services.hotline.adapters.orm import Appeal
+from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.duplicates import (
     AppealSnapshot,
     Candidate,
@@ -20,23 +20,22 @@ from services.hotline.domain.duplicates import (
 from services.hotline.service.common import HotlineContext, InvalidInput
 from shared.events.envelope import utcnow
 from shared.events.v1 import Coordinates
-from shared.uow import UnitOfWork
 
 CANDIDATE_SCAN_LIMIT = 200  # recent appeals looked at per signal and duplicate check
 
 
-async def candidates(uow: UnitOfWork, policy: DuplicatePolicy, *, phone: str | None, category_code: str,
+async def candidates(uow: HotlineUnitOfWork, policy: DuplicatePolicy, *, phone: str | None, category_code: str,
                      point: Coordinates | None, now: datetime, exclude: str | None = None) -> list[dict[str, Any]]:
     """Orders the new appeal may duplicate, as the operator's screen lists them."""
     rows: dict[str, Appeal] = {}
     if phone:
-        for r in await appeal_queries.recent_by_caller(uow.session, phone=phone, since=now - policy.caller_window,
+        for r in await uow.appeals.recent_by_caller(phone=phone, since=now - policy.caller_window,
                                                        limit=CANDIDATE_SCAN_LIMIT):
             rows[r.id] = r
     if point is not None:
         # Cells and a bounding box narrow the read in SQL; the domain measures the real distance.
-        for r in await appeal_queries.recent_nearby(
-                uow.session, category_code=category_code, cells=cells_within(point.lon, point.lat, policy.radius_m),
+        for r in await uow.appeals.recent_nearby(
+                category_code=category_code, cells=cells_within(point.lon, point.lat, policy.radius_m),
                 box=bounding_box(point.lon, point.lat, policy.radius_m), since=now - policy.category_window,
                 limit=CANDIDATE_SCAN_LIMIT):
             rows[r.id] = r
@@ -44,7 +43,7 @@ async def candidates(uow: UnitOfWork, policy: DuplicatePolicy, *, phone: str | N
         return []
     new = AppealSnapshot(order_ref=exclude, phone=phone, category_code=category_code, point=point, at=now)
     found = find_candidates(new, [_snapshot(r) for r in rows.values()], policy)
-    return _listed(found, await appeal_queries.by_numbers(uow.session, [c.order_ref for c in found]))
+    return _listed(found, await uow.appeals.by_numbers([c.order_ref for c in found]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +56,7 @@ class DuplicateQuery:
     exclude: str | None = None
 
 
-async def candidates_for_group(uow: UnitOfWork, policy: DuplicatePolicy, checks: Sequence[DuplicateQuery | None],
+async def candidates_for_group(uow: HotlineUnitOfWork, policy: DuplicatePolicy, checks: Sequence[DuplicateQuery | None],
                                rows: Sequence[Any], *, now: datetime) -> list[list[dict[str, Any]]]:
     """The duplicate check of a group of new appeals (`rows`, not yet written) in a fixed number of reads.
 
@@ -77,13 +76,13 @@ async def candidates_for_group(uow: UnitOfWork, policy: DuplicatePolicy, checks:
             cells.update(around or ())
     on_file: dict[str, Any] = {}
     if phones:
-        for r in await appeal_queries.recent_by_callers(uow.session, phones=phones, since=now - policy.caller_window,
+        for r in await uow.appeals.recent_by_callers(phones=phones, since=now - policy.caller_window,
                                                         limit=CANDIDATE_SCAN_LIMIT * len(phones)):
             on_file[r.id] = r
     if cells or boxes_unbounded:
         categories = sorted({c.category_code for c in wanted if c.point is not None})
-        for r in await appeal_queries.recent_in_cells(
-                uow.session, categories=categories, cells=None if boxes_unbounded else sorted(cells),
+        for r in await uow.appeals.recent_in_cells(
+                categories=categories, cells=None if boxes_unbounded else sorted(cells),
                 since=now - policy.category_window, limit=CANDIDATE_SCAN_LIMIT * len(wanted)):
             on_file[r.id] = r
     recent = sorted(on_file.values(), key=lambda r: r.created_at, reverse=True)
@@ -121,8 +120,8 @@ async def candidates_for_group(uow: UnitOfWork, policy: DuplicatePolicy, checks:
         if row.disposition in ("dispatched", "linked"):
             earlier.append(row)
     refs = sorted({c.order_ref for found in found_by_check for c in found})
-    masters = {r.number: r for r in earlier} | await appeal_queries.by_numbers(
-        uow.session, [ref for ref in refs if ref not in {r.number for r in earlier}])
+    masters = {r.number: r for r in earlier} | await uow.appeals.by_numbers(
+        [ref for ref in refs if ref not in {r.number for r in earlier}])
     return [_listed(found, masters) for found in found_by_check]
 
 
@@ -154,7 +153,7 @@ def _listed(found: list[Candidate], masters: dict[str, Any]) -> list[dict[str, A
     return out
 
 
-async def find_duplicates(*, uow: UnitOfWork, ctx: HotlineContext, phone: str | None, category_code: str,
+async def find_duplicates(*, uow: HotlineUnitOfWork, ctx: HotlineContext, phone: str | None, category_code: str,
                           point: Coordinates | None) -> list[dict[str, Any]]:
     """Existing orders a call about to be recorded may duplicate (the operator's check before create)."""
     if ctx.categories.get(category_code) is None:

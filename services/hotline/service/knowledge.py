@@ -12,24 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.hotline.adapters.orm import KnowledgeArticle, metadata
+from services.hotline.adapters.orm import KnowledgeArticle
+from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.knowledge import Article, Hit, KnowledgeIndex
 from shared.events.envelope import utcnow
-from shared.uow import UnitOfWork
 
 log = logging.getLogger("mcc.hotline.knowledge")
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "adapters" / "knowledge_seed.yaml"
-REVISION_COUNTER = "knowledge_revision"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # article validity dates are the city's calendar days
 
 
@@ -40,27 +38,6 @@ def today() -> date:
 def to_article(row: KnowledgeArticle) -> Article:
     return Article(article_id=row.id, title=row.title, body=row.body, category_code=row.category_code,
                    valid_from=row.valid_from, valid_to=row.valid_to)
-
-
-def _counter() -> Table:
-    return metadata.tables["counter"]
-
-
-async def bump_revision(session: AsyncSession) -> int:
-    """The next knowledge revision, in the caller's transaction (the row lock orders concurrent edits)."""
-    table = _counter()
-    value = (await session.execute(update(table).where(table.c.name == REVISION_COUNTER)
-                                   .values(value=table.c.value + 1).returning(table.c.value))).scalar_one_or_none()
-    if value is None:
-        await session.execute(table.insert().values(name=REVISION_COUNTER, value=1))
-        value = 1
-    return int(value)
-
-
-async def current_revision(session: AsyncSession) -> int:
-    table = _counter()
-    value = (await session.execute(select(table.c.value).where(table.c.name == REVISION_COUNTER))).scalar()
-    return int(value or 0)
 
 
 class KnowledgeBase:
@@ -86,21 +63,21 @@ class KnowledgeBase:
         if revision == self.revision + 1:
             self.revision = revision
 
-    async def refresh(self, new_uow: type[UnitOfWork] | object) -> bool:
+    async def refresh(self, new_uow: Callable[[], HotlineUnitOfWork]) -> bool:
         """Rebuild from the table when its revision moved; True when it did."""
         async with self._refreshing:
-            async with new_uow() as uow:  # type: ignore[operator]
-                revision = await current_revision(uow.session)
+            async with new_uow() as uow:
+                revision = await uow.knowledge.revision()
                 if revision == self.revision:
                     return False
-                rows = (await uow.session.execute(select(KnowledgeArticle))).scalars().all()
+                rows = await uow.knowledge.every()
                 articles = [to_article(r) for r in rows]
             self.index = await asyncio.to_thread(KnowledgeIndex.build, articles)
             self.revision = revision
             log.info("knowledge index built", extra={"articles": len(articles), "revision": revision})
             return True
 
-    def start_polling(self, new_uow: object, every_s: float) -> None:
+    def start_polling(self, new_uow: Callable[[], HotlineUnitOfWork], every_s: float) -> None:
         async def loop() -> None:
             while True:
                 await asyncio.sleep(every_s)
@@ -123,19 +100,19 @@ def seed_articles(path: Path = SEED_FILE) -> list[dict]:
     return list(data.get("articles", ()))
 
 
-async def seed_if_empty(new_uow: object, path: Path = SEED_FILE) -> int:
+async def seed_if_empty(new_uow: Callable[[], HotlineUnitOfWork], path: Path = SEED_FILE) -> int:
     """Load the demo articles into an empty table; how many were added (0 when it had any)."""
-    async with new_uow() as uow:  # type: ignore[operator]
-        if (await uow.session.execute(select(func.count()).select_from(KnowledgeArticle))).scalar_one():
+    async with new_uow() as uow:
+        if await uow.knowledge.count():
             return 0
         now = utcnow()
         items = seed_articles(path)
         for item in items:
-            uow.session.add(KnowledgeArticle(
+            uow.knowledge.add(KnowledgeArticle(
                 id=item["id"], category_code=item.get("category_code"), title=item["title"],
                 body=item["body"].strip(), valid_from=item.get("valid_from"), valid_to=item.get("valid_to"),
                 updated_by="system:seed", created_at=now, updated_at=now))
-        await bump_revision(uow.session)
+        await uow.knowledge.bump_revision()
         try:
             await uow.commit()
         except IntegrityError:  # another process seeded at the same moment (the ids are fixed)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
-
 from services.hotline.adapters.orm import Appeal
+from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.privacy import mask_phone, normalise_phone
 from services.hotline.service.common import InvalidInput, NotFound
 from shared.events.v1 import AppealDisposition
-from shared.uow import UnitOfWork
 
 
 def appeal_answer(row: Appeal, *, with_phone: bool = False) -> dict[str, Any]:
@@ -36,43 +34,36 @@ def appeal_answer(row: Appeal, *, with_phone: bool = False) -> dict[str, Any]:
     return data
 
 
-async def get_appeal(*, uow: UnitOfWork, appeal_ref: str) -> Appeal:
+async def get_appeal(*, uow: HotlineUnitOfWork, appeal_ref: str) -> Appeal:
     """An appeal by id or 受理编号."""
     async with uow:
-        row = (await uow.session.execute(
-            select(Appeal).where((Appeal.id == appeal_ref) | (Appeal.number == appeal_ref)))).scalar_one_or_none()
+        row = await uow.appeals.get(appeal_ref)
     if row is None:
         raise NotFound(f"诉求 {appeal_ref} 不存在")
     return row
 
 
-async def order_appeals(*, uow: UnitOfWork, order_ref: str) -> dict[str, Any]:
+async def order_appeals(*, uow: HotlineUnitOfWork, order_ref: str) -> dict[str, Any]:
     """The master appeal of an order and every appeal linked to it (重复件 counts)."""
     async with uow:
-        rows = (await uow.session.execute(
-            select(Appeal).where(or_(Appeal.order_number == order_ref, Appeal.number == order_ref,
-                                     Appeal.master_number == order_ref))
-            .order_by(Appeal.created_at))).scalars().all()
+        rows = await uow.appeals.on_order(order_ref)
         master = next((r for r in rows if r.disposition == AppealDisposition.DISPATCHED.value), None)
         if master is None:
             raise NotFound(f"热线工单 {order_ref} 不存在")
-        linked = (await uow.session.execute(select(Appeal).where(Appeal.master_number == master.number)
-                                            .order_by(Appeal.created_at))).scalars().all()
+        linked = await uow.appeals.linked_to(master.number)
     return {"order_number": master.order_number, "master": appeal_answer(master), "linked_count": len(linked),
             "linked": [appeal_answer(r) for r in linked]}
 
 
-async def caller_history(*, uow: UnitOfWork, phone: str, limit: int = 50) -> dict[str, Any]:
+async def caller_history(*, uow: HotlineUnitOfWork, phone: str, limit: int = 50) -> dict[str, Any]:
     """A caller's earlier appeals, newest first, with where each stands (the operator's screen)."""
     try:
         normal = normalise_phone(phone)
     except ValueError as exc:
         raise InvalidInput("phone", str(exc)) from exc
     async with uow:
-        total = (await uow.session.execute(
-            select(func.count()).select_from(Appeal).where(Appeal.caller_phone == normal))).scalar_one()
-        rows = (await uow.session.execute(select(Appeal).where(Appeal.caller_phone == normal)
-                                          .order_by(Appeal.created_at.desc()).limit(limit))).scalars().all()
+        total = await uow.appeals.count_by_caller(normal)
+        rows = await uow.appeals.by_caller(normal, limit=limit)
     return {"caller_phone": normal, "caller_phone_masked": mask_phone(normal), "total": total,
             "appeals": [appeal_answer(r) for r in rows]}
 

@@ -57,10 +57,11 @@ async def _grid(db):
 
 async def _hotline(db):
     from services.hotline.adapters.orm import Appeal, metadata
+    from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
     from services.hotline.config import HotlineSettings
     from services.hotline.service.handlers import handle_order_changed
 
-    rt = make_runtime("hotline", HotlineSettings, metadata, db=db, **UNUSED)
+    rt = make_runtime("hotline", HotlineSettings, metadata, db=db, unit_of_work=HotlineUnitOfWork, **UNUSED)
     await upgrade("hotline", db.url, schema=db.schema)
     now, incident_id = utcnow(), str(uuid.uuid4())
     async with rt.uow() as uow:
