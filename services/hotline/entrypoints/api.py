@@ -159,7 +159,7 @@ async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDe
     if idempotency_key is not None and not idempotency.valid_key(idempotency_key):
         return _field_error("Idempotency-Key", "1-200 printable ASCII characters, no spaces", where="header")
     scope = body.scope
-    command = handlers.NewAppeal(
+    command = handlers.CreateAppeal(
         caller_phone=body.caller_phone, caller_name=body.caller_name, appeal_type=body.appeal_type,
         category_code=body.category_code, description=body.description, address=body.address,
         coordinates=body.coordinates, urgency=body.urgency, confidential=body.confidential,
@@ -168,7 +168,7 @@ async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDe
         scope=handlers.ScopeChoice(**scope.model_dump()) if scope is not None else None)
     try:
         created = await handlers.create_appeal(
-            new_uow=runtime.uow, ctx=get_context(request), request=command, operator=principal.subject,
+            new_uow=runtime.uow, ctx=get_context(request), command=command, operator=principal.subject,
             operator_unit=principal.unit_code, operator_name=principal.name, idempotency_key=idempotency_key,
             fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
     except handlers.InvalidInput as exc:
@@ -204,10 +204,10 @@ async def read_appeal(appeal_ref: str, uow: UowDep, _: Operator) -> Any:
 async def record_followup(appeal_ref: str, body: FollowUpIn, request: Request, uow: UowDep,
                           principal: Operator) -> Any:
     try:
-        return await handlers.record_followup(
-            uow=uow, ctx=get_context(request), appeal_ref=appeal_ref, operator=principal.subject,
-            operator_name=principal.name, operator_kind=principal.kind, reached=body.reached, resolved=body.resolved, satisfaction=body.satisfaction,
-            unit_at_fault=body.unit_at_fault, comment=body.comment)
+        return await handlers.record_followup(uow=uow, ctx=get_context(request), command=handlers.RecordFollowUp(
+            appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
+            operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
+            satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))
     except handlers.InvalidInput as exc:
         return _field_error(exc.field, str(exc))
     except handlers.NotFound as exc:
@@ -244,8 +244,8 @@ async def search_knowledge(request: Request, _: Operator, q: Annotated[str, Quer
     return {"hits": handlers.search_articles(ctx=get_context(request), query=q, category=category, limit=limit)}
 
 
-def _article_input(body: ArticleIn) -> handlers.ArticleInput:
-    return handlers.ArticleInput(category_code=body.category_code, title=body.title, body=body.body,
+def _article_input(body: ArticleIn) -> handlers.WriteArticle:
+    return handlers.WriteArticle(category_code=body.category_code, title=body.title, body=body.body,
                                  valid_from=body.valid_from, valid_to=body.valid_to)
 
 

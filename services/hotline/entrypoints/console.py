@@ -186,7 +186,7 @@ async def submit_call(request: Request, runtime: RuntimeDep, principal: Operator
         errors += [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
     if errors or body is None:
         return render(request, "_submitted.html", errors=errors, status_code=422)
-    command = handlers.NewAppeal(
+    command = handlers.CreateAppeal(
         caller_phone=body.caller_phone, caller_name=None, appeal_type=body.appeal_type,
         category_code=body.category_code, description=body.description, address=body.address,
         coordinates=body.coordinates, urgency=body.urgency, confidential=body.confidential,
@@ -195,7 +195,7 @@ async def submit_call(request: Request, runtime: RuntimeDep, principal: Operator
         scope=handlers.ScopeChoice(**body.scope.model_dump()) if body.scope is not None else None)
     try:
         created = await handlers.create_appeal(
-            new_uow=runtime.uow, ctx=_ctx(request), request=command, operator=principal.subject,
+            new_uow=runtime.uow, ctx=_ctx(request), command=command, operator=principal.subject,
             operator_unit=principal.unit_code, idempotency_key=f"console-{form_id}"[:200],
             fingerprint=None)
     except handlers.InvalidInput as exc:
@@ -230,11 +230,10 @@ async def record_followup(request: Request, appeal_ref: str, runtime: RuntimeDep
                           resolved=(resolved == "yes") if reached else None,
                           unit_at_fault=(unit_at_fault == "yes") if reached and outcome == "dissatisfied" else None,
                           comment=comment.strip() or None)
-        result = await handlers.record_followup(
-            uow=runtime.uow(), ctx=_ctx(request), appeal_ref=appeal_ref, operator=principal.subject,
-            operator_name=principal.name, operator_kind=principal.kind, reached=body.reached,
-            resolved=body.resolved, satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault,
-            comment=body.comment)
+        result = await handlers.record_followup(uow=runtime.uow(), ctx=_ctx(request), command=handlers.RecordFollowUp(
+            appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
+            operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
+            satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))
     except ValidationError as exc:
         return render(request, "_followup_done.html", error="; ".join(e["msg"] for e in exc.errors()),
                       status_code=422)

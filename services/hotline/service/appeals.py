@@ -30,10 +30,10 @@ from services.hotline.domain.scope import OperatorChoice, ScopeKind, assess_scop
 from services.hotline.service.common import (
     DISPOSITION,
     STATUS_BY_DISPOSITION,
+    CreateAppeal,
     Created,
     HotlineContext,
     InvalidInput,
-    NewAppeal,
     ScopeChoice,
     field_of,
 )
@@ -58,7 +58,7 @@ _DIGIT = re.compile(r"\d")
 
 @dataclass(frozen=True)
 class _Create:
-    request: NewAppeal
+    command: CreateAppeal
     operator: str
     operator_unit: str
     operator_name: str | None = None
@@ -95,15 +95,15 @@ def appeal_group_commit(new_uow: Callable[[], HotlineUnitOfWork], ctx: HotlineCo
                        max_group=max_group)
 
 
-async def create_appeal(*, new_uow: Callable[[], HotlineUnitOfWork], ctx: HotlineContext, request: NewAppeal,
+async def create_appeal(*, new_uow: Callable[[], HotlineUnitOfWork], ctx: HotlineContext, command: CreateAppeal,
                         operator: str, operator_unit: str, idempotency_key: str | None = None,
                         fingerprint: str | None = None, operator_name: str | None = None) -> Created:
     """Record an appeal and what happens next, once per Idempotency-Key, with its events in one transaction."""
     if ctx.appeal_writer is None:
         ctx.appeal_writer = appeal_group_commit(new_uow, ctx)
     stored = await ctx.appeal_writer.submit(
-        _Create(request, operator, operator_unit, operator_name), scope=f"appeals:{operator}", key=idempotency_key,
-        fingerprint=fingerprint or idempotency.fingerprint(repr(request)))
+        _Create(command, operator, operator_unit, operator_name), scope=f"appeals:{operator}", key=idempotency_key,
+        fingerprint=fingerprint or idempotency.fingerprint(repr(command)))
     created = Created(stored.status_code, stored.body, stored.replayed)
     if not created.replayed:
         metrics.HOTLINE_DISPOSITIONS.labels(created.body["disposition"]).inc()
@@ -139,7 +139,7 @@ async def _stage_appeals(uow: HotlineUnitOfWork, ctx: HotlineContext, creates: S
 
 
 async def _prepare(uow: HotlineUnitOfWork, ctx: HotlineContext, create: _Create) -> _Prepared:
-    req = create.request
+    req = create.command
     try:
         appeal = appeal_domain.Appeal.create(
             caller_phone=req.caller_phone, caller_name=req.caller_name, appeal_type=req.appeal_type,
@@ -188,7 +188,7 @@ def _row(p: _Prepared, number: str, now: datetime) -> SimpleNamespace:
         emergency_line=scope.emergency_line.value if scope.emergency_line else None,
         scope_reason=scope.reason, scope_channel=scope.channel, scope_rule=scope.rule,
         scope_decided_by=scope.decided_by.value,
-        answer_article_id=p.article.id if p.article is not None else None, answer_note=p.create.request.answer_note,
+        answer_article_id=p.article.id if p.article is not None else None, answer_note=p.create.command.answer_note,
         created_at=now, updated_at=now, linked_count=0, order_version=0,
     )
     master = p.master

@@ -69,8 +69,8 @@ class ScopeChoice:
 
 
 @dataclass(frozen=True, kw_only=True)
-class NewAppeal:
-    """An operator's create request, as parsed by the API."""
+class CreateAppeal:
+    """Record the call an operator took (the command `appeals.create_appeal` carries out)."""
 
     caller_phone: str | None
     caller_name: str | None
@@ -86,6 +86,21 @@ class NewAppeal:
     link_to_order: str | None = None
     answer_article_id: str | None = None
     answer_note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFollowUp:
+    """Record the follow-up call (回访) made on an appeal's closed order."""
+
+    appeal_ref: str
+    reached: bool
+    resolved: bool | None = None
+    satisfaction: str | None = None
+    unit_at_fault: bool | None = None
+    comment: str | None = None
+    operator: str
+    operator_name: str | None = None
+    operator_kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ from services.hotline.service.appeals import appeal_group_commit, create_appeal 
 from services.hotline.service.common import (  # noqa: F401 - re-exported for the entrypoints
     STATUS_BY_DISPOSITION,
     Conflict,
+    CreateAppeal,
     Created,
     HotlineContext,
     InvalidInput,
-    NewAppeal,
     NotFound,
+    RecordFollowUp,
     ScopeChoice,
 )
 from services.hotline.service.duplicates import CANDIDATE_SCAN_LIMIT, find_duplicates  # noqa: F401
@@ -97,11 +98,12 @@ async def _link_merged(uow: HotlineUnitOfWork, *, appeal_id: str, number: str, m
 # --- follow-up (回访) ----------------------------------------------------------------------------------------
 
 
-async def record_followup(*, uow: HotlineUnitOfWork, ctx: HotlineContext, appeal_ref: str, operator: str,
-                          reached: bool, resolved: bool | None, satisfaction: str | None,
-                          unit_at_fault: bool | None, comment: str | None, operator_name: str | None = None,
-                          operator_kind: str | None = None) -> dict[str, Any]:
+async def record_followup(*, uow: HotlineUnitOfWork, ctx: HotlineContext, command: RecordFollowUp) -> dict[str, Any]:
     """Record a follow-up call on a closed order and tell dispatch (archive or reopen)."""
+    appeal_ref, reached, resolved, satisfaction = (command.appeal_ref, command.reached, command.resolved,
+                                                   command.satisfaction)
+    unit_at_fault, comment, operator = command.unit_at_fault, command.comment, command.operator
+    operator_name, operator_kind = command.operator_name, command.operator_kind
     try:
         followup = FollowUp(reached=reached, resolved=resolved, satisfaction=satisfaction,
                             unit_at_fault=unit_at_fault, comment=comment)
@@ -157,7 +159,7 @@ async def record_followup(*, uow: HotlineUnitOfWork, ctx: HotlineContext, appeal
 
 
 @dataclass(frozen=True, kw_only=True)
-class ArticleInput:
+class WriteArticle:
     category_code: str | None
     title: str
     body: str
@@ -165,7 +167,7 @@ class ArticleInput:
     valid_to: date | None = None
 
 
-def _check_article(ctx: HotlineContext, data: ArticleInput) -> None:
+def _check_article(ctx: HotlineContext, data: WriteArticle) -> None:
     if data.category_code is not None and ctx.categories.get(data.category_code) is None:
         raise InvalidInput("category_code", f"unknown category code {data.category_code!r}")
     if data.valid_from and data.valid_to and data.valid_to < data.valid_from:
@@ -176,7 +178,7 @@ def _check_article(ctx: HotlineContext, data: ArticleInput) -> None:
         raise InvalidInput("body", "the text is empty")
 
 
-async def create_article(*, uow: HotlineUnitOfWork, ctx: HotlineContext, data: ArticleInput, editor: str) -> KnowledgeArticle:
+async def create_article(*, uow: HotlineUnitOfWork, ctx: HotlineContext, data: WriteArticle, editor: str) -> KnowledgeArticle:
     """Add a knowledge-base article; the search index has it as soon as this returns."""
     _check_article(ctx, data)
     now = utcnow()
@@ -191,7 +193,7 @@ async def create_article(*, uow: HotlineUnitOfWork, ctx: HotlineContext, data: A
     return row
 
 
-async def update_article(*, uow: HotlineUnitOfWork, ctx: HotlineContext, article_id: str, data: ArticleInput,
+async def update_article(*, uow: HotlineUnitOfWork, ctx: HotlineContext, article_id: str, data: WriteArticle,
                          editor: str) -> KnowledgeArticle:
     """Replace an article's fields; the index is updated with it."""
     _check_article(ctx, data)
