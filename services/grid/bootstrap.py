@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI
 
 from services.grid.adapters.orm import metadata
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.adapters.webhooks import HttpSender
 from services.grid.config import GridSettings
 from services.grid.domain.lookup import GridIndex
@@ -32,6 +33,7 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
     """The grid app; tests pass their own settings or runtime by argument."""
     settings = settings or GridSettings()
     runtime = runtime or Runtime.build("grid", settings, metadata)
+    runtime.unit_of_work = GridUnitOfWork  # also on a runtime a test or benchmark built
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:

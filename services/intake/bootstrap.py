@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 
 from services.intake.adapters.grid_client import GridClient
 from services.intake.adapters.orm import metadata
+from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.config import IntakeSettings
 from services.intake.domain.normalise import DetectionPolicy
 from services.intake.domain.open311 import Open311Error
@@ -40,6 +41,7 @@ def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = N
     """The intake app; tests pass their own settings, runtime, locator, registry source or category table."""
     settings = settings or (runtime.settings if runtime is not None else IntakeSettings())  # type: ignore[assignment]
     runtime = runtime or Runtime.build("intake", settings, metadata)
+    runtime.unit_of_work = IntakeUnitOfWork  # also on a runtime a test built
     # Locating is in-process, from intake's stored copy of grid's registry (kept at grid's version by a poller).
     projection = registry.RegistryProjection()
     client = GridClient(settings.grid_url) if locator is None and registry_source is None else None

@@ -1,4 +1,7 @@
-"""The SQL of grid events, photos, patrols and webhooks."""
+"""The SQL of grid events, photos, patrols and webhooks.
+
+`GridEventRepository` is the grid-event aggregate on a unit of work (`uow.grid_events`): what reporting and the
+order projection read and write. The functions below it serve the other use cases on a session."""
 
 from __future__ import annotations
 
@@ -9,11 +12,50 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.grid.adapters import repository as counters
 from services.grid.adapters.orm import Grid, GridEvent, Patrol, Photo, TownArea, Webhook, metadata
 from shared.db import scope_where
 from shared.scope import Scope
 
 KEYS = metadata.tables["api_key"]
+
+CHANGE_COUNTER = "grid_event_change"  # the monotonic change sequence behind `?since=`
+
+
+class GridEventRepository:
+    """Grid events (and the photos they cite) in one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, event_id: str) -> GridEvent | None:
+        return await self.session.get(GridEvent, event_id)
+
+    async def by_ids(self, ids: Iterable[str]) -> dict[str, GridEvent]:
+        """The events with these ids (those that exist), by id."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        return {e.id: e for e in (await self.session.execute(select(GridEvent).where(GridEvent.id.in_(wanted))))
+                .scalars()}
+
+    async def by_client_ids(self, key_ids: Iterable[str], client_ids: Iterable[str]) -> list[GridEvent]:
+        """Events that these keys created under these app-made ids."""
+        return await by_client_ids(self.session, key_ids, client_ids)
+
+    async def known_photos(self, ids: Iterable[str]) -> set[str]:
+        return await known_photos(self.session, ids)
+
+    async def photo_types(self, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        return await photo_types(self.session, ids)
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        """New events in one multi-row INSERT."""
+        await add_events(self.session, rows)
+
+    async def next_change(self, *, count: int = 1) -> int:
+        """Take `count` numbers of the change sequence; answers the last (they end at it, ascending)."""
+        return await counters.bump(self.session, CHANGE_COUNTER, by=count)
 
 
 def _in_scope(q: Any, scope: Scope, table: Any) -> Any:

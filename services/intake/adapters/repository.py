@@ -1,16 +1,97 @@
-"""Intake's reads by many keys at once, for consumers that handle a fetched batch in one transaction."""
+"""Intake's SQL: incidents, Open311 requests and the order-status projection, one repository per aggregate,
+opened on each unit of work (`uow.incidents`, `uow.open311_requests`, `uow.order_statuses`). Batch reads take
+many keys at once, for consumers that handle a fetched batch in one transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.adapters.orm import Incident, OrderStatus
+from services.intake.adapters.orm import Incident, Open311Request, OrderStatus, metadata
+from services.intake.domain import open311
+from shared.counters import next_number
+from shared.db import scope_where
+from shared.scope import Scope
 
 _STATUS = OrderStatus.__table__  # type: ignore[attr-defined]
+_COUNTERS = metadata.tables["counter"]
+
+
+class IncidentRepository:
+    """Incidents as intake recorded them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, incident_id: str, *, for_update: bool = False) -> Incident | None:
+        return await self.session.get(Incident, incident_id, with_for_update=for_update)
+
+    def add(self, row: Incident) -> None:
+        self.session.add(row)
+
+    async def known(self, incident_ids: Collection[str]) -> set[str]:
+        """Which of these incident ids intake has recorded already."""
+        return await known_incidents(self.session, incident_ids)
+
+    async def with_status(self, status: str, *, scope: Scope, limit: int) -> list[Incident]:
+        """Incidents in this status within the scope, oldest first."""
+        query = select(Incident).where(Incident.status == status)
+        visible = scope_where(scope, county=Incident.county_code, town=Incident.town_code)
+        if visible is not None:
+            query = query.where(visible)
+        return list((await self.session.execute(query.order_by(Incident.accepted_at).limit(limit))).scalars())
+
+
+class Open311RequestRepository:
+    """Service requests taken through Open311, read back with their order's latest status."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_id(self, day: str) -> str:
+        """The next service_request_id of the day (311-YYYYMMDD-NNNNNN, unique across processes)."""
+        return await next_number(self.session, _COUNTERS, prefix="311", day=day, separator="-")
+
+    def add(self, row: Open311Request) -> None:
+        self.session.add(row)
+
+    async def get(self, service_request_id: str) -> Open311Request | None:
+        return await self.session.get(Open311Request, service_request_id)
+
+    async def search(self, query: open311.RequestQuery) -> list[tuple[Open311Request, OrderStatus | None]]:
+        """Requests as GET requests filters them (the ids given, or time, codes and open/closed), newest first."""
+        statement = select(Open311Request, OrderStatus).outerjoin(
+            OrderStatus, OrderStatus.incident_id == Open311Request.incident_id)
+        if query.service_request_ids:
+            statement = statement.where(Open311Request.service_request_id.in_(query.service_request_ids))
+        else:
+            statement = statement.where(Open311Request.requested_at >= query.start,
+                                        Open311Request.requested_at <= query.end)
+            if query.service_codes:
+                statement = statement.where(Open311Request.service_code.in_(query.service_codes))
+            closed = OrderStatus.state.in_(sorted(open311.CLOSED_STATES))
+            if query.status == "closed":
+                statement = statement.where(closed)
+            elif query.status == "open":
+                statement = statement.where(or_(OrderStatus.state.is_(None), ~closed))
+        statement = statement.order_by(Open311Request.requested_at.desc()).limit(query.limit)
+        return [(request, status) for request, status in (await self.session.execute(statement)).all()]
+
+
+class OrderStatusRepository:
+    """The latest work-order transition per incident, as plain values."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of(self, incident_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+        return await order_statuses(self.session, incident_ids)
+
+    async def write(self, *, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        await write_order_statuses(self.session, new=new, changed=changed)
 
 
 async def known_incidents(session: AsyncSession, incident_ids: Collection[str]) -> set[str]:

@@ -10,12 +10,12 @@ from datetime import timedelta
 from sqlalchemy import event, select
 
 from services.intake.adapters.orm import OrderStatus
+from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.service import handlers
 from shared.events.catalog import INCIDENT_REPORTED, ORDER_EVENTS
 from shared.events.envelope import utcnow
 from shared.events.v1 import AppealType, Channel, Coordinates, Detection, Location, OrderChanged
 from shared.outbox import build_event
-from shared.uow import UnitOfWork
 from tests.integration.intake.conftest import GRID, FakeGrid
 from tests.integration.intake.test_one_door import reported
 from tests.support.apps import jetstream, stream_messages
@@ -23,7 +23,7 @@ from tests.support.dispatch import CITY_CENTRE
 from tests.support.polling import eventually
 
 
-class CountingUow(UnitOfWork):
+class CountingUow(IntakeUnitOfWork):
     """The runtime's unit of work, counting the transactions its sessions commit (not the relay's)."""
 
     def __init__(self, runtime) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from services.grid.adapters import event_repository
+from services.grid.adapters.event_repository import (
+    CHANGE_COUNTER as CHANGE_COUNTER,  # the registry, webhooks read it
+)
 from services.grid.adapters.orm import metadata
 from shared.errors import Forbidden
 from shared.scope import Scope
 from shared.uow import UnitOfWork
 
 CONSUMER_ORDERS = "grid-orders"
-
-
-CHANGE_COUNTER = "grid_event_change"  # the monotonic change sequence behind `?since=`
 
 
 REGISTRY_COUNTER = "grid_registry_version"  # bumped by every import: other processes rebuild their index

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.grid.adapters import event_repository as events_repo
-from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import GridEvent
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.domain.scope import within
 from services.grid.domain.states import EventState, TransitionRefused, transition
-from services.grid.service.handlers.common import CHANGE_COUNTER, field_error, require_area
+from services.grid.service.handlers.common import field_error, require_area
 from services.grid.service.handlers.reporting import _missing_photos, _report_up
 from services.grid.service.handlers.views import _row, event_view
 from shared import apikeys, metrics
@@ -20,21 +20,21 @@ from shared.scope import Scope, key_scope
 from shared.uow import UnitOfWork
 
 
-async def _scoped_event(uow: UnitOfWork, key: apikeys.ApiKey | None, event_id: str) -> GridEvent:
-    event = await uow.session.get(GridEvent, event_id)
+async def _scoped_event(uow: GridUnitOfWork, key: apikeys.ApiKey | None, event_id: str) -> GridEvent:
+    event = await uow.grid_events.get(event_id)
     if event is None or (key is not None and not within(key.scope_unit, town_code=event.town_code,
                                                         county_code=event.county_code)):
         raise NotFound(f"网格事件 {event_id} 不存在")
     return event
 
 
-async def get_event(*, uow: UnitOfWork, key: apikeys.ApiKey | None, event_id: str) -> dict[str, Any]:
+async def get_event(*, uow: GridUnitOfWork, key: apikeys.ApiKey | None, event_id: str) -> dict[str, Any]:
     """One event, if the key's scope covers it (404 otherwise: a key does not learn what lies outside it)."""
     async with uow:
         return event_view(await _scoped_event(uow, key, event_id))
 
 
-async def resolve_event(*, uow: UnitOfWork, key: apikeys.ApiKey, event_id: str, after_photo_ids: Sequence[str],
+async def resolve_event(*, uow: GridUnitOfWork, key: apikeys.ApiKey, event_id: str, after_photo_ids: Sequence[str],
                         note: str | None) -> dict[str, Any]:
     """A pending event fixed on the spot (就地解决): closed with after photos, never sent to intake."""
     async with uow:
@@ -54,14 +54,14 @@ async def resolve_event(*, uow: UnitOfWork, key: apikeys.ApiKey, event_id: str, 
         event.after_photo_ids = list(after_photo_ids)
         event.resolution_note = note
         event.resolved_at = event.updated_at = now
-        event.change_seq = await repo.bump(uow.session, CHANGE_COUNTER)
+        event.change_seq = await uow.grid_events.next_change()
         view = event_view(event)
         await uow.commit()
     metrics.GRID_EVENTS.labels("resolved_on_spot").inc()
     return view
 
 
-async def escalate_event(*, uow: UnitOfWork, key: apikeys.ApiKey, event_id: str) -> dict[str, Any]:
+async def escalate_event(*, uow: GridUnitOfWork, key: apikeys.ApiKey, event_id: str) -> dict[str, Any]:
     """A pending event the grid cannot fix goes up (提级): reported to intake, marked escalated."""
     async with uow:
         event = await _scoped_event(uow, key, event_id)
@@ -75,7 +75,7 @@ async def escalate_event(*, uow: UnitOfWork, key: apikeys.ApiKey, event_id: str)
         event.escalated = True
         event.reported_at = event.updated_at = now
         await _report_up(uow, _row(event))
-        event.change_seq = await repo.bump(uow.session, CHANGE_COUNTER)
+        event.change_seq = await uow.grid_events.next_change()
         view = event_view(event)
         await uow.commit()
     metrics.GRID_EVENTS.labels("escalated").inc()

@@ -5,24 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
-from services.grid.adapters import repository as repo
-from services.grid.adapters.orm import GridEvent
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.domain.states import EventState, follow_order
-from services.grid.service.handlers.common import CHANGE_COUNTER, CONSUMER_ORDERS
+from services.grid.service.handlers.common import CONSUMER_ORDERS
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import Channel, OrderChanged
 from shared.projection import Applied, supersedes
-from shared.uow import UnitOfWork
 
 
-async def handle_order_changed(event: CloudEvent[Any], *, uow: UnitOfWork) -> None:
+async def handle_order_changed(event: CloudEvent[Any], *, uow: GridUnitOfWork) -> None:
     """Keep a reported event's status in step with its work order, for the grid app to read."""
     await handle_orders_changed([event], uow=uow)
 
 
-async def handle_orders_changed(events: Sequence[CloudEvent[Any]], *, uow: UnitOfWork) -> None:
+async def handle_orders_changed(events: Sequence[CloudEvent[Any]], *, uow: GridUnitOfWork) -> None:
     """Apply a batch of order events to the grid events they concern, in one transaction (each once,
     whatever NATS redelivers; an older transition never rolls a status back).
 
@@ -34,9 +30,7 @@ async def handle_orders_changed(events: Sequence[CloudEvent[Any]], *, uow: UnitO
     async with uow:
         first = await uow.first_deliveries(consumer=CONSUMER_ORDERS, event_ids=[e.id for e in mine])
         fresh = [e for e in mine if e.id in first]
-        wanted = sorted({e.data.source_ref for e in fresh})
-        rows = {r.id: r for r in (await uow.session.execute(
-            select(GridEvent).where(GridEvent.id.in_(wanted)))).scalars()} if wanted else {}
+        rows = await uow.grid_events.by_ids(e.data.source_ref for e in fresh)
         for event in fresh:
             if event.id not in first:
                 continue  # the same event twice in one batch applies once
@@ -53,5 +47,5 @@ async def handle_orders_changed(events: Sequence[CloudEvent[Any]], *, uow: UnitO
             grid_event.order_state = change.to_state.value
             grid_event.state = follow_order(EventState(grid_event.state), change.to_state).value
             grid_event.updated_at = utcnow()
-            grid_event.change_seq = await repo.bump(uow.session, CHANGE_COUNTER)
+            grid_event.change_seq = await uow.grid_events.next_change()
         await uow.commit()

@@ -7,12 +7,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from services.grid.adapters import event_repository as events_repo
-from services.grid.adapters import repository as repo
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.domain.lookup import Located
 from services.grid.domain.scope import within
 from services.grid.domain.states import INITIAL, EventState, Handling
-from services.grid.service.handlers.common import CHANGE_COUNTER, IDEMPOTENCY, Index, field_error
+from services.grid.service.handlers.common import IDEMPOTENCY, Index, field_error
 from services.grid.service.handlers.views import Outcomes, _row, _view
 from shared import apikeys, metrics
 from shared.categories import CategoryTable
@@ -22,7 +21,6 @@ from shared.events.envelope import utcnow
 from shared.events.v1 import Attachment, Channel, Coordinates, IncidentReported, Location, Reporter
 from shared.groupcommit import GroupCommit
 from shared.idempotency import Stored, fingerprint, run_once
-from shared.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -61,16 +59,16 @@ def _scope_check(key: apikeys.ApiKey, found: Located) -> None:
         raise Forbidden(f"地点（{found.town_code or '未知镇街'}）不在此密钥的范围 {key.scope_unit} 内")
 
 
-async def _missing_photos(uow: UnitOfWork, ids: Iterable[str]) -> set[str]:
+async def _missing_photos(uow: GridUnitOfWork, ids: Iterable[str]) -> set[str]:
     wanted = set(ids)
-    return wanted - await events_repo.known_photos(uow.session, wanted)
+    return wanted - await uow.grid_events.known_photos(wanted)
 
 
-async def _report_up(uow: UnitOfWork, row: dict[str, Any]) -> None:
+async def _report_up(uow: GridUnitOfWork, row: dict[str, Any]) -> None:
     # The photos travel with the incident to its work order (the bytes are in the shared attachment store).
     photos = [(pid, "photo") for pid in row.get("photo_ids") or ()] + [
         (pid, "after_photo") for pid in row.get("after_photo_ids") or ()]
-    types = await events_repo.photo_types(uow.session, [pid for pid, _ in photos])
+    types = await uow.grid_events.photo_types([pid for pid, _ in photos])
     attachments = tuple(Attachment(id=pid, content_type=types[pid][0], size=types[pid][1], kind=kind)
                         for pid, kind in photos if pid in types)
     report = IncidentReported(
@@ -95,7 +93,7 @@ class _Entry:
     key: apikeys.ApiKey
 
 
-async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: Outcomes) -> dict[int, tuple[int, Any]]:
+async def _create_events(uow: GridUnitOfWork, entries: Sequence[_Entry], outcomes: Outcomes) -> dict[int, tuple[int, Any]]:
     """Create checked events in one go: (status, event view | error detail) per entry index.
 
     A batch costs a fixed number of statements plus one outbox row per reported event: existing item ids and
@@ -106,10 +104,10 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
     client_ids = {e.item.client_id for e in entries if e.item.client_id is not None}
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     if client_ids:
-        rows = await events_repo.by_client_ids(uow.session, {e.key.id for e in entries}, client_ids)
+        rows = await uow.grid_events.by_client_ids({e.key.id for e in entries}, client_ids)
         existing = {(str(e.key_id), e.client_id): _view(_row(e)) for e in rows if e.client_id}
     wanted = {p for e in entries for p in (*e.item.photo_ids, *e.item.after_photo_ids)}
-    known = await events_repo.known_photos(uow.session, wanted)
+    known = await uow.grid_events.known_photos(wanted)
     now = utcnow()
     new_rows: list[tuple[int, dict[str, Any]]] = []
     for e in entries:
@@ -144,10 +142,10 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
             existing[own] = row  # a second item with the same id in this batch is this event
     if not new_rows:
         return results
-    last = await repo.bump(uow.session, CHANGE_COUNTER, by=len(new_rows))
+    last = await uow.grid_events.next_change(count=len(new_rows))
     for seq, (_, row) in enumerate(new_rows, start=last - len(new_rows) + 1):
         row["change_seq"] = seq
-    await events_repo.add_events(uow.session, [row for _, row in new_rows])
+    await uow.grid_events.add([row for _, row in new_rows])
     for index, row in new_rows:
         if row["state"] == EventState.REPORTED:
             await _report_up(uow, row)
@@ -161,7 +159,7 @@ async def _create_events(uow: UnitOfWork, entries: Sequence[_Entry], outcomes: O
     return results
 
 
-async def report_event(*, new_uow: Callable[[], UnitOfWork], index: Index, categories: CategoryTable,
+async def report_event(*, new_uow: Callable[[], GridUnitOfWork], index: Index, categories: CategoryTable,
                        key: apikeys.ApiKey, idempotency_key: str, item: ReportGridEvent,
                        group: GroupCommit[_Entry] | None = None) -> Stored:
     """Record a grid worker's event: resolved on the spot, reported up (上报 → intake), or held pending."""
@@ -179,26 +177,26 @@ async def report_event(*, new_uow: Callable[[], UnitOfWork], index: Index, categ
     return stored
 
 
-async def _stage_events(uow: UnitOfWork, entries: Sequence[_Entry]) -> list[tuple[int, Any] | Exception]:
+async def _stage_events(uow: GridUnitOfWork, entries: Sequence[_Entry]) -> list[tuple[int, Any] | Exception]:
     created = await _create_events(uow, [_Entry(n, e.item, e.found, e.prefix, e.key) for n, e in enumerate(entries)],
                                    Outcomes())
     return [Invalid.of(created[n][1], status=created[n][0]) if created[n][0] >= 400 else created[n]
             for n in range(len(entries))]
 
 
-async def _stage_event(uow: UnitOfWork, entry: _Entry) -> tuple[int, Any]:
+async def _stage_event(uow: GridUnitOfWork, entry: _Entry) -> tuple[int, Any]:
     answer = (await _stage_events(uow, [entry]))[0]
     if isinstance(answer, Exception):
         raise answer  # rolls the transaction back: nothing is stored for the key
     return answer
 
 
-def event_group_commit(new_uow: Callable[[], UnitOfWork], *, max_group: int = 200) -> GroupCommit[_Entry]:
+def event_group_commit(new_uow: Callable[[], GridUnitOfWork], *, max_group: int = 200) -> GroupCommit[_Entry]:
     """Single-event creates that arrive together share one transaction (see shared/groupcommit.py)."""
     return GroupCommit(new_uow, IDEMPOTENCY, stage_one=_stage_event, stage_many=_stage_events, max_group=max_group)
 
 
-async def report_batch(*, new_uow: Callable[[], UnitOfWork], index: Index, categories: CategoryTable,
+async def report_batch(*, new_uow: Callable[[], GridUnitOfWork], index: Index, categories: CategoryTable,
                        key: apikeys.ApiKey, idempotency_key: str,
                        items: Sequence[ReportGridEvent | list[dict[str, Any]]]) -> Stored:
     """An offline app's batch: each item its own result, the whole batch once per Idempotency-Key."""
@@ -223,7 +221,7 @@ async def report_batch(*, new_uow: Callable[[], UnitOfWork], index: Index, categ
             continue
         entries.append(_Entry(n, item, found, prefix, key))
 
-    async def create(uow: UnitOfWork) -> tuple[int, Any]:
+    async def create(uow: GridUnitOfWork) -> tuple[int, Any]:
         outcomes.counts.clear()
         done = {**refused, **await _create_events(uow, entries, outcomes)}
         results = []

@@ -18,7 +18,6 @@ CONSUMER_REPORTED = "intake-reported"
 CONSUMER_ORDERS = "intake-orders"
 IDEMPOTENCY = metadata.tables["idempotency_key"]
 API_KEYS = metadata.tables["api_key"]
-COUNTERS = metadata.tables["counter"]
 MAX_QUEUE = 500
 
 

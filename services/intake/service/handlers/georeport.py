@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import or_, select
-
 from services.intake.adapters.orm import Open311Request, OrderStatus
+from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.domain import open311
 from services.intake.domain.normalise import (
     IntakeRejected,
@@ -16,7 +15,6 @@ from services.intake.domain.normalise import (
     from_open311,
 )
 from services.intake.service.handlers.common import (
-    COUNTERS,
     IDEMPOTENCY,
     Reference,
 )
@@ -24,14 +22,12 @@ from services.intake.service.handlers.keyscope import OutOfScope, check_key_scop
 from shared import idempotency
 from shared.apikeys import ApiKey
 from shared.categories import Category, CategoryTable
-from shared.counters import next_number
 from shared.events.catalog import INCIDENT_REPORTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import (
     Urgency,
 )
 from shared.retry import TransientError
-from shared.uow import UnitOfWork
 
 
 def group_name(categories: CategoryTable, category: Category) -> str:
@@ -87,14 +83,13 @@ async def create_open311_request(*, new_uow: Any, request: open311.Open311Reques
         raise open311.Open311Error(503, "cannot place the request yet: try again shortly") from None
     urgency = attributes.get("urgency")
 
-    async def create(uow: UnitOfWork) -> tuple[int, Any]:
-        number = await next_number(uow.session, COUNTERS, prefix="311", day=received_at.strftime("%Y%m%d"),
-                                   separator="-")
+    async def create(uow: IntakeUnitOfWork) -> tuple[int, Any]:
+        number = await uow.open311_requests.next_id(received_at.strftime("%Y%m%d"))
         report = from_open311(request, service_request_id=number, category=category, received_at=received_at,
                               client_id=key.id)
         if isinstance(urgency, str) and not emergency_flag(report, category):
             report = report.model_copy(update={"urgency": Urgency(urgency)})
-        uow.session.add(Open311Request(
+        uow.open311_requests.add(Open311Request(
             service_request_id=number, incident_id=report.incident_id, service_code=category.code,
             description=open311_text(request.description), address=request.address_string,
             address_id=request.address_id, lat=request.lat, long=request.long, media_url=request.media_url,
@@ -139,30 +134,15 @@ def _view(reference: Reference, request: Open311Request, status: OrderStatus | N
         address=request.address, lat=request.lat, long=request.long, media_url=request.media_url)
 
 
-async def open311_requests(uow: UnitOfWork, *, query: open311.RequestQuery,
+async def open311_requests(uow: IntakeUnitOfWork, *, query: open311.RequestQuery,
                            reference: Reference) -> list[dict[str, Any]]:
     """GET requests: newest first, filtered as the spec says, at most `query.limit`."""
-    statement = select(Open311Request, OrderStatus).outerjoin(
-        OrderStatus, OrderStatus.incident_id == Open311Request.incident_id)
-    if query.service_request_ids:
-        statement = statement.where(Open311Request.service_request_id.in_(query.service_request_ids))
-    else:
-        statement = statement.where(Open311Request.requested_at >= query.start,
-                                    Open311Request.requested_at <= query.end)
-        if query.service_codes:
-            statement = statement.where(Open311Request.service_code.in_(query.service_codes))
-        closed = OrderStatus.state.in_(sorted(open311.CLOSED_STATES))
-        if query.status == "closed":
-            statement = statement.where(closed)
-        elif query.status == "open":
-            statement = statement.where(or_(OrderStatus.state.is_(None), ~closed))
-    statement = statement.order_by(Open311Request.requested_at.desc()).limit(query.limit)
     async with uow:
-        rows = (await uow.session.execute(statement)).all()
+        rows = await uow.open311_requests.search(query)
     return [_view(reference, request, status) for request, status in rows]
 
 
-async def open311_request(uow: UnitOfWork, *, service_request_id: str, reference: Reference) -> list[dict[str, Any]]:
+async def open311_request(uow: IntakeUnitOfWork, *, service_request_id: str, reference: Reference) -> list[dict[str, Any]]:
     """GET requests/{id}: a one-element list, or 404."""
     found = await open311_requests(uow, query=open311.RequestQuery(service_request_ids=(service_request_id,),
                                                                    limit=1), reference=reference)
@@ -171,10 +151,10 @@ async def open311_request(uow: UnitOfWork, *, service_request_id: str, reference
     return found
 
 
-async def open311_token(uow: UnitOfWork, *, token: str) -> list[dict[str, Any]]:
+async def open311_token(uow: IntakeUnitOfWork, *, token: str) -> list[dict[str, Any]]:
     """GET tokens/{token}: we answer ids at once and issue no tokens, so a token is only ever a request id."""
     async with uow:
-        found = await uow.session.get(Open311Request, token)
+        found = await uow.open311_requests.get(token)
     if found is None:
         raise open311.Open311Error(404, f"token {token!r} not found")
     return open311.token_response(token=token, service_request_id=found.service_request_id)

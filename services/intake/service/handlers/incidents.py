@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.intake.adapters import repository
 from services.intake.adapters.orm import Incident
+from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.domain.normalise import (
     IntakeRejected,
     accept,
@@ -38,7 +38,6 @@ from shared.events.v1 import (
     Location,
 )
 from shared.scope import Scope
-from shared.uow import UnitOfWork
 
 log = logging.getLogger("mcc.intake")
 
@@ -113,13 +112,13 @@ def _decide(event: CloudEvent[Any], *, locator: Locator | None, reference: Refer
     return _Decision(event.id, report, row, "accepted", (INCIDENT_ACCEPTED, accepted))
 
 
-async def handle_incident_reported(event: CloudEvent[Any], *, uow: UnitOfWork, locator: Locator | None,
+async def handle_incident_reported(event: CloudEvent[Any], *, uow: IntakeUnitOfWork, locator: Locator | None,
                                    reference: Reference, places: AddressMatcher | None = None) -> None:
     """Accept one reported incident once: validated and located for dispatch, held for review, or rejected."""
     await handle_incidents_reported([event], uow=uow, locator=locator, reference=reference, places=places)
 
 
-async def handle_incidents_reported(events: Sequence[CloudEvent[Any]], *, uow: UnitOfWork, locator: Locator | None,
+async def handle_incidents_reported(events: Sequence[CloudEvent[Any]], *, uow: IntakeUnitOfWork, locator: Locator | None,
                                     reference: Reference, places: AddressMatcher | None = None) -> None:
     """Accept a batch of reported incidents in one transaction, each once whatever NATS redelivers (the inbox
     holds event ids; an incident republished under another event id is recorded as seen, nothing else)."""
@@ -130,12 +129,12 @@ async def handle_incidents_reported(events: Sequence[CloudEvent[Any]], *, uow: U
     async with uow:
         first = await uow.first_deliveries(consumer=CONSUMER_REPORTED, event_ids=[d.event_id for d in decisions])
         fresh = [d for d in decisions if d.event_id in first]
-        known = await repository.known_incidents(uow.session, {d.report.incident_id for d in fresh})
+        known = await uow.incidents.known({d.report.incident_id for d in fresh})
         for decision in fresh:
             if decision.report.incident_id in known:
                 continue
             known.add(decision.report.incident_id)
-            uow.session.add(decision.row)
+            uow.incidents.add(decision.row)
             if decision.announce is not None:
                 spec, data = decision.announce
                 await uow.emit(spec, data, subject=decision.report.incident_id)
@@ -159,8 +158,8 @@ def _count(decision: _Decision) -> None:
             metrics.DETECTIONS.labels("dispatched").inc()
 
 
-async def get_incident(uow: UnitOfWork, *, incident_id: str, scope: Scope) -> Incident | None:
+async def get_incident(uow: IntakeUnitOfWork, *, incident_id: str, scope: Scope) -> Incident | None:
     """One incident as intake recorded it, if it lies in the caller's scope (None otherwise, as if absent)."""
     async with uow:
-        row = await uow.session.get(Incident, incident_id)
+        row = await uow.incidents.get(incident_id)
     return row if row is not None and scope.covers(county_code=row.county_code, town_code=row.town_code) else None

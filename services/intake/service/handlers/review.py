@@ -3,9 +3,8 @@ for dispatch or rejects, with the reason."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from services.intake.adapters.orm import Incident
+from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.domain.normalise import (
     accept,
 )
@@ -16,7 +15,6 @@ from services.intake.service.handlers.common import (
     count_accepted,
 )
 from shared import metrics
-from shared.db import scope_where
 from shared.events.catalog import INCIDENT_ACCEPTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import (
@@ -24,29 +22,23 @@ from shared.events.v1 import (
     LocatedBy,
 )
 from shared.scope import Scope
-from shared.uow import UnitOfWork
 
 
-async def list_incidents(uow: UnitOfWork, *, status: str, scope: Scope, limit: int = MAX_QUEUE) -> list[Incident]:
+async def list_incidents(uow: IntakeUnitOfWork, *, status: str, scope: Scope, limit: int = MAX_QUEUE) -> list[Incident]:
     """Held (or rejected) incidents in the caller's scope, oldest first."""
     async with uow:
-        query = select(Incident).where(Incident.status == status)
-        visible = scope_where(scope, county=Incident.county_code, town=Incident.town_code)
-        if visible is not None:
-            query = query.where(visible)
-        rows = (await uow.session.execute(query.order_by(Incident.accepted_at).limit(limit))).scalars().all()
-        return list(rows)
+        return await uow.incidents.with_status(status, scope=scope, limit=limit)
 
 
-async def _held(uow: UnitOfWork, incident_id: str, scope: Scope) -> Incident:
+async def _held(uow: IntakeUnitOfWork, incident_id: str, scope: Scope) -> Incident:
     # Outside the scope an incident answers as one that does not exist (404): no existence oracle.
-    row = await uow.session.get(Incident, incident_id, with_for_update=True)
+    row = await uow.incidents.get(incident_id, for_update=True)
     if row is None or not scope.covers(county_code=row.county_code, town_code=row.town_code):
         raise NotFound(incident_id)
     return row
 
 
-async def approve_held(uow: UnitOfWork, *, incident_id: str, scope: Scope, reviewer: str) -> Incident:
+async def approve_held(uow: IntakeUnitOfWork, *, incident_id: str, scope: Scope, reviewer: str) -> Incident:
     """A person confirmed the detection: accept it and publish it for dispatch."""
     async with uow:
         row = await _held(uow, incident_id, scope)
@@ -65,7 +57,7 @@ async def approve_held(uow: UnitOfWork, *, incident_id: str, scope: Scope, revie
     return row
 
 
-async def reject_held(uow: UnitOfWork, *, incident_id: str, scope: Scope, reviewer: str,
+async def reject_held(uow: IntakeUnitOfWork, *, incident_id: str, scope: Scope, reviewer: str,
                       reason: str) -> Incident:
     """A person found the report false or not the city's: it is never dispatched; the reason stays on record."""
     async with uow:
