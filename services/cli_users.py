@@ -49,16 +49,16 @@ class _Dispatch:
 
     def __init__(self, database_url: str | None = None) -> None:
         from services.dispatch.adapters.orm import metadata
+        from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
         from services.dispatch.config import DispatchSettings
         from shared.db import create_engine, session_factory
         from shared.outbox import Outbox
-        from shared.uow import UnitOfWork
 
         self.settings = DispatchSettings(**({"database_url": database_url} if database_url else {}))
         self.engine = create_engine(self.settings.database_url)
         sessions = session_factory(self.engine)
         outbox = Outbox(metadata.tables["outbox"], source="/mcc/dispatch")
-        self.uow = lambda: UnitOfWork(sessions, outbox, metadata.tables["processed_event"])
+        self.uow = lambda: DispatchUnitOfWork(sessions, outbox, metadata.tables["processed_event"])
 
     async def org(self) -> Any:
         from services.dispatch.adapters import reference

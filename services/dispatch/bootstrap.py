@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from services.dispatch.adapters import reference
 from services.dispatch.adapters.grid_map import GridMap
 from services.dispatch.adapters.orm import metadata
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.config import DispatchSettings
 from services.dispatch.domain.org import OrgTree
 from services.dispatch.domain.policy import DispatchPolicy
@@ -46,6 +47,7 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
     """
     settings = settings or DispatchSettings()
     runtime = runtime or Runtime.build("dispatch", settings, metadata)
+    runtime.unit_of_work = DispatchUnitOfWork  # the handlers' repositories, on a runtime tests built too
     from_files = policy is None
     initial = reference.initial_units(settings) if policy is None else list(policy.org)
     policy = policy or reference.build_policy(settings, OrgTree.from_units(initial))

@@ -64,3 +64,29 @@ async def audit_trail(session: AsyncSession, *, account_id: str | None = None, l
         query = query.where(AccountAudit.account_id == account_id)
     query = query.order_by(AccountAudit.id.desc()).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+class AccountRepository:
+    """Accounts and their audit trail (`uow.accounts`)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def get(self, account_id: str, *, for_update: bool = False) -> AccountRow | None:
+        return await get(self.uow.session, account_id=account_id, for_update=for_update)
+
+    async def by_login(self, login: str) -> AccountRow | None:
+        return await by_login(self.uow.session, login=login)
+
+    async def within(self, *, unit_codes: Collection[str] | None, active: bool | None = None, limit: int = 500,
+                     offset: int = 0) -> list[AccountRow]:
+        return await within(self.uow.session, unit_codes=unit_codes, active=active, limit=limit, offset=offset)
+
+    def add(self, row: AccountRow) -> None:
+        """A new account, inserted at commit (a login taken meanwhile fails the commit)."""
+        self.uow.session.add(row)
+
+    def audit(self, *, action: str, account_id: str | None, login: str | None, actor_id: str | None,
+              actor_name: str | None, address: str | None = None, details: dict[str, Any] | None = None) -> None:
+        audit(self.uow, action=action, account_id=account_id, login=login, actor_id=actor_id, actor_name=actor_name,
+              address=address, details=details)

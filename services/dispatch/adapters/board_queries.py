@@ -1,16 +1,20 @@
-"""Queries behind the dispatcher board and the city view: search within a scope, counts per area, escalations."""
+"""Reading orders in bulk (`uow.order_reads`): a queue or search within a scope, counts per area for the board,
+the city view and the gauges, the longest-overdue orders and the escalation feed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, or_, select
+from sqlalchemy import Integer, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import OrderAudit, WorkOrder
 from services.dispatch.domain.lifecycle import OPEN_STATES, OrderState
+from shared.db import scope_where
+from shared.scope import Scope
 
 _OPEN = [s.value for s in OPEN_STATES]
 
@@ -23,12 +27,44 @@ class Search:
     until: datetime | None = None  # reported before
 
 
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a list, a board queue or an export asks for: a view (a group of states) or one state, the
+    area and category, and a search (text in the description or address, number, reported-at range)."""
+
+    view: str = "open"
+    state: str | None = None
+    unit_code: str | None = None
+    county_code: str | None = None
+    town_code: str | None = None
+    category_code: str | None = None
+    urgency: str | None = None
+    supervised: bool | None = None
+    incident_id: str | None = None
+    source_ref: str | None = None
+    search: Search = field(default_factory=Search)
+    limit: int = 50
+    offset: int = 0
+
+
 def overdue_condition(now: datetime) -> Any:
     """Open orders past the deadline of the clock that runs in their state."""
     return and_(WorkOrder.state.in_(_OPEN), or_(
         (WorkOrder.state == OrderState.DISPATCHED.value) & (WorkOrder.sign_deadline < now),
         WorkOrder.state.in_([OrderState.SIGNED.value, OrderState.IN_PROGRESS.value])
         & (WorkOrder.handle_deadline < now)))
+
+
+QUEUE_VIEWS: dict[str, Callable[[datetime], Any]] = {
+    "open": lambda now: WorkOrder.state.in_(_OPEN),
+    "awaiting_sign": lambda now: WorkOrder.state == OrderState.DISPATCHED.value,
+    "in_progress": lambda now: WorkOrder.state.in_([OrderState.SIGNED.value, OrderState.IN_PROGRESS.value]),
+    "queued": lambda now: WorkOrder.state == OrderState.QUEUED.value,
+    "return_requested": lambda now: WorkOrder.state == OrderState.RETURN_REQUESTED.value,
+    "overdue": overdue_condition,
+    "closed": lambda now: WorkOrder.state == OrderState.CLOSED.value,
+    "all": lambda now: None,
+}
 
 
 def search_conditions(search: Search) -> list[Any]:
@@ -46,39 +82,63 @@ def search_conditions(search: Search) -> list[Any]:
     return out
 
 
-async def find_orders(session: AsyncSession, conditions: list[Any], *, limit: int,
-                      offset: int = 0) -> tuple[list[WorkOrder], int]:
-    """Orders matching every condition, the nearest deadline first; and how many match in all."""
-    due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
-    total = (await session.execute(select(func.count()).select_from(WorkOrder).where(*conditions))).scalar_one()
-    rows = list((await session.execute(select(WorkOrder).where(*conditions)
-                                       .order_by(due.is_(None), due, WorkOrder.created_at, WorkOrder.id)
-                                       .limit(limit).offset(offset))).scalars())
-    return rows, total
+def filter_conditions(filters: QueueFilter, *, scope: Scope, now: datetime) -> list[Any]:
+    """The SQL conditions of a queue filter within a reader's scope (the same scope as `can_act`)."""
+    conditions = [c for c in (scope_where(scope, unit=WorkOrder.unit_code), QUEUE_VIEWS[filters.view](now))
+                  if c is not None]
+    for column, value in ((WorkOrder.unit_code, filters.unit_code), (WorkOrder.county_code, filters.county_code),
+                          (WorkOrder.town_code, filters.town_code), (WorkOrder.urgency, filters.urgency),
+                          (WorkOrder.supervised, filters.supervised), (WorkOrder.incident_id, filters.incident_id),
+                          (WorkOrder.source_ref, filters.source_ref), (WorkOrder.state, filters.state)):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.category_code:
+        conditions.append(WorkOrder.category_code.startswith(filters.category_code))
+    return conditions + search_conditions(filters.search)
 
 
-async def backlog_by_area(session: AsyncSession, *, now: datetime) -> dict[str, dict[str, dict[str, int]]]:
-    """{"town": {code: {open, overdue}}, "county": {...}} over every open order."""
-    overdue = func.sum(func.cast(overdue_condition(now), Integer()))
-    out: dict[str, dict[str, dict[str, int]]] = {"town": {}, "county": {}}
-    for level, column in (("town", WorkOrder.town_code), ("county", WorkOrder.county_code)):
-        rows = (await session.execute(select(column, func.count(), overdue).where(WorkOrder.state.in_(_OPEN))
-                                      .group_by(column))).all()
-        out[level] = {code: {"open": int(n), "overdue": int(late or 0)} for code, n, late in rows if code}
-    return out
+class OrderReads:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
+    async def find(self, filters: QueueFilter, *, scope: Scope, now: datetime) -> tuple[list[WorkOrder], int]:
+        """A page of the orders a filter finds within a scope, the nearest deadline first; and how many in all."""
+        conditions = filter_conditions(filters, scope=scope, now=now)
+        due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
+        total = (await self.session.execute(select(func.count()).select_from(WorkOrder).where(*conditions))
+                 ).scalar_one()
+        rows = list((await self.session.execute(select(WorkOrder).where(*conditions)
+                                                .order_by(due.is_(None), due, WorkOrder.created_at, WorkOrder.id)
+                                                .limit(filters.limit).offset(filters.offset))).scalars())
+        return rows, total
 
-async def overdue_orders(session: AsyncSession, *, now: datetime, limit: int) -> list[WorkOrder]:
-    """The longest-overdue open orders, for 督办."""
-    due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
-    return list((await session.execute(select(WorkOrder).where(overdue_condition(now))
-                                       .order_by(due).limit(limit))).scalars())
+    async def backlog_by_area(self, *, now: datetime) -> dict[str, dict[str, dict[str, int]]]:
+        """{"town": {code: {open, overdue}}, "county": {...}} over every open order."""
+        overdue = func.sum(func.cast(overdue_condition(now), Integer()))
+        out: dict[str, dict[str, dict[str, int]]] = {"town": {}, "county": {}}
+        for level, column in (("town", WorkOrder.town_code), ("county", WorkOrder.county_code)):
+            rows = (await self.session.execute(select(column, func.count(), overdue)
+                                               .where(WorkOrder.state.in_(_OPEN)).group_by(column))).all()
+            out[level] = {code: {"open": int(n), "overdue": int(late or 0)} for code, n, late in rows if code}
+        return out
 
+    async def open_by_town(self, *, now: datetime) -> list[tuple[str | None, str | None, int, int | None]]:
+        """(county, town, open, overdue) over every open order, for the gauges."""
+        return [tuple(r) for r in (await self.session.execute(  # type: ignore[misc]
+            select(WorkOrder.county_code, WorkOrder.town_code, func.count(),
+                   func.sum(case((overdue_condition(now), 1), else_=0)))
+            .where(WorkOrder.state.in_(_OPEN)).group_by(WorkOrder.county_code, WorkOrder.town_code))).all()]
 
-async def escalations(session: AsyncSession, *, limit: int) -> list[tuple[OrderAudit, str]]:
-    """The latest escalations, supervisions and red warnings, with the order number, newest first."""
-    rows = (await session.execute(
-        select(OrderAudit, WorkOrder.number).join(WorkOrder, WorkOrder.id == OrderAudit.order_id)
-        .where(OrderAudit.action.in_(["escalate", "supervise", "warn", "urge"]))
-        .order_by(OrderAudit.id.desc()).limit(limit))).all()
-    return [(audit, number) for audit, number in rows]
+    async def overdue_orders(self, *, now: datetime, limit: int) -> list[WorkOrder]:
+        """The longest-overdue open orders, for 督办."""
+        due = func.coalesce(WorkOrder.sign_deadline, WorkOrder.handle_deadline)
+        return list((await self.session.execute(select(WorkOrder).where(overdue_condition(now))
+                                                .order_by(due).limit(limit))).scalars())
+
+    async def escalations(self, *, limit: int) -> list[tuple[OrderAudit, str]]:
+        """The latest escalations, supervisions and red warnings, with the order number, newest first."""
+        rows = (await self.session.execute(
+            select(OrderAudit, WorkOrder.number).join(WorkOrder, WorkOrder.id == OrderAudit.order_id)
+            .where(OrderAudit.action.in_(["escalate", "supervise", "warn", "urge"]))
+            .order_by(OrderAudit.id.desc()).limit(limit))).all()
+        return [(audit, number) for audit, number in rows]

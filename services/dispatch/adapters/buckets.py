@@ -1,5 +1,6 @@
 """The early-warning detector's counts and alerts, a batch of (window, area, category group) keys per round
-trip: counting used to cost one upsert and one history read per key and batch, a third of dispatch's time."""
+trip: counting used to cost one upsert and one history read per key and batch, a third of dispatch's time.
+`SurgeRepository` (`uow.surges`) puts them, and the reading of warnings, on the unit of work."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import EarlyWarning, IncidentBucket
+from shared.db import scope_where
+from shared.scope import EVERYTHING, Scope
 
 Key = tuple[datetime, str, str]  # (window start, area code, category group)
 BUCKETS = IncidentBucket.__table__  # type: ignore[attr-defined]
@@ -78,3 +81,35 @@ async def insert_warning(session: AsyncSession, values: dict[str, Any]) -> bool:
     result = await session.execute(_insert(session)(WARNINGS).values(**values).on_conflict_do_nothing(
         index_elements=["window_start", "area_code", "category_group"]))
     return bool(result.rowcount)
+
+
+class SurgeRepository:
+    """The detector's counts and its early warnings (`uow.surges`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def bump(self, counts: dict[Key, int]) -> dict[Key, int]:
+        return await bump_buckets(self.session, counts)
+
+    async def histories(self, keys: Iterable[Key], *, windows: int, step: timedelta) -> dict[Key, list[int]]:
+        return await bucket_histories(self.session, keys, windows=windows, step=step)
+
+    async def warned(self, keys: Iterable[Key]) -> set[Key]:
+        return await warned(self.session, keys)
+
+    async def add_warning(self, values: dict[str, Any]) -> bool:
+        return await insert_warning(self.session, values)
+
+    async def warnings(self, *, since: datetime | None = None, area: str | None = None, scope: Scope = EVERYTHING,
+                       limit: int = 100) -> list[EarlyWarning]:
+        """Early warnings within a reader's scope (a town's, a county's, the city's), newest first."""
+        query = select(EarlyWarning).order_by(EarlyWarning.raised_at.desc()).limit(limit)
+        if since:
+            query = query.where(EarlyWarning.raised_at >= since)
+        if area:
+            query = query.where(EarlyWarning.area_code == area)
+        visible = scope_where(scope, county=EarlyWarning.county_code, town=EarlyWarning.area_code)
+        if visible is not None:
+            query = query.where(visible)
+        return list((await self.session.execute(query)).scalars())

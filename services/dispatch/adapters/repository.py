@@ -1,17 +1,19 @@
-"""Orders between the database and the domain: the row's `lifecycle` JSON <-> `lifecycle.Order`, and writes
-that only succeed against the version that was read."""
+"""Orders between the database and the domain: the row's `lifecycle` JSON <-> `lifecycle.Order`, and the
+order repository (`uow.orders`), whose writes only succeed against the version that was read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.adapters.orm import DispositionDay, WorkOrder
+from services.dispatch.adapters.orm import DispositionDay, OrderAudit, WorkOrder
 from services.dispatch.domain.lifecycle import (
     Decision,
     FollowUp,
@@ -120,68 +122,137 @@ def row_values(row: WorkOrder, decision: Decision, *, next_due_at: datetime | No
     return values
 
 
-async def save(session: AsyncSession, row: WorkOrder, values: dict[str, Any]) -> None:
-    """Write the new values if the row still has the version that was read; StaleOrder otherwise."""
-    table = WorkOrder.__table__  # type: ignore[attr-defined]
-    result = await session.execute(update(table).where(table.c.id == row.id, table.c.version == row.version)
-                                   .values(**values))
-    if result.rowcount != 1:
-        raise StaleOrder(f"order {row.number} changed meanwhile (version {row.version})")
-    # The row now only describes what was written: detach it so the session never flushes it a second time.
-    if row in session:
-        session.expunge(row)
-    for key, value in values.items():
-        setattr(row, key, value)
-
-
-async def add_to_day_counts(session: AsyncSession, counts: dict[tuple[str, str, str], int]) -> None:
-    """Add to the hotline appeals counted per (day, disposition, county): one multi-row upsert."""
-    if not counts:
-        return
-    table = DispositionDay.__table__  # type: ignore[attr-defined]
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values([{"day": d, "disposition": k, "county_code": c, "count": n}
-                                      for (d, k, c), n in sorted(counts.items())])
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["day", "disposition", "county_code"],
-        set_={"count": table.c.count + statement.excluded.count}))
-
-
-async def save_many(session: AsyncSession, writes: list[tuple[str, int, dict[str, Any]]]) -> None:
-    """Write many orders' new values, each only if its row still has the version read: one executemany
-    UPDATE per set of columns (one round trip each) instead of one UPDATE per order. StaleOrder if any row
-    changed meanwhile, where the driver can tell (the caller's transaction then rolls back whole); the
-    timer's rows are held FOR UPDATE on PostgreSQL, where the driver cannot."""
-    table = WorkOrder.__table__  # type: ignore[attr-defined]
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for order_id, version, values in sorted(writes, key=lambda w: w[0]):  # one lock order for every writer
-        groups.setdefault(tuple(sorted(values)), []).append({"b_id": order_id, "b_version": version, **values})
-    for params in groups.values():
-        result = await session.execute(
-            update(table).where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")), params)
-        if session.bind.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
-            raise StaleOrder(f"{len(params) - result.rowcount} of {len(params)} orders changed meanwhile")
-
+ORDERS = WorkOrder.__table__  # type: ignore[attr-defined]
 
 # What a timer reschedule reads of an open order: to_domain's columns, the version and the current instant.
 _TIMING = ("id", "state", "unit_code", "tier", "lifecycle", "merged_into", "supervised", "signed_at", "closed_at",
            "version", "next_due_at")
 
 
-async def open_orders(session: AsyncSession, *, states: list[str]) -> list[Any]:
-    """Every open order's timing columns, as plain rows (no ORM objects: a reschedule reads them all)."""
-    table = WorkOrder.__table__  # type: ignore[attr-defined]
-    query = select(*(table.c[name] for name in _TIMING)).where(table.c.state.in_(states))
-    return list((await session.execute(query)).all())
+class OrderRepository:
+    """Work orders and their audit trail (`uow.orders`): the one place dispatch's SQL about orders lives."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, ref: str) -> WorkOrder | None:
+        """The order with this id or number, if any."""
+        result = await self.session.execute(select(WorkOrder).where((WorkOrder.id == ref) | (WorkOrder.number == ref)))
+        return result.scalar_one_or_none()
+
+    async def known_incidents(self, incident_ids: Iterable[str]) -> set[str]:
+        """Which of these incidents already have an order (a republished incident makes none)."""
+        return set((await self.session.execute(
+            select(WorkOrder.incident_id).where(WorkOrder.incident_id.in_(list(incident_ids))))).scalars())
+
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """New orders' column values, in one multi-row INSERT."""
+        if rows:
+            await self.session.execute(ORDERS.insert(), rows)
+
+    async def save(self, row: WorkOrder, values: dict[str, Any]) -> None:
+        """Write the new values if the row still has the version that was read; StaleOrder otherwise."""
+        result = await self.session.execute(update(ORDERS).where(ORDERS.c.id == row.id, ORDERS.c.version == row.version)
+                                            .values(**values))
+        if result.rowcount != 1:
+            raise StaleOrder(f"order {row.number} changed meanwhile (version {row.version})")
+        # The row now only describes what was written: detach it so the session never flushes it a second time.
+        if row in self.session:
+            self.session.expunge(row)
+        for key, value in values.items():
+            setattr(row, key, value)
+
+    async def save_many(self, writes: list[tuple[str, int, dict[str, Any]]]) -> None:
+        """Write many orders' new values, each only if its row still has the version read: one executemany
+        UPDATE per set of columns (one round trip each) instead of one UPDATE per order. StaleOrder if any row
+        changed meanwhile, where the driver can tell (the caller's transaction then rolls back whole); the
+        timer's rows are held FOR UPDATE on PostgreSQL, where the driver cannot."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for order_id, version, values in sorted(writes, key=lambda w: w[0]):  # one lock order for every writer
+            groups.setdefault(tuple(sorted(values)), []).append({"b_id": order_id, "b_version": version, **values})
+        for params in groups.values():
+            result = await self.session.execute(
+                update(ORDERS).where(ORDERS.c.id == bindparam("b_id"), ORDERS.c.version == bindparam("b_version")),
+                params)
+            if self.session.bind.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+                raise StaleOrder(f"{len(params) - result.rowcount} of {len(params)} orders changed meanwhile")
+
+    async def set_attachments(self, row: WorkOrder, attachments: list[dict[str, Any]]) -> None:
+        """Replace the order's attachments (in the transaction that already moved its version on)."""
+        await self.session.execute(update(ORDERS).where(ORDERS.c.id == row.id).values(attachments=attachments))
+        row.attachments = attachments  # the answer shows them without another read (the row is detached)
+
+    async def add_duplicates(self, *, order_id: str | None = None, number: str | None = None, count: int = 1) -> None:
+        """Count hotline appeals (or merged orders) linked to an order, by its id or its number."""
+        where = ORDERS.c.id == order_id if order_id is not None else ORDERS.c.number == number
+        await self.session.execute(update(ORDERS).where(where).values(duplicate_count=ORDERS.c.duplicate_count + count))
+
+    async def claim_due(self, *, now: datetime, limit: int) -> list[SimpleNamespace]:
+        """Up to `limit` orders whose next timer instant has come, earliest first, claimed FOR UPDATE SKIP LOCKED
+        (PostgreSQL: several processes share the work without waiting on each other). Plain rows, not ORM
+        objects: nothing needs the identity map, and a batch is cheaper without."""
+        query = (select(ORDERS).where(ORDERS.c.next_due_at <= now).order_by(ORDERS.c.next_due_at)
+                 .limit(limit).with_for_update(skip_locked=True))
+        return [SimpleNamespace(**mapping) for mapping in (await self.session.execute(query)).mappings()]
+
+    async def open_timing(self, *, states: list[str]) -> list[Any]:
+        """Every open order's timing columns, as plain rows (no ORM objects: a reschedule reads them all)."""
+        query = select(*(ORDERS.c[name] for name in _TIMING)).where(ORDERS.c.state.in_(states))
+        return list((await self.session.execute(query)).all())
+
+    async def set_next_due(self, writes: list[tuple[str, int, datetime | None]]) -> None:
+        """New timer instants (order id, version read, instant) in one executemany UPDATE; a row whose version
+        moved on meanwhile is left alone (its writer computed its instant with the policy it had)."""
+        if not writes:
+            return
+        await self.session.execute(
+            update(ORDERS).where(ORDERS.c.id == bindparam("b_id"), ORDERS.c.version == bindparam("b_version"))
+            .values(next_due_at=bindparam("b_due", type_=ORDERS.c.next_due_at.type)),
+            [{"b_id": i, "b_version": v, "b_due": due} for i, v, due in writes])
+
+    async def history(self, order_id: str) -> list[OrderAudit]:
+        """The order's transitions, oldest first."""
+        return list((await self.session.execute(
+            select(OrderAudit).where(OrderAudit.order_id == order_id).order_by(OrderAudit.id))).scalars())
+
+    async def count_held(self, unit_code: str, *, states: list[str]) -> int:
+        """How many orders in these states a unit holds."""
+        return (await self.session.execute(select(func.count()).select_from(WorkOrder).where(
+            WorkOrder.unit_code == unit_code, WorkOrder.state.in_(states)))).scalar_one()
+
+    async def rate_facts(self, *, start: datetime, end: datetime) -> list[Any]:
+        """What the handling rates read of each order first dispatched in [start, end): first unit, dispatched
+        at, signed on time, closed on time, returns, reopens, escalations, satisfaction, resolved, first sign
+        deadline (in that order)."""
+        return list((await self.session.execute(select(
+            WorkOrder.first_unit_code, WorkOrder.dispatched_at, WorkOrder.signed_on_time, WorkOrder.closed_on_time,
+            WorkOrder.return_count, WorkOrder.reopen_count, WorkOrder.escalation_count, WorkOrder.satisfaction,
+            WorkOrder.resolved, WorkOrder.first_sign_deadline).where(
+                WorkOrder.dispatched_at >= start, WorkOrder.dispatched_at < end,
+                WorkOrder.first_unit_code.is_not(None)))).all())
 
 
-async def set_next_due(session: AsyncSession, writes: list[tuple[str, int, datetime | None]]) -> None:
-    """New timer instants (order id, version read, instant) in one executemany UPDATE; a row whose version
-    moved on meanwhile is left alone (its writer computed its instant with the policy it had)."""
-    if not writes:
-        return
-    table = WorkOrder.__table__  # type: ignore[attr-defined]
-    await session.execute(
-        update(table).where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-        .values(next_due_at=bindparam("b_due", type_=table.c.next_due_at.type)),
-        [{"b_id": i, "b_version": v, "b_due": due} for i, v, due in writes])
+class DispositionRepository:
+    """Hotline appeals counted per (day, disposition, county) (`uow.dispositions`), for the direct-answer rate."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, counts: dict[tuple[str, str, str], int]) -> None:
+        """Add to the counts of many (day, disposition, county) keys: one multi-row upsert."""
+        if not counts:
+            return
+        table = DispositionDay.__table__  # type: ignore[attr-defined]
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table).values([{"day": d, "disposition": k, "county_code": c, "count": n}
+                                          for (d, k, c), n in sorted(counts.items())])
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=["day", "disposition", "county_code"],
+            set_={"count": table.c.count + statement.excluded.count}))
+
+    async def totals(self, *, first_day: str, end_day: str) -> list[tuple[str, str, int]]:
+        """(county, disposition, count) summed over the days in [first_day, end_day)."""
+        return [(c, d, n) for c, d, n in (await self.session.execute(select(
+            DispositionDay.county_code, DispositionDay.disposition, func.sum(DispositionDay.count))
+            .where(DispositionDay.day >= first_day, DispositionDay.day < end_day)
+            .group_by(DispositionDay.county_code, DispositionDay.disposition))).all()]

@@ -18,6 +18,7 @@ from services.dispatch.adapters import accounts as repository
 from services.dispatch.adapters.orm import AccountRow
 from services.dispatch.adapters.passwords import hash_password, verify_password
 from services.dispatch.adapters.signin_limits import SignInLimiter, SignInLimits
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.accounts import (
     Account,
     AccountRuleBroken,
@@ -32,7 +33,6 @@ from shared.events.catalog import ACCOUNT_CHANGED
 from shared.events.envelope import utcnow
 from shared.events.v1 import AccountChanged
 from shared.roles import Role
-from shared.uow import UnitOfWork
 
 SessionEnder = Callable[[str], Awaitable[object]]
 
@@ -64,16 +64,16 @@ def _reachable(row: AccountRow | None, admin: Principal | None, org: OrgTree) ->
     return row
 
 
-async def _emit(uow: UnitOfWork, row: AccountRow, *, action: str, who: Who, details: dict[str, object]) -> None:
+async def _emit(uow: DispatchUnitOfWork, row: AccountRow, *, action: str, who: Who, details: dict[str, object]) -> None:
     data = AccountChanged(account_id=row.id, action=action, login=row.login, display_name=row.display_name,
                           unit_code=row.unit_code, role=row.role, active=row.active, actor=who.id,
                           actor_name=who.name, occurred_at=utcnow())
     await uow.emit(ACCOUNT_CHANGED, data, subject=row.id)
-    repository.audit(uow, action=action, account_id=row.id, login=row.login, actor_id=who.id,
+    uow.accounts.audit(action=action, account_id=row.id, login=row.login, actor_id=who.id,
                      actor_name=who.name, details=details)
 
 
-async def create_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, who: Who, login: str,
+async def create_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who, login: str,
                          display_name: str, unit_code: str, role: Role, password: str,
                          min_password: int) -> Account:
     """A new active account in the admin's reach (admin None: the command line, anywhere)."""
@@ -87,9 +87,9 @@ async def create_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | No
                      role=role.value, active=True, password_hash=await hash_password(password), created_at=now,
                      updated_at=now)
     async with uow:
-        if await repository.by_login(uow.session, login=login) is not None:
+        if await uow.accounts.by_login(login) is not None:
             raise LoginTaken(f"登录名 {login} 已被使用")
-        uow.session.add(row)
+        uow.accounts.add(row)
         await _emit(uow, row, action="created", who=who, details={"unit_code": unit_code, "role": role.value})
         try:
             await uow.commit()
@@ -98,12 +98,12 @@ async def create_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | No
     return repository.to_domain(row)
 
 
-async def change_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
+async def change_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
                          end_sessions: SessionEnder, display_name: str | None = None, unit_code: str | None = None,
                          role: Role | None = None, active: bool | None = None) -> Account:
     """Rename, move, give a role, disable or enable an account within reach; ends its sessions."""
     async with uow:
-        row = _reachable(await repository.get(uow.session, account_id=account_id, for_update=True), admin, org)
+        row = _reachable(await uow.accounts.get(account_id, for_update=True), admin, org)
         changes: dict[str, object] = {}
         new_unit, new_role = unit_code or row.unit_code, role or Role(row.role)
         if unit_code is not None and unit_code != row.unit_code:
@@ -141,13 +141,13 @@ def _action(changes: dict[str, object]) -> str:
     return names[next(iter(changes))] if len(changes) == 1 else "changed"
 
 
-async def reset_password(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
+async def reset_password(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
                          password: str, min_password: int, end_sessions: SessionEnder) -> Account:
     """Set a new password on an account within reach; ends its sessions."""
     check_password(password, min_length=min_password)
     digest = await hash_password(password)
     async with uow:
-        row = _reachable(await repository.get(uow.session, account_id=account_id, for_update=True), admin, org)
+        row = _reachable(await uow.accounts.get(account_id, for_update=True), admin, org)
         await end_sessions(row.id)
         row.password_hash, row.updated_at = digest, utcnow()
         await _emit(uow, row, action="password_reset", who=who, details={})
@@ -155,30 +155,30 @@ async def reset_password(*, uow: UnitOfWork, org: OrgTree, admin: Principal | No
     return repository.to_domain(row)
 
 
-async def read_account(*, uow: UnitOfWork, org: OrgTree, admin: Principal | None, account_id: str) -> Account:
+async def read_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, account_id: str) -> Account:
     """One account within reach."""
     async with uow:
-        return repository.to_domain(_reachable(await repository.get(uow.session, account_id=account_id),
+        return repository.to_domain(_reachable(await uow.accounts.get(account_id),
                                                admin, org))
 
 
-async def list_accounts(*, uow: UnitOfWork, org: OrgTree, admin: Principal, active: bool | None = None,
+async def list_accounts(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal, active: bool | None = None,
                         limit: int = 500, offset: int = 0) -> list[Account]:
     """The accounts of the admin's unit and the units below it."""
     units = [u.code for u in org if org.is_within(u.code, admin.unit_code)]
     async with uow:
-        rows = await repository.within(uow.session, unit_codes=units, active=active, limit=limit, offset=offset)
+        rows = await uow.accounts.within(unit_codes=units, active=active, limit=limit, offset=offset)
     return [repository.to_domain(r) for r in rows]
 
 
-async def authenticate(*, uow: UnitOfWork, login: str, password: str, address: str | None) -> Account | None:
+async def authenticate(*, uow: DispatchUnitOfWork, login: str, password: str, address: str | None) -> Account | None:
     """The active account these credentials name, or None; either way an audit row says what happened."""
     async with uow:
-        row = await repository.by_login(uow.session, login=login)
+        row = await uow.accounts.by_login(login)
         good = await verify_password(row.password_hash if row is not None else None, password)
         ok = good and row is not None and row.active
         # An unknown login is recorded without the text typed: people type passwords into the login field.
-        repository.audit(uow, action="sign_in" if ok else "sign_in_failed",
+        uow.accounts.audit(action="sign_in" if ok else "sign_in_failed",
                          account_id=row.id if row is not None else None,
                          login=row.login if row is not None else None,
                          actor_id=row.id if row is not None else None,
@@ -201,7 +201,7 @@ def limiter(redis: object, *, max_failures: int, address_max_failures: int, lock
     return SignInLimiter(redis, SignInLimits(max_failures, address_max_failures, lock_s))
 
 
-async def sign_in(*, uow: UnitOfWork, limits: SignInLimiter, login: str, password: str,
+async def sign_in(*, uow: DispatchUnitOfWork, limits: SignInLimiter, login: str, password: str,
                   address: str | None) -> SignInAttempt:
     """Check a lock, then the credentials; count a failure or clear the count. Redis errors propagate."""
     locked = await limits.locked_for(login=login, address=address)
@@ -214,16 +214,16 @@ async def sign_in(*, uow: UnitOfWork, limits: SignInLimiter, login: str, passwor
     return SignInAttempt(account)
 
 
-async def record_sign_out(*, uow: UnitOfWork, principal: Principal, address: str | None) -> None:
+async def record_sign_out(*, uow: DispatchUnitOfWork, principal: Principal, address: str | None) -> None:
     """An audit row for a sign-out."""
     async with uow:
-        repository.audit(uow, action="sign_out", account_id=principal.subject, login=None,
+        uow.accounts.audit(action="sign_out", account_id=principal.subject, login=None,
                          actor_id=principal.subject, actor_name=principal.name, address=address)
         await uow.commit()
 
 
-async def account_active(*, uow: UnitOfWork, account_id: str) -> bool:
+async def account_active(*, uow: DispatchUnitOfWork, account_id: str) -> bool:
     """Whether the account exists and is active (sessions are renewed only then)."""
     async with uow:
-        row = await repository.get(uow.session, account_id=account_id)
+        row = await uow.accounts.get(account_id)
     return row is not None and row.active

@@ -10,16 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.dispatch.adapters import board_queries
 from services.dispatch.adapters.board_queries import Search
 from services.dispatch.adapters.orm import WorkOrder
 from services.dispatch.adapters.repository import StaleOrder, to_domain
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.handling_rates import league
 from services.dispatch.domain.lifecycle import Action, Actor, allowed_actions
 from services.dispatch.domain.org import UnitKind
 from services.dispatch.service import handlers
 from shared.events.envelope import utcnow
-from shared.uow import UnitOfWork
 
 __all__ = ["QueueRow", "Search", "StaleOrder", "city_picture", "queue"]
 
@@ -30,7 +29,7 @@ class QueueRow:
     allowed: tuple[Action, ...]
 
 
-async def queue(*, uow: UnitOfWork, holder: handlers.PolicyHolder, actor: Actor,
+async def queue(*, uow: DispatchUnitOfWork, holder: handlers.PolicyHolder, actor: Actor,
                 filters: handlers.QueueFilter) -> tuple[list[QueueRow], int]:
     """The orders an actor may see, by view, filters and search, the nearest deadline first (logged): the
     JSON API's list query, with the actions each order allows now."""
@@ -39,14 +38,14 @@ async def queue(*, uow: UnitOfWork, holder: handlers.PolicyHolder, actor: Actor,
     return [QueueRow(r, allowed_actions(to_domain(r), actor=actor, org=org)) for r in rows], total
 
 
-async def city_picture(*, uow: UnitOfWork, holder: handlers.PolicyHolder, month: str) -> dict[str, Any]:
+async def city_picture(*, uow: DispatchUnitOfWork, holder: handlers.PolicyHolder, month: str) -> dict[str, Any]:
     """Backlog and overdue per county and town, the worst overdue orders, warnings, 红黑榜 and escalations."""
     now = utcnow()
     org = holder.policy.org
     async with uow:
-        backlog = await board_queries.backlog_by_area(uow.session, now=now)
-        overdue = await board_queries.overdue_orders(uow.session, now=now, limit=20)
-        feed = await board_queries.escalations(uow.session, limit=20)
+        backlog = await uow.order_reads.backlog_by_area(now=now)
+        overdue = await uow.order_reads.overdue_orders(now=now, limit=20)
+        feed = await uow.order_reads.escalations(limit=20)
     alerts = await handlers.list_alerts(uow=uow, limit=20)
     rates = await handlers.handling_rates(uow=uow, holder=holder, tier="town", label=month)
     table = league(rates, size=5, min_orders=1)

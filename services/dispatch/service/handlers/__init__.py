@@ -27,14 +27,12 @@ from services.dispatch.service.handlers.common import (
 from services.dispatch.service.handlers.export import EXPORT_LIMIT, export_orders
 from services.dispatch.service.handlers.rates import TIER_KINDS, handling_rates, list_alerts
 from services.dispatch.service.handlers.reading import (
-    QUEUE_VIEWS,
     QueueFilter,
     Search,
     access_log,
     list_orders,
     prune_access_log,
     read_order,
-    scope_filter,
 )
 from services.dispatch.service.handlers.routing import handle_incident_accepted, handle_incidents_accepted
 from services.dispatch.service.handlers.timers import (
@@ -46,10 +44,10 @@ from services.dispatch.service.handlers.timers import (
 from services.dispatch.service.handlers.topology import delete_unit, load_org, replace_units
 
 __all__ = [
-    "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE", "QUEUE_VIEWS",
+    "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE",
     "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders", "order_attachment", "upload_attachment",
     "apply_decision", "count", "delete_unit", "fire_due_timers", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",
-    "replace_units", "reschedule_all", "reschedule_if_policy_changed", "scope_filter", "take_action",
+    "replace_units", "reschedule_all", "reschedule_if_policy_changed", "take_action",
 ]

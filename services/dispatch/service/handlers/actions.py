@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
-
 from services.dispatch.adapters import repository
 from services.dispatch.adapters.orm import (
     WorkOrder,
 )
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -34,7 +32,6 @@ from services.dispatch.service.handlers.common import (
     PolicyHolder,
     apply_decision,
     count,
-    load_order,
     log,
 )
 from shared.attachments import AttachmentStore
@@ -44,7 +41,6 @@ from shared.events.v1 import (
     FollowUpRecorded,
 )
 from shared.roles import Role
-from shared.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,7 @@ def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Lim
     return None
 
 
-async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
+async def take_action(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
                       command: Command, store: AttachmentStore | None = None) -> Outcome:
     """Take one lifecycle action on an order for a person (404 outside their scope, 409 when not allowed);
     evidence named `attachment:<id>` joins the order's attachments in the same transaction."""
@@ -86,13 +82,13 @@ async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, or
     now = utcnow()
     added = await evidence_attachments(command.evidence, store=store, actor=actor, now=now)
     async with uow:
-        row = await load_order(uow, order_ref)
+        row = await uow.orders.get(order_ref)
         if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
             raise OrderNotVisible(f"no work order {order_ref}")
         if command.expected_version is not None and command.expected_version != row.version:
             raise repository.StaleOrder(f"order {row.number} is at version {row.version}, not "
                                         f"{command.expected_version}")
-        master_row = await load_order(uow, command.master) if command.master else None
+        master_row = await uow.orders.get(command.master) if command.master else None
         if command.master and (master_row is None
                                or not can_act(actor.role, actor.unit_code, master_row.unit_code, policy.org)):
             # A master outside the caller's scope answers as one that does not exist (no existence oracle).
@@ -108,17 +104,15 @@ async def take_action(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, or
         if added:
             known = {a.get("id") for a in held}
             attachments = held + [a for a in added if a["id"] not in known]
-            await uow.session.execute(update(WorkOrder).where(WorkOrder.id == row.id).values(attachments=attachments))
-            set_committed_value(row, "attachments", attachments)  # the answer shows them without another UPDATE
+            await uow.orders.set_attachments(row, attachments)
         if decision.action is Action.MERGE and master_row is not None:
-            await uow.session.execute(update(WorkOrder).where(WorkOrder.id == master_row.id)
-                                      .values(duplicate_count=WorkOrder.duplicate_count + 1))
+            await uow.orders.add_duplicates(order_id=master_row.id)
         await uow.commit()
     count(decision, row)
     return Outcome(row, decision, allowed_actions(decision.order, actor=actor, org=policy.org))
 
 
-async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWork, holder: PolicyHolder) -> None:
+async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: DispatchUnitOfWork, holder: PolicyHolder) -> None:
     """A 回访 result: record it on the closed order, then archive it or, when the caller is dissatisfied and
     the unit was at fault, reopen it (重办)."""
     data, policy = event.data, holder.policy
@@ -127,7 +121,7 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
     async with uow:
         if not await uow.first_delivery(consumer=CONSUMER_FOLLOWUPS, event_id=event.id):
             return
-        row = await load_order(uow, data.order_id)
+        row = await uow.orders.get(data.order_id)
         if row is None or row.state != OrderState.CLOSED.value:
             log.warning("follow-up for an order that is not awaiting one: ignored",
                         extra={"order_id": data.order_id, "state": row.state if row else None})
@@ -169,12 +163,12 @@ async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: UnitOfWo
         count(d, row)
 
 
-async def handle_appeal_disposed(event: CloudEvent[AppealDisposed], *, uow: UnitOfWork) -> None:
+async def handle_appeal_disposed(event: CloudEvent[AppealDisposed], *, uow: DispatchUnitOfWork) -> None:
     """Count a hotline appeal's disposition for the rates; a linked duplicate adds to its order's count."""
     await handle_appeals_disposed([event], uow=uow)
 
 
-async def handle_appeals_disposed(events: Sequence[CloudEvent[AppealDisposed]], *, uow: UnitOfWork) -> None:
+async def handle_appeals_disposed(events: Sequence[CloudEvent[AppealDisposed]], *, uow: DispatchUnitOfWork) -> None:
     """Count a batch of dispositions in one transaction (each once, whatever NATS redelivers): one upsert for
     every (day, disposition, county) of the batch, one update per order that gained linked duplicates."""
     async with uow:
@@ -191,10 +185,9 @@ async def handle_appeals_disposed(events: Sequence[CloudEvent[AppealDisposed]], 
             counts[key] = counts.get(key, 0) + 1
             if data.disposition.value == "linked" and data.linked_order_number:
                 linked[data.linked_order_number] = linked.get(data.linked_order_number, 0) + 1
-        await repository.add_to_day_counts(uow.session, counts)
+        await uow.dispositions.add(counts)
         for number, n in sorted(linked.items()):
-            await uow.session.execute(update(WorkOrder).where(WorkOrder.number == number)
-                                      .values(duplicate_count=WorkOrder.duplicate_count + n))
+            await uow.orders.add_duplicates(number=number, count=n)
         await uow.commit()
 
 

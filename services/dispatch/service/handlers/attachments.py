@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import Actor, InvalidCommand, OrderNotVisible
 from services.dispatch.service.handlers.common import PolicyHolder
 from services.dispatch.service.handlers.reading import read_order
 from shared.attachments import AttachmentRefused, AttachmentStore, Stored
 from shared.errors import Invalid, NotFound
-from shared.uow import UnitOfWork
 
 PREFIX = "attachment:"
 _STATUS = {"too_large": 413, "unsupported_type": 415, "empty": 422}
@@ -32,7 +32,7 @@ async def upload_attachment(*, store: AttachmentStore, content: bytes) -> Stored
         raise Invalid("file", str(exc), type=exc.reason, where="form", status=_STATUS[exc.reason]) from exc
 
 
-async def order_attachment(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
+async def order_attachment(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
                            attachment_id: str, store: AttachmentStore) -> tuple[Path, str]:
     """An attachment's file and type, for someone who may read the order (the read is logged as the order's)."""
     try:

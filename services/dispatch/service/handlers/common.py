@@ -8,13 +8,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from services.dispatch.adapters import repository
 from services.dispatch.adapters.orm import (
     WorkOrder,
     metadata,
 )
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import (
     Action,
     Decision,
@@ -28,7 +27,6 @@ from shared.events.catalog import ORDER_EVENTS
 from shared.events.v1 import (
     OrderChanged,
 )
-from shared.uow import UnitOfWork
 
 log = logging.getLogger("mcc.dispatch")
 
@@ -67,7 +65,7 @@ def order_changed(order: WorkOrder, *, action: str, from_state: str | None, acto
     )
 
 
-async def record_transition(uow: UnitOfWork, order: WorkOrder, *, event_name: str, action: str,
+async def record_transition(uow: DispatchUnitOfWork, order: WorkOrder, *, event_name: str, action: str,
                             from_state: str | None, actor: str, reason: str | None = None,
                             details: dict[str, Any] | None = None, actor_name: str | None = None,
                             actor_kind: str = "system") -> None:
@@ -92,10 +90,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-async def apply_decision(uow: UnitOfWork, row: WorkOrder, decision: Decision, policy: DispatchPolicy) -> None:
+async def apply_decision(uow: DispatchUnitOfWork, row: WorkOrder, decision: Decision, policy: DispatchPolicy) -> None:
     """Write a decision to its row (only against the version read) with its audit row and event."""
     values = repository.row_values(row, decision, next_due_at=next_due(decision.order, policy.timer))
-    await repository.save(uow.session, row, values)
+    await uow.orders.save(row, values)
     await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
                             from_state=decision.from_state.value, actor=decision.actor.subject,
                             reason=decision.reason, details=dict(decision.details), actor_name=decision.actor.name,
@@ -125,9 +123,3 @@ def count(decision: Decision, row: WorkOrder) -> None:
     elif action is Action.ESCALATE:
         before = decision.before.tier.value if decision.before.tier else "unknown"
         metrics.ORDERS_ESCALATED.labels(before, tier).inc()
-
-
-async def load_order(uow: UnitOfWork, ref: str) -> WorkOrder | None:
-    """The order with this id or number, if any."""
-    result = await uow.session.execute(select(WorkOrder).where((WorkOrder.id == ref) | (WorkOrder.number == ref)))
-    return result.scalar_one_or_none()

@@ -7,11 +7,11 @@ import io
 from dataclasses import replace
 from datetime import datetime
 
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import Actor
 from services.dispatch.domain.sla import CHINA_TZ
 from services.dispatch.service.handlers.common import PolicyHolder
 from services.dispatch.service.handlers.reading import QueueFilter, list_orders
-from shared.uow import UnitOfWork
 
 EXPORT_LIMIT = 10_000  # one spreadsheet; a wider query is narrowed by date range
 STATE_NAMES = {"accepted": "已受理", "queued": "待派单", "dispatched": "待签收", "signed": "已签收",
@@ -27,7 +27,7 @@ def _local(moment: datetime | None) -> str:
     return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-async def export_orders(*, uow: UnitOfWork, holder: PolicyHolder, actor: Actor,
+async def export_orders(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: Actor,
                         filters: QueueFilter) -> tuple[str, int, int]:
     """The orders a query finds as CSV (UTF-8 with BOM, so Excel reads the Chinese), scoped exactly as the list
     and each row's read logged (view `export`); with the rows written and the total found."""

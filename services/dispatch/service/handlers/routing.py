@@ -8,12 +8,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
-
-from services.dispatch.adapters import buckets, repository
-from services.dispatch.adapters.orm import (
-    WorkOrder,
-)
+from services.dispatch.adapters import repository
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -39,16 +35,15 @@ from shared.events.v1 import (
     EarlyWarningRaised,
     IncidentAccepted,
 )
-from shared.uow import UnitOfWork
 
 
-async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: UnitOfWork,
+async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: DispatchUnitOfWork,
                                    holder: PolicyHolder) -> None:
     """Turn a located incident into a work order sent to the unit that owns it (or a county queue)."""
     await handle_incidents_accepted([event], uow=uow, holder=holder)
 
 
-async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted]], *, uow: UnitOfWork,
+async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted]], *, uow: DispatchUnitOfWork,
                                     holder: PolicyHolder) -> None:
     """Turn a batch of located incidents into work orders in one transaction (each once, whatever NATS
     redelivers: the inbox holds event ids, the unique incident id holds republished incidents)."""
@@ -62,8 +57,7 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
             if event.id in first:
                 fresh.setdefault(event.data.incident_id, event.data)
         if fresh:
-            known = set((await uow.session.execute(
-                select(WorkOrder.incident_id).where(WorkOrder.incident_id.in_(list(fresh))))).scalars())
+            known = await uow.orders.known_incidents(fresh)
             incidents = [i for incident_id, i in fresh.items() if incident_id not in known]
             now = utcnow()
             numbers = await uow.take_numbers(prefix="GD", day=now.strftime("%Y%m%d"), count=len(incidents))
@@ -72,8 +66,7 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
                 row, decision = _new_order(incident, number, now, policy)
                 rows.append(row)
                 decisions.append((decision, SimpleNamespace(**row)))
-            if rows:
-                await uow.session.execute(ORDER_TABLE.insert(), rows)
+            await uow.orders.add_many(rows)
             for decision, row in decisions:
                 await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
                                         from_state=None, actor=decision.actor.subject, reason=decision.reason,
@@ -89,7 +82,7 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
 WINDOW = timedelta(hours=1)
 
 
-async def _watch_for_surges(uow: UnitOfWork, incidents: Sequence[IncidentAccepted],
+async def _watch_for_surges(uow: DispatchUnitOfWork, incidents: Sequence[IncidentAccepted],
                             settings: SurgeSettings) -> list[Surge]:
     """Count the incidents per hour, town and category class, and raise an early warning (one per window)
     where a count is far above its baseline."""
@@ -106,21 +99,21 @@ async def _watch_for_surges(uow: UnitOfWork, incidents: Sequence[IncidentAccepte
         counts[key] = counts.get(key, 0) + 1
         counties[area] = loc.county_code
     raised = []
-    totals = await buckets.bump_buckets(uow.session, counts)
+    totals = await uow.surges.bump(counts)
     busy = {key: total for key, total in totals.items() if total >= settings.min_count}
     if not busy:
         return raised
-    histories = await buckets.bucket_histories(uow.session, busy, windows=settings.history, step=WINDOW)
+    histories = await uow.surges.histories(busy, windows=settings.history, step=WINDOW)
     surges = {key: surge for key, total in busy.items()
               if (surge := assess(area=key[1], category_group=key[2], window_start=key[0], count=total,
                                   history=histories[key], settings=settings)) is not None}
-    already = await buckets.warned(uow.session, surges) if surges else set()
+    already = await uow.surges.warned(surges) if surges else set()
     for (window, area, group), surge in surges.items():
         if (window, area, group) in already:
             continue
         total = surge.count
         alert_id, now = str(uuid.uuid4()), utcnow()
-        if await buckets.insert_warning(uow.session, {
+        if await uow.surges.add_warning({
                 "window_start": window, "area_code": area, "category_group": group, "id": alert_id,
                 "county_code": counties.get(area), "count": total, "baseline": surge.baseline,
                 "p_value": surge.p_value, "reason": surge.reason, "raised_at": now}):

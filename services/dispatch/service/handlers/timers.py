@@ -8,30 +8,25 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, func, select, update
-
 from services.dispatch.adapters import repository
-from services.dispatch.adapters.orm import WorkOrder, metadata
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import (
     OPEN_STATES,
     Decision,
 )
 from services.dispatch.domain.timers import due_decisions, next_due
 from services.dispatch.service.handlers.common import (
-    ORDER_TABLE,
     PolicyHolder,
     count,
     record_transition,
 )
-from services.dispatch.service.handlers.reading import QUEUE_VIEWS
 from shared import metrics
 from shared.events.envelope import utcnow
-from shared.uow import UnitOfWork
 
 log = logging.getLogger("mcc.dispatch.timers")
 
 
-async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetime | None = None,
+async def fire_due_timers(*, uow: DispatchUnitOfWork, holder: PolicyHolder, now: datetime | None = None,
                           batch: int = 200) -> int:
     """Take every warning and escalation step due on up to `batch` overdue orders; the number of transitions.
 
@@ -46,11 +41,7 @@ async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetim
     fired: list[tuple[Decision, SimpleNamespace]] = []
     writes: list[tuple[str, int, dict[str, Any]]] = []
     async with uow:
-        query = (select(ORDER_TABLE).where(ORDER_TABLE.c.next_due_at <= now).order_by(ORDER_TABLE.c.next_due_at)
-                 .limit(batch).with_for_update(skip_locked=True))
-        # Plain rows, not ORM objects: nothing here needs the identity map, and a batch is cheaper without.
-        for mapping in (await uow.session.execute(query)).mappings():
-            row = SimpleNamespace(**mapping)
+        for row in await uow.orders.claim_due(now=now, limit=batch):
             read_version = row.version
             order = repository.to_domain(row)
             decisions = due_decisions(order, now, policy.timer)
@@ -67,7 +58,7 @@ async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetim
                                         reason=decision.reason, details=dict(decision.details))
                 fired.append((decision, row))
             writes.append((row.id, read_version, changed))
-        await repository.save_many(uow.session, writes)
+        await uow.orders.save_many(writes)
         await uow.commit()
     for decision, row in fired:
         count(decision, row)
@@ -77,36 +68,30 @@ async def fire_due_timers(*, uow: UnitOfWork, holder: PolicyHolder, now: datetim
 TIMER_POLICY_COUNTER = "timer-policy"  # the fingerprint of the SLA and escalation files open orders follow
 
 
-async def reschedule_if_policy_changed(*, uow: UnitOfWork, holder: PolicyHolder, fingerprint: int) -> int | None:
+async def reschedule_if_policy_changed(*, uow: DispatchUnitOfWork, holder: PolicyHolder, fingerprint: int) -> int | None:
     """After the SLA file or the escalation chain changed, every open order's next timer instant follows the
     new policy; the number of orders rescheduled, or None when the policy is the one they already follow."""
-    counter = metadata.tables["counter"]
     async with uow:
-        stored = (await uow.session.execute(select(counter.c.value).where(counter.c.name == TIMER_POLICY_COUNTER))
-                  ).scalar_one_or_none()
+        stored = await uow.counters.get(TIMER_POLICY_COUNTER)
     if stored == fingerprint:
         return None
     changed = await reschedule_all(uow=uow, holder=holder)
     async with uow:
         # Recorded after the reschedule: a crash in between only means the next start does it again.
-        if stored is None:
-            await uow.session.execute(counter.insert().values(name=TIMER_POLICY_COUNTER, value=fingerprint))
-        else:
-            await uow.session.execute(update(counter).where(counter.c.name == TIMER_POLICY_COUNTER)
-                                      .values(value=fingerprint))
+        await uow.counters.set(TIMER_POLICY_COUNTER, fingerprint, known=stored)
         await uow.commit()
     log.info("open orders rescheduled after a policy change", extra={"orders": changed})
     return changed
 
 
-async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder, page: int = 2000) -> int:
+async def reschedule_all(*, uow: DispatchUnitOfWork, holder: PolicyHolder, page: int = 2000) -> int:
     """Recompute next_due_at of every open order (after the escalation chain or SLA settings changed): one
     read of plain rows, then page by page the changed instants in one statement and one short transaction,
     so 100,000 open orders take seconds and hold no lock for long. It runs beside the timer loop and the
     consumers: it lets them run every hundred orders instead of holding the event loop for the whole set."""
     policy, changed = holder.policy, 0
     async with uow:
-        rows = await repository.open_orders(uow.session, states=[s.value for s in OPEN_STATES])
+        rows = await uow.orders.open_timing(states=[s.value for s in OPEN_STATES])
     for start in range(0, len(rows), page):
         writes = []
         for n, row in enumerate(rows[start:start + page]):
@@ -117,21 +102,17 @@ async def reschedule_all(*, uow: UnitOfWork, holder: PolicyHolder, page: int = 2
                 writes.append((row.id, row.version, due))
         if writes:
             async with uow:
-                await repository.set_next_due(uow.session, writes)
+                await uow.orders.set_next_due(writes)
                 await uow.commit()
         changed += len(writes)
     return changed
 
 
-async def refresh_gauges(*, uow: UnitOfWork, now: datetime | None = None) -> None:
+async def refresh_gauges(*, uow: DispatchUnitOfWork, now: datetime | None = None) -> None:
     """Open and overdue orders per county and town, for Prometheus."""
     now = now or utcnow()
-    open_states = [s.value for s in OPEN_STATES]
-    overdue = QUEUE_VIEWS["overdue"](now)
     async with uow:
-        rows = (await uow.session.execute(
-            select(WorkOrder.county_code, WorkOrder.town_code, func.count(), func.sum(case((overdue, 1), else_=0)))
-            .where(WorkOrder.state.in_(open_states)).group_by(WorkOrder.county_code, WorkOrder.town_code))).all()
+        rows = await uow.order_reads.open_by_town(now=now)
     metrics.ORDERS_OPEN.clear()
     metrics.ORDERS_OVERDUE.clear()
     for county, town, total, late in rows:
