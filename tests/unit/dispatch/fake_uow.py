@@ -1,0 +1,85 @@
+"""Dispatch's unit of work without a database: in-memory repositories under the names the real one gives
+its SQL ones (services/dispatch/adapters/unit_of_work.py), for handler unit tests.
+
+Only what the tested use cases reach is here; a handler reaching further fails loudly (AttributeError).
+Rows are kept as plain namespaces; `get` hands out a copy, as a new transaction reads a fresh row, and
+`save` writes only against the version that was read, as the SQL one does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from types import SimpleNamespace
+from typing import Any
+
+from services.dispatch.adapters.repository import StaleOrder
+from tests.support.fake_uow import FakeUnitOfWork
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.rows: dict[str, SimpleNamespace] = {}
+
+    def put(self, **values: Any) -> SimpleNamespace:
+        """Store an order as a test sets it up (not through a handler)."""
+        row = SimpleNamespace(**values)
+        self.rows[row.id] = row
+        return row
+
+    async def get(self, ref: str) -> SimpleNamespace | None:
+        found = next((r for r in self.rows.values() if ref in (r.id, r.number)), None)
+        return copy.deepcopy(found)
+
+    async def known_incidents(self, incident_ids: Iterable[str]) -> set[str]:
+        wanted = set(incident_ids)
+        return {r.incident_id for r in self.rows.values() if r.incident_id in wanted}
+
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        for values in rows:
+            self.put(**values)
+
+    async def save(self, row: Any, values: dict[str, Any]) -> None:
+        stored = self.rows.get(row.id)
+        if stored is None or stored.version != row.version:
+            raise StaleOrder(f"order {row.number} changed meanwhile (version {row.version})")
+        vars(stored).update(copy.deepcopy(values))
+        for key, value in values.items():
+            setattr(row, key, value)
+
+    async def set_attachments(self, row: Any, attachments: list[dict[str, Any]]) -> None:
+        self.rows[row.id].attachments = list(attachments)
+        row.attachments = attachments
+
+    async def add_duplicates(self, *, order_id: str | None = None, number: str | None = None, count: int = 1) -> None:
+        for r in self.rows.values():
+            if (order_id is not None and r.id == order_id) or (order_id is None and r.number == number):
+                r.duplicate_count += count
+
+
+class FakeSurges:
+    """The detector's counts: a batch's own counts are its totals (no history, so no warning below the bar)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] = {}
+
+    async def bump(self, counts: dict[Any, int]) -> dict[Any, int]:
+        for key, n in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        return {key: self.counts[key] for key in counts}
+
+    async def histories(self, keys: Iterable[Any], *, windows: int, step: Any) -> dict[Any, list[int]]:
+        return {key: [0] * windows for key in keys}
+
+    async def warned(self, keys: Iterable[Any]) -> set[Any]:
+        return set()
+
+    async def add_warning(self, values: dict[str, Any]) -> bool:
+        return True
+
+
+class FakeDispatchUnitOfWork(FakeUnitOfWork):
+    def __init__(self) -> None:
+        super().__init__(source="/mcc/dispatch")
+        self.orders = FakeOrders()
+        self.surges = FakeSurges()
