@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from services.hotline.domain.privacy import normalise_phone
 from services.hotline.domain.scope import ScopeDecision, ScopeKind
+from shared.errors import Invalid
 from shared.events.v1 import AppealType, Coordinates, Urgency
 
 __all__ = [
@@ -54,6 +57,14 @@ def parse_appeal_type(text: str | AppealType) -> AppealType:
         raise ValueError(f"未知的诉求类型 {value!r}: expected one of {names}") from None
 
 
+def _field(name: str, parse: Callable[[Any], Any], value: Any) -> Any:
+    """A parser's ValueError (also what the API's own validators raise) as a refusal of this field."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise Invalid(name, str(exc)) from None
+
+
 def clean_text(text: str | None) -> str:
     """Trim each line, collapse runs of spaces (including the ideographic space), drop empty lines."""
     if not text:
@@ -85,26 +96,28 @@ class Appeal:
                address: str | None = None, coordinates: Coordinates | None = None,
                urgency: Urgency | None = None, confidential: bool = False,
                anonymous: bool = False) -> Appeal:
-        """Validate and normalise an operator's input; raises ValueError with a message for the operator."""
+        """Validate and normalise an operator's input; refuses with `Invalid` naming the field at fault."""
         description = clean_text(description)
         if not description:
-            raise ValueError("诉求内容不能为空 (the description is empty)")
+            raise Invalid("description", "诉求内容不能为空 (the description is empty)")
         if len(description) > MAX_DESCRIPTION:
-            raise ValueError(f"诉求内容过长: {len(description)} > {MAX_DESCRIPTION} characters")
+            raise Invalid("description", f"诉求内容过长: {len(description)} > {MAX_DESCRIPTION} characters")
         category_code = (category_code or "").strip()
         if not category_code:
-            raise ValueError("缺少诉求分类 (category code is required)")
+            raise Invalid("category_code", "缺少诉求分类 (category code is required)")
         name = clean_text(caller_name) or None
         if name is not None and len(name) > MAX_NAME:
-            raise ValueError(f"来电人姓名过长: {len(name)} > {MAX_NAME} characters")
+            raise Invalid("caller_name", f"来电人姓名过长: {len(name)} > {MAX_NAME} characters")
         if anonymous and name is not None:
             # A caller who asked to stay anonymous must not end up named in the record.
-            raise ValueError("匿名诉求不应记录来电人姓名 (an anonymous appeal carries no caller name)")
+            raise Invalid("caller_name", "匿名诉求不应记录来电人姓名 (an anonymous appeal carries no caller name)")
         address = clean_text(address) or None
         if address is not None and len(address) > MAX_ADDRESS:
-            raise ValueError(f"地址过长: {len(address)} > {MAX_ADDRESS} characters")
-        phone = normalise_phone(caller_phone) if caller_phone and caller_phone.strip() else None
-        return cls(caller_phone=phone, caller_name=name, appeal_type=parse_appeal_type(appeal_type),
+            raise Invalid("address", f"地址过长: {len(address)} > {MAX_ADDRESS} characters")
+        phone = _field("caller_phone", normalise_phone, caller_phone) if caller_phone and caller_phone.strip() \
+            else None
+        return cls(caller_phone=phone, caller_name=name,
+                   appeal_type=_field("appeal_type", parse_appeal_type, appeal_type),
                    category_code=category_code, description=description, address=address,
                    coordinates=coordinates, urgency=urgency, confidential=confidential, anonymous=anonymous,
                    received_at=received_at)
@@ -171,6 +184,7 @@ def decide_outcome(*, scope: ScopeDecision, appeal_type: AppealType, answered_di
     if answered_directly:
         if appeal_type is not AppealType.CONSULTATION:
             # Only a consultation can be closed from the knowledge base; anything else needs a unit.
-            raise ValueError(f"only a 咨询 can be answered directly, not {APPEAL_TYPE_NAMES[appeal_type]}")
+            raise Invalid("answer_article_id", f"只有咨询可以直接答复，{APPEAL_TYPE_NAMES[appeal_type]}需要派单办理 "
+                                               "(only a consultation can be answered directly)")
         return AppealOutcome(disposition=Disposition.ANSWERED_DIRECTLY)
     return AppealOutcome(disposition=Disposition.DISPATCHED)

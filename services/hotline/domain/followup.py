@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from shared.errors import Invalid
+
 
 class Satisfaction(StrEnum):
     SATISFIED = "satisfied"  # 满意
@@ -39,17 +41,19 @@ class FollowUp:
 
     def __post_init__(self) -> None:
         if self.satisfaction is not None and not isinstance(self.satisfaction, Satisfaction):
+            if self.satisfaction not in {s.value for s in Satisfaction}:
+                raise Invalid("satisfaction", f"未知的满意度 {self.satisfaction!r} (unknown satisfaction)")
             object.__setattr__(self, "satisfaction", Satisfaction(self.satisfaction))
         if self.reached:
             if self.satisfaction is None:
-                raise ValueError("回访已接通时必须记录满意度 (satisfaction is required when the caller was reached)")
+                raise Invalid("satisfaction", "回访已接通时必须记录满意度 (satisfaction is required when the caller was reached)")
             if self.resolved is None:
-                raise ValueError("回访已接通时必须记录是否解决 (resolved is required when the caller was reached)")
+                raise Invalid("resolved", "回访已接通时必须记录是否解决 (resolved is required when the caller was reached)")
             if self.satisfaction is Satisfaction.DISSATISFIED and self.unit_at_fault is None:
                 # Reopening hangs on this judgement; leaving it blank would silently archive a failure.
-                raise ValueError("不满意时必须判定是否承办单位责任 (unit_at_fault is required when dissatisfied)")
+                raise Invalid("unit_at_fault", "不满意时必须判定是否承办单位责任 (unit_at_fault is required when dissatisfied)")
         elif any(v is not None for v in (self.resolved, self.satisfaction, self.unit_at_fault)):
-            raise ValueError("未接通的回访不能记录解决情况或满意度 (a call nobody answered has no rating)")
+            raise Invalid("satisfaction", "未接通的回访不能记录解决情况或满意度 (a call nobody answered has no rating)")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,16 @@ def normalise_phone(text: str) -> str:
         "or a landline with its area code (e.g. 0513-85123456)")
 
 
+def phone_or_none(text: str | None) -> str | None:
+    """The canonical number, or None when blank or not (yet) a number: for a search while a call is typed."""
+    if not text or not text.strip():
+        return None
+    try:
+        return normalise_phone(text)
+    except ValueError:
+        return None
+
+
 def is_mobile(phone: str) -> bool:
     """True for a normalised mobile number."""
     return bool(_MOBILE.match(phone))

@@ -1,12 +1,15 @@
 """Hotline HTTP API for 12345 operators. Every route needs an operator's bearer token (knowledge edits: an
-operator or an admin)."""
+operator or an admin).
+
+Routes parse, call one handler and answer; refusals are raised by the handlers as `shared.errors` and answered
+by the app's one exception handler (shared/http.py) in the documented shape."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +19,7 @@ from services.hotline.service import handlers
 from shared import idempotency
 from shared.auth import Principal, require_roles
 from shared.deps import RuntimeDep, UowDep
+from shared.errors import Invalid
 from shared.events.v1 import AppealType, Coordinates, Urgency
 from shared.roles import Role
 
@@ -29,9 +33,15 @@ def get_context(request: Request) -> handlers.HotlineContext:
     return request.app.state.hotline
 
 
-def _field_error(field: str, message: str, *, where: str = "body", kind: str = "value_error",
-                 status: int = 422) -> JSONResponse:
-    return JSONResponse({"detail": [{"field": field, "in": where, "message": message, "type": kind}]}, status)
+async def idempotency_key(key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None) -> str | None:
+    """The optional Idempotency-Key, refused as a header error when malformed."""
+    if key is not None and not idempotency.valid_key(key):
+        raise Invalid(idempotency.HEADER, "须为 1–200 个可打印 ASCII 字符，不含空格 (1-200 printable ASCII characters, "
+                                          "no spaces)", where="header")
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 # --- shapes ---------------------------------------------------------------------------------------------------
@@ -155,9 +165,7 @@ class AppealCreated(AppealOut):
              response_model=AppealCreated,
              responses={422: {"description": "field-level errors, or an Idempotency-Key reused with another body"}})
 async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDep, principal: Operator,
-                        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> Any:
-    if idempotency_key is not None and not idempotency.valid_key(idempotency_key):
-        return _field_error("Idempotency-Key", "1-200 printable ASCII characters, no spaces", where="header")
+                        key: IdempotencyKey) -> Any:
     scope = body.scope
     command = handlers.CreateAppeal(
         caller_phone=body.caller_phone, caller_name=body.caller_name, appeal_type=body.appeal_type,
@@ -166,36 +174,25 @@ async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDe
         anonymous=body.anonymous, link_to_order=body.link_to_order, answer_article_id=body.answer_article_id,
         answer_note=body.answer_note,
         scope=handlers.ScopeChoice(**scope.model_dump()) if scope is not None else None)
-    try:
-        created = await handlers.create_appeal(
-            new_uow=runtime.uow, ctx=get_context(request), command=command, operator=principal.subject,
-            operator_unit=principal.unit_code, operator_name=principal.name, idempotency_key=idempotency_key,
-            fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
-    except handlers.InvalidInput as exc:
-        return _field_error(exc.field, str(exc))
-    except idempotency.IdempotencyConflict as exc:
-        return _field_error("Idempotency-Key", str(exc), where="header", kind="idempotency_conflict")
+    created = await handlers.create_appeal(
+        new_uow=runtime.uow, ctx=get_context(request), command=command, operator=principal.subject,
+        operator_unit=principal.unit_code, operator_name=principal.name, idempotency_key=key,
+        fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
     headers = {"Idempotent-Replayed": "true"} if created.replayed else None
     return JSONResponse(created.body, status_code=created.status_code, headers=headers)
 
 
 @router.post("/appeals/duplicates", tags=["appeals"], summary="重复件: existing orders a call may duplicate")
 async def check_duplicates(body: DuplicateCheck, request: Request, uow: UowDep, _: Operator) -> Any:
-    try:
-        candidates = await handlers.find_duplicates(uow=uow, ctx=get_context(request), phone=body.caller_phone,
-                                                    category_code=body.category_code, point=body.coordinates)
-    except handlers.InvalidInput as exc:
-        return _field_error(exc.field, str(exc))
+    candidates = await handlers.find_duplicates(uow=uow, ctx=get_context(request), phone=body.caller_phone,
+                                                category_code=body.category_code, point=body.coordinates)
     return {"candidates": candidates}
 
 
 @router.get("/appeals/{appeal_ref}", tags=["appeals"], response_model=AppealOut,
             summary="an appeal (by id or 受理编号) and its order's state")
 async def read_appeal(appeal_ref: str, uow: UowDep, _: Operator) -> Any:
-    try:
-        return JSONResponse(handlers.appeal_answer(await handlers.get_appeal(uow=uow, appeal_ref=appeal_ref)))
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    return JSONResponse(handlers.appeal_answer(await handlers.get_appeal(uow=uow, appeal_ref=appeal_ref)))
 
 
 @router.post("/appeals/{appeal_ref}/followups", status_code=201, tags=["follow-up"],
@@ -203,35 +200,22 @@ async def read_appeal(appeal_ref: str, uow: UowDep, _: Operator) -> Any:
              responses={409: {"description": "the order is not closed, or was rated already"}})
 async def record_followup(appeal_ref: str, body: FollowUpIn, request: Request, uow: UowDep,
                           principal: Operator) -> Any:
-    try:
-        return await handlers.record_followup(uow=uow, ctx=get_context(request), command=handlers.RecordFollowUp(
-            appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
-            operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
-            satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))
-    except handlers.InvalidInput as exc:
-        return _field_error(exc.field, str(exc))
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except handlers.Conflict as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
+    return await handlers.record_followup(uow=uow, ctx=get_context(request), command=handlers.RecordFollowUp(
+        appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
+        operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
+        satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))
 
 
 @router.get("/orders/{order_ref}/appeals", tags=["appeals"],
             summary="重复件: the appeals on one order (its master and every linked appeal, with the count)")
 async def order_appeals(order_ref: str, uow: UowDep, _: Operator) -> Any:
-    try:
-        return await handlers.order_appeals(uow=uow, order_ref=order_ref)
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    return await handlers.order_appeals(uow=uow, order_ref=order_ref)
 
 
 @router.get("/callers/{phone}/appeals", tags=["appeals"], summary="caller history: earlier appeals by number")
 async def caller_history(phone: str, uow: UowDep, _: Operator,
                          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
-    try:
-        return await handlers.caller_history(uow=uow, phone=phone, limit=limit)
-    except handlers.InvalidInput as exc:
-        return _field_error("phone", str(exc), where="path")
+    return await handlers.caller_history(uow=uow, phone=phone, limit=limit)
 
 
 # --- knowledge base -------------------------------------------------------------------------------------------
@@ -244,7 +228,7 @@ async def search_knowledge(request: Request, _: Operator, q: Annotated[str, Quer
     return {"hits": handlers.search_articles(ctx=get_context(request), query=q, category=category, limit=limit)}
 
 
-def _article_input(body: ArticleIn) -> handlers.WriteArticle:
+def _article(body: ArticleIn) -> handlers.WriteArticle:
     return handlers.WriteArticle(category_code=body.category_code, title=body.title, body=body.body,
                                  valid_from=body.valid_from, valid_to=body.valid_to)
 
@@ -252,11 +236,8 @@ def _article_input(body: ArticleIn) -> handlers.WriteArticle:
 @router.post("/knowledge/articles", status_code=201, response_model=ArticlePublic, tags=["knowledge"],
              summary="add an article")
 async def create_article(body: ArticleIn, request: Request, uow: UowDep, principal: Editor) -> Any:
-    try:
-        return await handlers.create_article(uow=uow, ctx=get_context(request), data=_article_input(body),
-                                             editor=principal.subject)
-    except handlers.InvalidInput as exc:
-        return _field_error(exc.field, str(exc))
+    return await handlers.create_article(uow=uow, ctx=get_context(request), data=_article(body),
+                                         editor=principal.subject)
 
 
 @router.get("/knowledge/articles", response_model=list[ArticlePublic], tags=["knowledge"],
@@ -270,30 +251,19 @@ async def list_articles(uow: UowDep, _: Editor, category: Annotated[str | None, 
 @router.get("/knowledge/articles/{article_id}", response_model=ArticlePublic, tags=["knowledge"],
             summary="one article")
 async def read_article(article_id: str, uow: UowDep, _: Editor) -> Any:
-    try:
-        return await handlers.get_article(uow=uow, article_id=article_id)
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    return await handlers.get_article(uow=uow, article_id=article_id)
 
 
 @router.put("/knowledge/articles/{article_id}", response_model=ArticlePublic, tags=["knowledge"],
             summary="replace an article")
 async def update_article(article_id: str, body: ArticleIn, request: Request, uow: UowDep,
                          principal: Editor) -> Any:
-    try:
-        return await handlers.update_article(uow=uow, ctx=get_context(request), article_id=article_id,
-                                             data=_article_input(body), editor=principal.subject)
-    except handlers.InvalidInput as exc:
-        return _field_error(exc.field, str(exc))
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    return await handlers.update_article(uow=uow, ctx=get_context(request), article_id=article_id,
+                                         data=_article(body), editor=principal.subject)
 
 
 @router.delete("/knowledge/articles/{article_id}", status_code=204, tags=["knowledge"],
                summary="delete an article")
 async def delete_article(article_id: str, request: Request, uow: UowDep, _: Editor) -> Response:
-    try:
-        await handlers.delete_article(uow=uow, ctx=get_context(request), article_id=article_id)
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    await handlers.delete_article(uow=uow, ctx=get_context(request), article_id=article_id)
     return Response(status_code=204)

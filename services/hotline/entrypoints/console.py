@@ -2,27 +2,32 @@
 
 Thin routes: they parse the form with the JSON API's own models, call the same handlers the API calls (or
 the console's read-only helpers in service/assist.py) and render a page or an htmx fragment. Pages are for
-operators signed in by the session cookie (or a bearer token); every change checks the CSRF token.
+operators signed in by the session cookie (or a bearer token); every change checks the CSRF token. A refusal
+is shown inside the form it answers (`_or_refusal`), with the status the API would answer.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from services.hotline.domain.appeal import APPEAL_TYPE_NAMES
+from services.hotline.domain.privacy import phone_or_none
 from services.hotline.entrypoints.api import AppealCreate, FollowUpIn, ScopeIn
 from services.hotline.service import assist, handlers
-from shared import idempotency
 from shared.auth import Principal
 from shared.deps import RuntimeDep, UowDep
+from shared.errors import Conflict, Invalid, Problem
 from shared.events.v1 import Coordinates
+from shared.http import field_errors
+from shared.idempotency import IdempotencyConflict
 from shared.roles import Role
 from shared.web import render
 from shared.web.session import ensure_csrf_cookie, page_principal
@@ -56,15 +61,47 @@ def _grid(request: Request) -> Any:
     return state.grid_client
 
 
-def _coordinates(text: str | None) -> Coordinates | None:
-    """"120.86, 32.01" (经度, 纬度) → Coordinates; None when blank; ValueError when malformed."""
+T = TypeVar("T")
+
+
+async def _or_refusal(call: Awaitable[T]) -> tuple[T | None, Problem | None]:
+    """The handler's answer, or its refusal as a value. A page shows a refusal to a person inside the form or
+    fragment it answers (HTML), not as the API's JSON problem that shared/http.py answers: this is the one
+    place the console catches. A form the API's models refuse, and a form submitted twice with other
+    contents, are refusals of the same kind."""
+    try:
+        return await call, None
+    except (Problem, ValidationError, IdempotencyConflict) as exc:
+        if isinstance(exc, ValidationError):
+            return None, Invalid.of(field_errors(exc.errors()))
+        if isinstance(exc, IdempotencyConflict):
+            return None, Conflict("这张表单已提交过：按 F2 开始新的来电")
+        return None, exc
+
+
+def _messages(problem: Problem) -> list[dict[str, str]]:
+    """A refusal as the form's error lines: one per field, or one for the form."""
+    if isinstance(problem.detail, list):
+        return [{"field": e["field"], "message": e["message"]} for e in problem.detail]
+    return [{"field": "form", "message": str(problem.detail)}]
+
+
+def _point(text: str | None) -> tuple[Coordinates | None, Invalid | None]:
+    """"120.86, 32.01" (经度, 纬度) → Coordinates; None when blank; the field's refusal when malformed (a form
+    shows it beside its other errors)."""
     if not text or not text.strip():
-        return None
+        return None, None
     parts = text.replace("，", ",").replace(" ", ",").split(",")
     numbers = [p for p in parts if p]
-    if len(numbers) != 2:
-        raise ValueError("坐标格式：经度,纬度，例如 120.86,32.01")
-    return Coordinates(lon=float(numbers[0]), lat=float(numbers[1]))
+    if len(numbers) != 2 or not all(_NUMBER.match(n) for n in numbers):
+        return None, Invalid("coordinates", "坐标格式：经度,纬度，例如 120.86,32.01")
+    lon, lat = float(numbers[0]), float(numbers[1])
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return None, Invalid("coordinates", "坐标超出范围：经度在 -180 到 180 之间，纬度在 -90 到 90 之间")
+    return Coordinates(lon=lon, lat=lat), None
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 _POINT = re.compile(r"^\s*-?\d{1,3}(\.\d+)?\s*[,，\s]\s*-?\d{1,2}(\.\d+)?\s*$")
@@ -91,20 +128,18 @@ async def caller_fragment(request: Request, uow: UowDep, _: OperatorPage, caller
     digits = "".join(ch for ch in caller_phone if ch.isdigit())
     if len(digits) < 7:
         return render(request, "_caller.html", history=None)
-    try:
-        history = await handlers.caller_history(uow=uow, phone=caller_phone, limit=10)
-    except handlers.InvalidInput as exc:
-        return render(request, "_caller.html", history=None, error=str(exc))
+    history, refused = await _or_refusal(handlers.caller_history(uow=uow, phone=caller_phone, limit=10))
+    if refused is not None:
+        return render(request, "_caller.html", history=None, error=_messages(refused)[0]["message"])
     return render(request, "_caller.html", history=history)
 
 
 @router.get("/console/locate", response_class=HTMLResponse)
 async def locate_fragment(request: Request, _: OperatorPage, coordinates: str = "", address: str = "") -> HTMLResponse:
     address, coordinates = _place(address, coordinates)
-    try:
-        point = _coordinates(coordinates)
-    except ValueError as exc:
-        return render(request, "_locate.html", error=str(exc))
+    point, bad_point = _point(coordinates)
+    if bad_point is not None:
+        return render(request, "_locate.html", error=_messages(bad_point)[0]["message"])
     if point is None:
         place = _grid(request).place(address.strip()) if address.strip() else None
         return render(request, "_locate.html", found=None, address=address.strip(), place=place)
@@ -126,31 +161,13 @@ async def assist_fragment(request: Request, uow: UowDep, _: OperatorPage, descri
     category = ctx.categories.get(code) if code else None
     scope = assist.preview_scope(ctx=ctx, description=text, category_code=code) if text or category else None
     duplicates: list[dict[str, Any]] = []
-    if category is not None:
-        try:
-            point = _coordinates(coordinates)
-        except ValueError:
-            point = None
-        phone = caller_phone.strip() or None
-        try:
-            duplicates = await handlers.find_duplicates(uow=uow, ctx=ctx, phone=_phone_or_none(phone),
-                                                        category_code=category.code, point=point)
-        except handlers.InvalidInput:
-            duplicates = []
+    if category is not None:  # while the call goes on, a number or point not typed in full yet just counts less
+        point, _bad_point = _point(coordinates)
+        duplicates = await handlers.find_duplicates(uow=uow, ctx=ctx, phone=phone_or_none(caller_phone),
+                                                    category_code=category.code, point=point)
     return render(request, "_assist.html", suggestions=suggestions, answers=answers[:3], scope=scope,
                   duplicates=duplicates[:3], category=category,
                   category_path=" / ".join(c.name for c in ctx.categories.path(category.code)) if category else "")
-
-
-def _phone_or_none(phone: str | None) -> str | None:
-    from services.hotline.domain.privacy import normalise_phone
-
-    if not phone:
-        return None
-    try:
-        return normalise_phone(phone)
-    except ValueError:
-        return None
 
 
 _PROTECTION = {"none": (False, False), "confidential": (True, False), "anonymous": (False, True)}
@@ -167,44 +184,36 @@ async def submit_call(request: Request, runtime: RuntimeDep, principal: Operator
                       scope_line: Annotated[str, Form()] = "") -> HTMLResponse:
     """Create the appeal through the API's model and handler; the form's id is the Idempotency-Key."""
     address, coordinates = _place(address, coordinates)
-    errors: list[dict[str, str]] = []
-    try:
-        point = _coordinates(coordinates)
-    except ValueError as exc:
-        errors.append({"field": "coordinates", "message": str(exc)})
-        point = None
+    point, bad_point = _point(coordinates)
     confidential, anonymous = _PROTECTION.get(protection, (False, False))
     scope = ScopeIn(kind="emergency", emergency_line=scope_line) if scope_kind == "emergency" and scope_line else None
-    body = None
-    try:
+
+    async def create() -> handlers.Created:
         body = AppealCreate(
             caller_phone=caller_phone or None, appeal_type=appeal_type, category_code=category_code.strip(),
             description=description.strip(), address=address.strip() or None, coordinates=point,
             urgency=urgency or None, confidential=confidential, anonymous=anonymous, scope=scope,
             link_to_order=link_to_order.strip() or None, answer_article_id=answer_article_id.strip() or None)
-    except ValidationError as exc:
-        errors += [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-    if errors or body is None:
-        return render(request, "_submitted.html", errors=errors, status_code=422)
-    command = handlers.CreateAppeal(
-        caller_phone=body.caller_phone, caller_name=None, appeal_type=body.appeal_type,
-        category_code=body.category_code, description=body.description, address=body.address,
-        coordinates=body.coordinates, urgency=body.urgency, confidential=body.confidential,
-        anonymous=body.anonymous, link_to_order=body.link_to_order, answer_article_id=body.answer_article_id,
-        answer_note=None,
-        scope=handlers.ScopeChoice(**body.scope.model_dump()) if body.scope is not None else None)
-    try:
-        created = await handlers.create_appeal(
+        if bad_point is not None:
+            raise bad_point
+        command = handlers.CreateAppeal(
+            caller_phone=body.caller_phone, caller_name=None, appeal_type=body.appeal_type,
+            category_code=body.category_code, description=body.description, address=body.address,
+            coordinates=body.coordinates, urgency=body.urgency, confidential=body.confidential,
+            anonymous=body.anonymous, link_to_order=body.link_to_order, answer_article_id=body.answer_article_id,
+            answer_note=None,
+            scope=handlers.ScopeChoice(**body.scope.model_dump()) if body.scope is not None else None)
+        return await handlers.create_appeal(
             new_uow=runtime.uow, ctx=_ctx(request), command=command, operator=principal.subject,
-            operator_unit=principal.unit_code, idempotency_key=f"console-{form_id}"[:200],
-            fingerprint=None)
-    except handlers.InvalidInput as exc:
-        return render(request, "_submitted.html", errors=[{"field": exc.field, "message": str(exc)}],
-                      status_code=422)
-    except idempotency.IdempotencyConflict:
-        return render(request, "_submitted.html", status_code=409,
-                      errors=[{"field": "form", "message": "这张表单已提交过：按 F2 开始新的来电"}])
-    return render(request, "_submitted.html", appeal=created.body, errors=[])
+            operator_unit=principal.unit_code, idempotency_key=f"console-{form_id}"[:200], fingerprint=None)
+
+    created, refused = await _or_refusal(create())
+    if refused is not None:
+        errors = _messages(refused)
+        if bad_point is not None and bad_point is not refused:  # the form's other errors, and the point's
+            errors = _messages(bad_point) + errors
+        return render(request, "_submitted.html", errors=errors, status_code=refused.status)
+    return render(request, "_submitted.html", appeal=created.body if created else None, errors=[])
 
 
 # --- 回访 -----------------------------------------------------------------------------------------------------
@@ -225,18 +234,19 @@ async def record_followup(request: Request, appeal_ref: str, runtime: RuntimeDep
                           unit_at_fault: Annotated[str, Form()] = "",
                           comment: Annotated[str, Form()] = "") -> HTMLResponse:
     reached = outcome != "not_reached"
-    try:
+
+    async def record() -> dict[str, Any]:
         body = FollowUpIn(reached=reached, satisfaction=outcome if reached else None,
                           resolved=(resolved == "yes") if reached else None,
                           unit_at_fault=(unit_at_fault == "yes") if reached and outcome == "dissatisfied" else None,
                           comment=comment.strip() or None)
-        result = await handlers.record_followup(uow=runtime.uow(), ctx=_ctx(request), command=handlers.RecordFollowUp(
+        return await handlers.record_followup(uow=runtime.uow(), ctx=_ctx(request), command=handlers.RecordFollowUp(
             appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
             operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
             satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))
-    except ValidationError as exc:
-        return render(request, "_followup_done.html", error="; ".join(e["msg"] for e in exc.errors()),
-                      status_code=422)
-    except (handlers.InvalidInput, handlers.Conflict, handlers.NotFound) as exc:
-        return render(request, "_followup_done.html", error=str(exc), status_code=409)
+
+    result, refused = await _or_refusal(record())
+    if refused is not None:
+        return render(request, "_followup_done.html", error="; ".join(e["message"] for e in _messages(refused)),
+                      status_code=refused.status)
     return render(request, "_followup_done.html", result=result)

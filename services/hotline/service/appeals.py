@@ -33,14 +33,13 @@ from services.hotline.service.common import (
     CreateAppeal,
     Created,
     HotlineContext,
-    InvalidInput,
     ScopeChoice,
-    field_of,
 )
 from services.hotline.service.duplicates import DuplicateQuery, candidates_for_group
 from services.hotline.service.knowledge import to_article, today
 from services.hotline.service.reads import appeal_answer
 from shared import idempotency, metrics
+from shared.errors import Invalid
 from shared.events.catalog import APPEAL_DISPOSED, INCIDENT_REPORTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import (
@@ -112,7 +111,7 @@ async def create_appeal(*, new_uow: Callable[[], HotlineUnitOfWork], ctx: Hotlin
 
 async def _stage_appeals(uow: HotlineUnitOfWork, ctx: HotlineContext, creates: Sequence[_Create]) -> list[Answer | Exception]:
     """Stage a group of creates with a fixed number of statements: the duplicate check in two reads, the
-    numbers in one, the rows and events in one multi-row INSERT each. A refused create (InvalidInput) is
+    numbers in one, the rows and events in one multi-row INSERT each. A refused create (`Invalid`) is
     refused before anything is written, so the others go on."""
     now = utcnow()
     answers: list[Answer | Exception] = []
@@ -121,8 +120,8 @@ async def _stage_appeals(uow: HotlineUnitOfWork, ctx: HotlineContext, creates: S
         try:
             prepared.append(await _prepare(uow, ctx, create))
             answers.append((201, {}))
-        except InvalidInput as exc:
-            answers.append(exc)
+        except Invalid as refused:  # this create alone is answered with its refusal; the group goes on
+            answers.append(refused)
     if not prepared:
         return answers
     numbers = await uow.take_numbers(prefix="12345", day=now.strftime("%Y%m%d"), count=len(prepared), separator="-")
@@ -140,29 +139,23 @@ async def _stage_appeals(uow: HotlineUnitOfWork, ctx: HotlineContext, creates: S
 
 async def _prepare(uow: HotlineUnitOfWork, ctx: HotlineContext, create: _Create) -> _Prepared:
     req = create.command
-    try:
-        appeal = appeal_domain.Appeal.create(
-            caller_phone=req.caller_phone, caller_name=req.caller_name, appeal_type=req.appeal_type,
-            category_code=req.category_code, description=req.description, address=req.address,
-            coordinates=req.coordinates, urgency=req.urgency, confidential=req.confidential,
-            anonymous=req.anonymous, received_at=utcnow())
-    except ValueError as exc:
-        raise InvalidInput(field_of(str(exc), "body"), str(exc)) from exc
+    appeal = appeal_domain.Appeal.create(
+        caller_phone=req.caller_phone, caller_name=req.caller_name, appeal_type=req.appeal_type,
+        category_code=req.category_code, description=req.description, address=req.address,
+        coordinates=req.coordinates, urgency=req.urgency, confidential=req.confidential,
+        anonymous=req.anonymous, received_at=utcnow())
     category = ctx.categories.get(appeal.category_code)
     if category is None:
-        raise InvalidInput("category_code", f"unknown category code {appeal.category_code!r} (诉求分类代码不存在)")
+        raise Invalid("category_code", f"诉求分类代码不存在：{appeal.category_code!r} (unknown category code)")
     try:
         scope = assess_scope(appeal.description, category, _operator_choice(req.scope), rules=ctx.scope_rules)
-    except ValueError as exc:
-        raise InvalidInput("scope", str(exc)) from exc
+    except ValueError as exc:  # the scope rules' own checks of the operator's choice
+        raise Invalid("scope", str(exc)) from exc
     master = await _resolve_link(uow, req.link_to_order) if req.link_to_order else None
     article = await _answer_article(uow, req.answer_article_id) if req.answer_article_id else None
-    try:
-        outcome = appeal_domain.decide_outcome(
-            scope=scope, appeal_type=appeal.appeal_type, answered_directly=article is not None,
-            linked_order=(master.order_number or master.number) if master is not None else None)
-    except ValueError as exc:
-        raise InvalidInput("answer_article_id", str(exc)) from exc
+    outcome = appeal_domain.decide_outcome(
+        scope=scope, appeal_type=appeal.appeal_type, answered_directly=article is not None,
+        linked_order=(master.order_number or master.number) if master is not None else None)
     return _Prepared(create, appeal, appeal.urgency or Urgency(category.default_urgency), scope, master, article,
                      outcome.message_zh, DISPOSITION[outcome.disposition])
 
@@ -235,7 +228,7 @@ def _operator_choice(choice: ScopeChoice | None) -> OperatorChoice | None:
         return OperatorChoice.in_scope()
     if kind is ScopeKind.EMERGENCY:
         if not choice.emergency_line:
-            raise ValueError("an emergency hand-over must name the line: 110, 119, 120 or 122")
+            raise ValueError("转紧急热线须指明 110、119、120 或 122 (an emergency hand-over must name the line)")
         return OperatorChoice.emergency(choice.emergency_line)
     return OperatorChoice.out_of_scope(choice.rule, reason=choice.reason, channel=choice.channel)
 
@@ -261,14 +254,14 @@ async def _resolve_link(uow: HotlineUnitOfWork, ref: str) -> Appeal:
     if master is None and rows and rows[0].master_number:
         master = await uow.appeals.by_number(rows[0].master_number)
     if master is None:
-        raise InvalidInput("link_to_order", f"no dispatched order or appeal {ref!r} to link to (未找到可关联的工单)")
+        raise Invalid("link_to_order", f"未找到可关联的工单：{ref!r} (no dispatched order or appeal to link to)")
     return master
 
 
 async def _answer_article(uow: HotlineUnitOfWork, article_id: str) -> KnowledgeArticle:
     row = await uow.knowledge.get(article_id)
     if row is None:
-        raise InvalidInput("answer_article_id", f"no knowledge article {article_id!r}")
+        raise Invalid("answer_article_id", f"知识库条目不存在：{article_id!r} (no such knowledge article)")
     if not to_article(row).valid_on(today()):
-        raise InvalidInput("answer_article_id", f"knowledge article {article_id!r} is not in force today (已失效)")
+        raise Invalid("answer_article_id", f"知识库条目已失效：{article_id!r} (not in force today)")
     return row

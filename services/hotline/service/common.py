@@ -1,4 +1,7 @@
-"""What the hotline's use cases share: the context the composition root builds, commands, and refusals."""
+"""What the hotline's use cases share: the context the composition root builds, and the commands.
+
+Refusals are `shared.errors` (Invalid, NotFound, Conflict), raised where the rule is and answered by the app's
+one handler (shared/http.py)."""
 
 from __future__ import annotations
 
@@ -28,22 +31,6 @@ DISPOSITION = {
     appeal_domain.Disposition.OUT_OF_SCOPE: AppealDisposition.OUT_OF_SCOPE,
     appeal_domain.Disposition.LINKED: AppealDisposition.LINKED,
 }
-
-
-class InvalidInput(ValueError):
-    """Input the schema let through but the hotline's rules refuse; names the field for a 422."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(Exception):
-    """The request is well formed but not allowed in the record's current state (409)."""
 
 
 @dataclass
@@ -108,12 +95,3 @@ class Created:
     status_code: int
     body: dict[str, Any]
     replayed: bool
-
-
-# The domain's messages name the field in words; the API answers with the field's name.
-_FIELD_BY_WORD = (("诉求内容", "description"), ("分类", "category_code"), ("姓名", "caller_name"),
-                  ("地址", "address"), ("电话", "caller_phone"), ("诉求类型", "appeal_type"))
-
-
-def field_of(message: str, default: str) -> str:
-    return next((name for word, name in _FIELD_BY_WORD if word in message), default)

@@ -17,7 +17,8 @@ from services.hotline.domain.duplicates import (
     cells_within,
     find_candidates,
 )
-from services.hotline.service.common import HotlineContext, InvalidInput
+from services.hotline.service.common import HotlineContext
+from shared.errors import Invalid
 from shared.events.envelope import utcnow
 from shared.events.v1 import Coordinates
 
@@ -157,7 +158,7 @@ async def find_duplicates(*, uow: HotlineUnitOfWork, ctx: HotlineContext, phone:
                           point: Coordinates | None) -> list[dict[str, Any]]:
     """Existing orders a call about to be recorded may duplicate (the operator's check before create)."""
     if ctx.categories.get(category_code) is None:
-        raise InvalidInput("category_code", f"unknown category code {category_code!r} (诉求分类代码不存在)")
+        raise Invalid("category_code", f"诉求分类代码不存在：{category_code!r} (unknown category code)")
     async with uow:
         return await candidates(uow, ctx.duplicates, phone=phone, category_code=category_code, point=point,
                                 now=utcnow())

@@ -19,12 +19,9 @@ from services.hotline.domain.followup import FollowUp, followup_outcome
 from services.hotline.service.appeals import appeal_group_commit, create_appeal  # noqa: F401 - re-exported
 from services.hotline.service.common import (  # noqa: F401 - re-exported for the entrypoints
     STATUS_BY_DISPOSITION,
-    Conflict,
     CreateAppeal,
     Created,
     HotlineContext,
-    InvalidInput,
-    NotFound,
     RecordFollowUp,
     ScopeChoice,
 )
@@ -36,6 +33,7 @@ from services.hotline.service.reads import (  # noqa: F401 - re-exported for the
     get_appeal,
     order_appeals,
 )
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events.catalog import FOLLOWUP_RECORDED
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import FollowUpRecorded, OrderChanged, OrderState
@@ -104,14 +102,8 @@ async def record_followup(*, uow: HotlineUnitOfWork, ctx: HotlineContext, comman
                                                    command.satisfaction)
     unit_at_fault, comment, operator = command.unit_at_fault, command.comment, command.operator
     operator_name, operator_kind = command.operator_name, command.operator_kind
-    try:
-        followup = FollowUp(reached=reached, resolved=resolved, satisfaction=satisfaction,
-                            unit_at_fault=unit_at_fault, comment=comment)
-    except ValueError as exc:
-        message = str(exc)
-        name = ("satisfaction" if "满意度" in message else "resolved" if "解决" in message
-                else "unit_at_fault" if "责任" in message else "reached")
-        raise InvalidInput(name, message) from exc
+    followup = FollowUp(reached=reached, resolved=resolved, satisfaction=satisfaction,
+                        unit_at_fault=unit_at_fault, comment=comment)
     now = utcnow()
     async with uow:
         appeal = await uow.appeals.get(appeal_ref)
@@ -169,13 +161,13 @@ class WriteArticle:
 
 def _check_article(ctx: HotlineContext, data: WriteArticle) -> None:
     if data.category_code is not None and ctx.categories.get(data.category_code) is None:
-        raise InvalidInput("category_code", f"unknown category code {data.category_code!r}")
+        raise Invalid("category_code", f"诉求分类代码不存在：{data.category_code!r} (unknown category code)")
     if data.valid_from and data.valid_to and data.valid_to < data.valid_from:
-        raise InvalidInput("valid_to", "valid_to is before valid_from")
+        raise Invalid("valid_to", "失效日期早于生效日期 (valid_to is before valid_from)")
     if not appeal_domain.clean_text(data.title):
-        raise InvalidInput("title", "the title is empty")
+        raise Invalid("title", "标题不能为空 (the title is empty)")
     if not appeal_domain.clean_text(data.body):
-        raise InvalidInput("body", "the text is empty")
+        raise Invalid("body", "正文不能为空 (the text is empty)")
 
 
 async def create_article(*, uow: HotlineUnitOfWork, ctx: HotlineContext, data: WriteArticle, editor: str) -> KnowledgeArticle:

@@ -7,7 +7,7 @@ from typing import Any
 from services.hotline.adapters.orm import Appeal
 from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.privacy import mask_phone, normalise_phone
-from services.hotline.service.common import InvalidInput, NotFound
+from shared.errors import Invalid, NotFound
 from shared.events.v1 import AppealDisposition
 
 
@@ -60,7 +60,7 @@ async def caller_history(*, uow: HotlineUnitOfWork, phone: str, limit: int = 50)
     try:
         normal = normalise_phone(phone)
     except ValueError as exc:
-        raise InvalidInput("phone", str(exc)) from exc
+        raise Invalid("phone", str(exc), where="path") from exc
     async with uow:
         total = await uow.appeals.count_by_caller(normal)
         rows = await uow.appeals.by_caller(normal, limit=limit)

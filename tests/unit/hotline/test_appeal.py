@@ -10,6 +10,7 @@ from services.hotline.domain.appeal import (
     parse_appeal_type,
 )
 from services.hotline.domain.scope import DecidedBy, EmergencyLine, ScopeDecision, ScopeKind
+from shared.errors import Invalid
 from shared.events.v1 import AppealType, Coordinates
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
@@ -39,19 +40,19 @@ def test_creating_an_appeal_normalises_the_phone_and_tidies_the_text():
 
 
 def test_an_appeal_without_a_description_is_refused():
-    with pytest.raises(ValueError, match="诉求内容不能为空"):
+    with pytest.raises(Invalid, match="诉求内容不能为空"):
         Appeal.create(caller_phone=None, appeal_type="咨询", category_code="01", description=" \u3000\n ",
                       received_at=NOW)
 
 
 def test_an_anonymous_appeal_may_not_record_the_callers_name():
-    with pytest.raises(ValueError, match="匿名"):
+    with pytest.raises(Invalid, match="匿名"):
         Appeal.create(caller_phone="13812341234", caller_name="赵", appeal_type="投诉", category_code="01",
                       description="噪音扰民", anonymous=True, received_at=NOW)
 
 
 def test_an_invalid_phone_number_is_refused_when_the_appeal_is_created():
-    with pytest.raises(ValueError, match="电话号码"):
+    with pytest.raises(Invalid, match="电话号码"):
         Appeal.create(caller_phone="12345", appeal_type="投诉", category_code="01", description="噪音",
                       received_at=NOW)
 
@@ -86,7 +87,7 @@ def test_a_consultation_answered_from_the_knowledge_base_is_a_direct_answer():
 
 
 def test_only_a_consultation_can_be_answered_directly():
-    with pytest.raises(ValueError, match="咨询"):
+    with pytest.raises(Invalid, match="咨询"):
         decide_outcome(scope=IN_SCOPE, appeal_type=AppealType.COMPLAINT, answered_directly=True)
 
 

@@ -9,6 +9,7 @@ import pytest
 from services.hotline.service import handlers
 from services.hotline.service.knowledge import KnowledgeBase
 from shared.categories import CategoryTable
+from shared.errors import Invalid
 from shared.events.catalog import APPEAL_DISPOSED, INCIDENT_REPORTED
 from shared.events.v1 import AppealType, Coordinates
 
@@ -84,9 +85,9 @@ async def test_a_second_call_about_the_same_thing_is_offered_as_a_duplicate_and_
     ({"link_to_order": "GD-NOWHERE"}, "link_to_order"),
 ])
 async def test_bad_input_is_refused_naming_its_field_and_nothing_is_written(uow, ctx, changes, field):
-    with pytest.raises(handlers.InvalidInput) as refused:
+    with pytest.raises(Invalid) as refused:
         await handlers.create_appeal(new_uow=lambda: uow, ctx=ctx, command=_call(**changes), operator="op-7",
                                      operator_unit="320600")
 
-    assert refused.value.field == field
+    assert [e["field"] for e in refused.value.detail] == [field]
     assert uow.events == [] and uow.appeals.rows == {}

@@ -10,6 +10,7 @@ from services.hotline.domain.followup import (
     Satisfaction,
     followup_outcome,
 )
+from shared.errors import Invalid
 
 
 def test_a_caller_not_reached_is_called_again_later():
@@ -48,24 +49,24 @@ def test_a_satisfied_caller_archives_the_order(satisfaction):
 
 
 def test_a_reached_caller_must_be_asked_for_satisfaction_and_resolution():
-    with pytest.raises(ValueError, match="满意度"):
+    with pytest.raises(Invalid, match="满意度"):
         FollowUp(reached=True, resolved=True)
-    with pytest.raises(ValueError, match="是否解决"):
+    with pytest.raises(Invalid, match="是否解决"):
         FollowUp(reached=True, satisfaction="satisfied")
 
 
 def test_dissatisfaction_needs_the_operators_judgement_on_fault():
-    with pytest.raises(ValueError, match="承办单位"):
+    with pytest.raises(Invalid, match="承办单位"):
         FollowUp(reached=True, resolved=False, satisfaction="dissatisfied")
 
 
 def test_a_call_nobody_answered_carries_no_rating():
-    with pytest.raises(ValueError, match="未接通"):
+    with pytest.raises(Invalid, match="未接通"):
         FollowUp(reached=False, satisfaction="satisfied")
 
 
 def test_an_unknown_satisfaction_word_is_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(Invalid, match="满意度"):
         FollowUp(reached=True, resolved=True, satisfaction="delighted")
 
 
