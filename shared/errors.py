@@ -30,6 +30,9 @@ class Problem(Exception):
     def content(self) -> dict[str, Any]:
         return {"detail": self.detail, "code": self.code}
 
+    def headers(self) -> dict[str, str] | None:
+        return None
+
 
 class Invalid(Problem):
     """Bad input: one field (`Invalid("scope_unit", "…")`) or several at once (`Invalid.of([...])`)."""
@@ -83,3 +86,17 @@ class Conflict(Problem):
         if self.allowed is not None:
             body["allowed_actions"] = self.allowed
         return body
+
+
+class Unavailable(Problem):
+    """Cannot be done yet (a dependency is not ready): the caller should retry after `retry_after` seconds."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}

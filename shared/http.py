@@ -97,7 +97,7 @@ ALSO_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {"sch
 
 def problem_answer(problem: Problem) -> JSONResponse:
     """A use case's refusal (shared.errors) as the documented answer: routes never catch them."""
-    return JSONResponse(problem.content(), status_code=problem.status)
+    return JSONResponse(problem.content(), status_code=problem.status, headers=problem.headers())
 
 
 class BodySizeLimit:

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.intake.adapters.orm import IncidentBase, metadata
-from services.intake.domain.normalise import IntakeRejected
 from services.intake.domain.visibility import incident_scope
 from services.intake.service import handlers
 from shared import apikeys, idempotency
@@ -24,7 +23,6 @@ from shared.auth import (
 )
 from shared.deps import RuntimeDep, UowDep
 from shared.events.v1 import Coordinates
-from shared.retry import TransientError
 from shared.roles import Role
 from shared.scope import Scope
 
@@ -69,30 +67,19 @@ class RejectBody(BaseModel):
     reason: str = Field(min_length=1, max_length=400, description="why the detection is false (误报原因)")
 
 
-async def _review(call: Any) -> Any:
-    try:
-        return await call
-    except handlers.NotFound as exc:
-        raise HTTPException(404, detail=f"事件 {exc} 不存在") from None
-    except handlers.Forbidden as exc:
-        raise HTTPException(403, detail=str(exc)) from None
-    except handlers.Conflict as exc:
-        raise HTTPException(409, detail=str(exc)) from None
-
-
 @router.post("/incidents/{incident_id}/approve", response_model=IncidentPublic, tags=["review"],
              summary="confirm a held detection: accepted and published for dispatch")
 async def approve(incident_id: str, uow: UowDep, principal: Annotated[Principal, REVIEWERS]) -> Any:
-    return await _review(handlers.approve_held(uow, incident_id=incident_id, scope=_scope(principal),
-                                               reviewer=principal.subject))
+    return await handlers.approve_held(uow, incident_id=incident_id, scope=_scope(principal),
+                                       reviewer=principal.subject)
 
 
 @router.post("/incidents/{incident_id}/reject", response_model=IncidentPublic, tags=["review"],
              summary="refuse a held detection (误报): never dispatched, the reason is kept")
 async def reject(incident_id: str, body: RejectBody, uow: UowDep,
                  principal: Annotated[Principal, REVIEWERS]) -> Any:
-    return await _review(handlers.reject_held(uow, incident_id=incident_id, scope=_scope(principal),
-                                              reviewer=principal.subject, reason=body.reason))
+    return await handlers.reject_held(uow, incident_id=incident_id, scope=_scope(principal),
+                                      reviewer=principal.subject, reason=body.reason)
 
 
 # --- machine detections -------------------------------------------------------------------------------------
@@ -140,19 +127,10 @@ async def create_detection(body: DetectionIn, request: Request, runtime: Runtime
                                                                   max_length=200, pattern=r"^[\x21-\x7e]+$")],
                            ) -> Any:
     detection = handlers.DetectionInput(**body.model_dump(exclude={"coordinates"}), coordinates=body.coordinates)
-    try:
-        stored = await handlers.submit_detection(
-            new_uow=runtime.uow, detection=detection, key=key, idempotency_key=idempotency_key,
-            fingerprint=idempotency.fingerprint(body.model_dump(mode="json")),
-            reference=request.app.state.reference)
-    except IntakeRejected as exc:
-        raise _field_error(422, exc.field, "body", exc.message, "value_error") from None
-    except handlers.Forbidden as exc:
-        raise _field_error(403, getattr(exc, "field", "grid_code"), "body", str(exc), "out_of_scope") from None
-    except TransientError:
-        raise HTTPException(503, detail="暂时无法定位（尚无网格登记的副本），请稍后重试",
-                            headers={"Retry-After": "5"}) from None
-    except idempotency.IdempotencyConflict as exc:
-        raise _field_error(422, "Idempotency-Key", "header", str(exc), "conflict") from None
+    # Refusals (422 by field, 403 out of the key's scope, 503 until grid's registry is here, a reused key)
+    # are raised by the use case and answered by the app's one error handler.
+    stored = await handlers.submit_detection(
+        new_uow=runtime.uow, detection=detection, key=key, idempotency_key=idempotency_key,
+        fingerprint=idempotency.fingerprint(body.model_dump(mode="json")), reference=request.app.state.reference)
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
     return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)

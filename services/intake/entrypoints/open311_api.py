@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -86,15 +85,7 @@ async def _form(request: Request) -> list[tuple[str, str]]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_TYPE:
         raise Open311Error(400, f"POST requests takes Content-Type: {FORM_TYPE}, not {content_type or 'none'}")
-    body = await request.body()
-    try:
-        text = body.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict",
-                         max_num_fields=200)
-    except UnicodeDecodeError:
-        raise Open311Error(400, "the form is not valid UTF-8") from None
-    except ValueError as exc:
-        raise Open311Error(400, f"malformed form: {exc}") from None
+    return open311.parse_form(await request.body())
 
 
 def _single(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -134,12 +125,9 @@ async def create_request(fmt: str, request: Request, uow: UowDep, runtime: Runti
     if header is not None and not idempotency.valid_key(header):
         raise Open311Error(400, f"{idempotency.HEADER} must be 1-200 printable ASCII characters")
     fingerprint = idempotency.fingerprint(sorted((k, v) for k, v in pairs if k != "api_key"))
-    try:
-        status, body = await handlers.create_open311_request(
-            new_uow=runtime.uow, request=parsed, key=key, reference=_reference(request), idempotency_key=header,
-            fingerprint=fingerprint)
-    except idempotency.IdempotencyConflict as exc:
-        raise Open311Error(400, str(exc)) from None
+    status, body = await handlers.create_open311_request(
+        new_uow=runtime.uow, request=parsed, key=key, reference=_reference(request), idempotency_key=header,
+        fingerprint=fingerprint)
     return render(fmt, "service_requests", body, status_code=status)
 
 

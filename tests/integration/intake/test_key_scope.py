@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from shared.retry import TransientError
 from tests.integration.intake.conftest import GRID
 from tests.integration.intake.test_open311 import form, post
 
@@ -51,3 +52,19 @@ async def test_a_scoped_open311_key_cannot_create_a_request_elsewhere_by_coordin
         assert (await post(intake, form(inside))).status_code == 201
         assert (await post(intake, form(inside, lat=None, long=None))).status_code == 201
         assert await intake.count("open311_request") == 2
+
+
+class _NoRegistryYet:
+    """A locator before intake holds a copy of grid's registry."""
+
+    def locate(self, lon: float, lat: float):
+        raise TransientError("no copy of grid's registry yet")
+
+
+async def test_a_scoped_key_s_detection_waits_with_503_and_retry_after_while_nothing_can_place_it(start_intake):
+    async with start_intake(locator=_NoRegistryYet()) as intake:
+        _, scoped = await intake.issue_key(scope=GRID.county_code)
+        answer = await detect(intake, scoped, detection())
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+        assert answer.json()["code"] == "unavailable" and "稍后重试" in answer.json()["detail"]
+        assert await intake.count("idempotency_key") == 0 and await intake.count("outbox") == 0

@@ -12,7 +12,10 @@ from services.intake.adapters.orm import Incident, metadata
 from services.intake.domain.normalise import DetectionPolicy, category_group
 from shared import metrics
 from shared.categories import CategoryTable
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.v1 import IncidentReported, LocatedBy, Location, Urgency
+
+__all__ = ["Conflict", "Forbidden", "NotFound"]  # the shared refusals, re-exported for `handlers.<name>`
 
 CONSUMER_REPORTED = "intake-reported"
 CONSUMER_ORDERS = "intake-orders"
@@ -42,18 +45,6 @@ class Reference:
     outside_city_m: float = 5000.0
     locator: Locator | None = None  # where coordinates are (checking a scoped key's writes at the door)
     places: AddressMatcher | None = None  # which place an address names
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(Exception):
-    pass
-
-
-class Forbidden(PermissionError):
-    pass
 
 
 def incident_row(report: IncidentReported, *, status: str, location: Location, located_by: LocatedBy,

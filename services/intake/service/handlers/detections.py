@@ -9,6 +9,7 @@ from typing import Any
 
 from services.intake.domain.normalise import (
     DetectionReport,
+    IntakeRejected,
     from_detection,
 )
 from services.intake.service.handlers.common import (
@@ -18,11 +19,13 @@ from services.intake.service.handlers.common import (
 from services.intake.service.handlers.keyscope import check_key_scope
 from shared import idempotency
 from shared.apikeys import ApiKey
+from shared.errors import Invalid, Unavailable
 from shared.events.catalog import INCIDENT_REPORTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import (
     Coordinates,
 )
+from shared.retry import TransientError
 from shared.uow import UnitOfWork
 
 
@@ -42,18 +45,25 @@ class DetectionInput:
 
 async def submit_detection(*, new_uow: Any, detection: DetectionInput, key: ApiKey, idempotency_key: str,
                            fingerprint: str, reference: Reference) -> idempotency.Stored:
-    """Validate a detection and hand it to the one door (IncidentReported through the outbox), once per key."""
+    """Validate a detection and hand it to the one door (IncidentReported through the outbox), once per key:
+    422 naming the field the domain refuses, 403 outside a scoped key's area, 503 while nothing can place it."""
     category = reference.categories.get(detection.category_code)
     detection_id = detection.detection_id or uuid.uuid4().hex
-    report = from_detection(DetectionReport(
-        detection_id=detection_id, detector=detection.detector, confidence=detection.confidence,
-        evidence_url=detection.evidence_url, category_code=detection.category_code,
-        detected_at=detection.detected_at or utcnow(), coordinates=detection.coordinates,
-        grid_code=detection.grid_code, description=detection.description), category=category)
+    try:
+        report = from_detection(DetectionReport(
+            detection_id=detection_id, detector=detection.detector, confidence=detection.confidence,
+            evidence_url=detection.evidence_url, category_code=detection.category_code,
+            detected_at=detection.detected_at or utcnow(), coordinates=detection.coordinates,
+            grid_code=detection.grid_code, description=detection.description), category=category)
+    except IntakeRejected as exc:
+        raise Invalid(exc.field, exc.message) from None
     if detection.source:  # the kind of source (遥感, 传感器) names the reporter; the detector is its id
         report = report.model_copy(update={"reporter": report.reporter.model_copy(
             update={"name": detection.source[:50]})})
-    check_key_scope(report, key=key, reference=reference)
+    try:
+        check_key_scope(report, key=key, reference=reference)
+    except TransientError:
+        raise Unavailable("暂时无法定位（尚无网格登记的副本），请稍后重试") from None
     route = reference.policy.route(report.detection)
 
     async def create(uow: UnitOfWork) -> tuple[int, Any]:

@@ -78,7 +78,7 @@ async def create_open311_request(*, new_uow: Any, request: open311.Open311Reques
         check_key_scope(from_open311(request, service_request_id="311-validation", category=category,
                                      received_at=received_at), key=key, reference=reference)
     except OutOfScope as exc:
-        raise open311.Open311Error(403, f"api_key is scoped: {exc}") from None
+        raise open311.Open311Error(403, f"api_key is scoped: {exc.message}") from None
     except TransientError:
         raise open311.Open311Error(503, "cannot place the request yet: try again shortly") from None
     urgency = attributes.get("urgency")
@@ -103,8 +103,11 @@ async def create_open311_request(*, new_uow: Any, request: open311.Open311Reques
             status, body = await create(uow)
             await uow.commit()
             return status, body
-    stored = await idempotency.run_once(new_uow, IDEMPOTENCY, scope=f"open311:{key.id}", key=idempotency_key,
-                                        fingerprint=fingerprint, create=create)
+    try:
+        stored = await idempotency.run_once(new_uow, IDEMPOTENCY, scope=f"open311:{key.id}", key=idempotency_key,
+                                            fingerprint=fingerprint, create=create)
+    except idempotency.IdempotencyConflict as exc:
+        raise open311.Open311Error(400, str(exc)) from None  # the spec's error list, not the 422 elsewhere
     return stored.status_code, stored.body
 
 

@@ -12,11 +12,12 @@ from shared.scope import key_scope
 
 
 class OutOfScope(Forbidden):
-    """The report lies outside the key's scope (or cannot be shown to lie inside it); `field` names why."""
+    """The report lies outside the key's scope (or cannot be shown to lie inside it): a 403 naming the field
+    that places it there, in the field-error shape."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__([{"field": field, "in": "body", "message": message, "type": "out_of_scope"}])
+        self.field, self.message = field, message
 
 
 def check_key_scope(report: IncidentReported, *, key: ApiKey, reference: Reference) -> None:

@@ -34,7 +34,7 @@ async def _held(uow: IntakeUnitOfWork, incident_id: str, scope: Scope) -> Incide
     # Outside the scope an incident answers as one that does not exist (404): no existence oracle.
     row = await uow.incidents.get(incident_id, for_update=True)
     if row is None or not scope.covers(county_code=row.county_code, town_code=row.town_code):
-        raise NotFound(incident_id)
+        raise NotFound(f"事件 {incident_id} 不存在")
     return row
 
 
