@@ -39,6 +39,16 @@ class FakeAppeals:
     async def by_numbers(self, numbers: list[str]) -> dict[str, SimpleNamespace]:
         return {r.number: r for r in self.rows.values() if r.number in numbers}
 
+    async def order_followers(self, incident_ids: list[str]) -> list[SimpleNamespace]:
+        return [r for r in self.rows.values() if r.incident_id in incident_ids]
+
+    async def write_order_values(self, latest: list[dict[str, Any]]) -> None:
+        for item in latest:
+            values = {k[2:]: v for k, v in item.items() if k.startswith("v_")}
+            for r in self.rows.values():
+                if r.id == item["b_id"] or r.master_number == item["b_number"]:
+                    vars(r).update(values)
+
     def _recent(self, keep: Any, since: datetime, limit: int) -> list[SimpleNamespace]:
         rows = [r for r in self.rows.values()
                 if r.created_at >= since and r.disposition in _WITH_ORDER and keep(r)]
