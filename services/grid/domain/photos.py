@@ -1,4 +1,5 @@
-"""Photo checks by content, not by name or declared type: the first bytes say what a file is."""
+"""Which files are photos: judged by content (shared/attachments.sniff reads the first bytes), never by name or
+declared type; of the attachment types only images are photos."""
 
 from __future__ import annotations
 
@@ -7,15 +8,9 @@ import hashlib
 ALLOWED = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
-def sniff(head: bytes) -> str | None:
-    """The image type the leading bytes announce (JPEG, PNG or WebP), or None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+def photo_type(content_type: str | None) -> str | None:
+    """The sniffed type if it is a photo's (JPEG, PNG or WebP), else None (a PDF is an attachment, not a photo)."""
+    return content_type if content_type in ALLOWED else None
 
 
 def photo_id(content: bytes) -> str:

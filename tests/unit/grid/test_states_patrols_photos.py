@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.grid.domain.patrols import PatrolSpan, coverage
-from services.grid.domain.photos import sniff
+from services.grid.domain.photos import photo_type
 from services.grid.domain.scope import within
 from services.grid.domain.states import ALLOWED, EventState, TransitionRefused, follow_order, transition
+from shared.attachments import sniff
 
 
 def test_a_pending_event_may_only_be_resolved_on_the_spot_or_escalated():
@@ -63,7 +64,7 @@ def test_coverage_lists_the_grids_nobody_patrolled_after_those_patrolled():
     (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "image/webp"), (b"GIF89a\x01\x00", None), (b"%PDF-1.7", None),
     (b"RIFF\x10\x00\x00\x00WAVEfmt ", None), (b"", None)])
 def test_photos_are_recognised_by_their_first_bytes(head, kind):
-    assert sniff(head) == kind
+    assert photo_type(sniff(head)) == kind
 
 
 def test_a_scope_covers_its_own_town_or_county_only():

@@ -13,7 +13,8 @@ from services.grid.adapters.orm import Photo
 from services.grid.domain import photos as photo_rules
 from services.grid.service.handlers.common import IDEMPOTENCY, covers_area
 from shared import apikeys
-from shared.attachments import AttachmentStore
+from shared.attachments import AttachmentStore, sniff
+from shared.errors import Invalid
 from shared.events.envelope import utcnow
 from shared.idempotency import Stored, run_once
 from shared.scope import key_scope
@@ -22,10 +23,12 @@ from shared.uow import UnitOfWork
 
 async def store_photo(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey, idempotency_key: str,
                       content: bytes, photo_dir: str, attachments: AttachmentStore | None = None) -> Stored:
-    """Keep an uploaded photo on disk (content-addressed) and record it; the content type is already checked.
-    It goes into the shared attachment store too, where dispatch serves it with the work order."""
-    content_type = photo_rules.sniff(content[:16])
-    assert content_type is not None  # the route refused anything else with 415
+    """Keep an uploaded photo on disk (content-addressed) and record it (415 for what is not a photo by its
+    content). It goes into the shared attachment store too, where dispatch serves it with the work order."""
+    content_type = photo_rules.photo_type(sniff(content[:16]))
+    if content_type is None:
+        raise Invalid("file", "照片须为 JPEG、PNG 或 WebP（按文件内容判断）",
+                      type="unsupported_media_type", where="form", status=415)
     pid = photo_rules.photo_id(content)
     relative = photo_rules.relative_path(pid, content_type)
     await asyncio.to_thread(_write_once, Path(photo_dir) / relative, content)
