@@ -29,8 +29,12 @@ Operator = Annotated[Principal, require_roles(Role.OPERATOR)]
 Editor = Annotated[Principal, require_roles(Role.OPERATOR, Role.ADMIN, citywide=True)]  # the 12345 centre's base
 
 
-def get_context(request: Request) -> handlers.HotlineContext:
+async def hotline_context(request: Request) -> handlers.HotlineContext:
+    """What the composition root built for the use cases (reference data, policies, the group writer)."""
     return request.app.state.hotline
+
+
+Context = Annotated[handlers.HotlineContext, Depends(hotline_context)]
 
 
 async def idempotency_key(key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None) -> str | None:
@@ -164,7 +168,7 @@ class AppealCreated(AppealOut):
 @router.post("/appeals", status_code=201, tags=["appeals"], summary="create an appeal from a call",
              response_model=AppealCreated,
              responses={422: {"description": "field-level errors, or an Idempotency-Key reused with another body"}})
-async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDep, principal: Operator,
+async def create_appeal(body: AppealCreate, ctx: Context, runtime: RuntimeDep, principal: Operator,
                         key: IdempotencyKey) -> Any:
     scope = body.scope
     command = handlers.CreateAppeal(
@@ -175,7 +179,7 @@ async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDe
         answer_note=body.answer_note,
         scope=handlers.ScopeChoice(**scope.model_dump()) if scope is not None else None)
     created = await handlers.create_appeal(
-        new_uow=runtime.uow, ctx=get_context(request), command=command, operator=principal.subject,
+        new_uow=runtime.uow, ctx=ctx, command=command, operator=principal.subject,
         operator_unit=principal.unit_code, operator_name=principal.name, idempotency_key=key,
         fingerprint=idempotency.fingerprint(body.model_dump(mode="json")))
     headers = {"Idempotent-Replayed": "true"} if created.replayed else None
@@ -183,8 +187,8 @@ async def create_appeal(body: AppealCreate, request: Request, runtime: RuntimeDe
 
 
 @router.post("/appeals/duplicates", tags=["appeals"], summary="重复件: existing orders a call may duplicate")
-async def check_duplicates(body: DuplicateCheck, request: Request, uow: UowDep, _: Operator) -> Any:
-    candidates = await handlers.find_duplicates(uow=uow, ctx=get_context(request), phone=body.caller_phone,
+async def check_duplicates(body: DuplicateCheck, ctx: Context, uow: UowDep, _: Operator) -> Any:
+    candidates = await handlers.find_duplicates(uow=uow, ctx=ctx, phone=body.caller_phone,
                                                 category_code=body.category_code, point=body.coordinates)
     return {"candidates": candidates}
 
@@ -198,9 +202,9 @@ async def read_appeal(appeal_ref: str, uow: UowDep, _: Operator) -> Any:
 @router.post("/appeals/{appeal_ref}/followups", status_code=201, tags=["follow-up"],
              summary="回访: record the follow-up call on a closed order",
              responses={409: {"description": "the order is not closed, or was rated already"}})
-async def record_followup(appeal_ref: str, body: FollowUpIn, request: Request, uow: UowDep,
+async def record_followup(appeal_ref: str, body: FollowUpIn, ctx: Context, uow: UowDep,
                           principal: Operator) -> Any:
-    return await handlers.record_followup(uow=uow, ctx=get_context(request), command=handlers.RecordFollowUp(
+    return await handlers.record_followup(uow=uow, ctx=ctx, command=handlers.RecordFollowUp(
         appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
         operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
         satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))
@@ -222,10 +226,10 @@ async def caller_history(phone: str, uow: UowDep, _: Operator,
 
 
 @router.get("/knowledge/search", tags=["knowledge"], summary="知识库 search: ranked articles in force today")
-async def search_knowledge(request: Request, _: Operator, q: Annotated[str, Query(min_length=1, max_length=500)],
+async def search_knowledge(ctx: Context, _: Operator, q: Annotated[str, Query(min_length=1, max_length=500)],
                            category: Annotated[str | None, Query(max_length=32)] = None,
                            limit: Annotated[int, Query(ge=1, le=50)] = 10) -> Any:
-    return {"hits": handlers.search_articles(ctx=get_context(request), query=q, category=category, limit=limit)}
+    return {"hits": handlers.search_articles(ctx=ctx, query=q, category=category, limit=limit)}
 
 
 def _article(body: ArticleIn) -> handlers.WriteArticle:
@@ -235,8 +239,8 @@ def _article(body: ArticleIn) -> handlers.WriteArticle:
 
 @router.post("/knowledge/articles", status_code=201, response_model=ArticlePublic, tags=["knowledge"],
              summary="add an article")
-async def create_article(body: ArticleIn, request: Request, uow: UowDep, principal: Editor) -> Any:
-    return await handlers.create_article(uow=uow, ctx=get_context(request), data=_article(body),
+async def create_article(body: ArticleIn, ctx: Context, uow: UowDep, principal: Editor) -> Any:
+    return await handlers.create_article(uow=uow, ctx=ctx, data=_article(body),
                                          editor=principal.subject)
 
 
@@ -256,14 +260,14 @@ async def read_article(article_id: str, uow: UowDep, _: Editor) -> Any:
 
 @router.put("/knowledge/articles/{article_id}", response_model=ArticlePublic, tags=["knowledge"],
             summary="replace an article")
-async def update_article(article_id: str, body: ArticleIn, request: Request, uow: UowDep,
+async def update_article(article_id: str, body: ArticleIn, ctx: Context, uow: UowDep,
                          principal: Editor) -> Any:
-    return await handlers.update_article(uow=uow, ctx=get_context(request), article_id=article_id,
+    return await handlers.update_article(uow=uow, ctx=ctx, article_id=article_id,
                                          data=_article(body), editor=principal.subject)
 
 
 @router.delete("/knowledge/articles/{article_id}", status_code=204, tags=["knowledge"],
                summary="delete an article")
-async def delete_article(article_id: str, request: Request, uow: UowDep, _: Editor) -> Response:
-    await handlers.delete_article(uow=uow, ctx=get_context(request), article_id=article_id)
+async def delete_article(article_id: str, ctx: Context, uow: UowDep, _: Editor) -> Response:
+    await handlers.delete_article(uow=uow, ctx=ctx, article_id=article_id)
     return Response(status_code=204)

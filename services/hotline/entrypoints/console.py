@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from services.hotline.domain.appeal import APPEAL_TYPE_NAMES
 from services.hotline.domain.privacy import phone_or_none
-from services.hotline.entrypoints.api import AppealCreate, FollowUpIn, ScopeIn
+from services.hotline.entrypoints.api import AppealCreate, Context, FollowUpIn, ScopeIn
 from services.hotline.service import assist, handlers
 from shared.auth import Principal
 from shared.deps import RuntimeDep, UowDep
@@ -41,24 +41,6 @@ def _operator(request: Request) -> Principal:
 
 
 OperatorPage = Annotated[Principal, Depends(_operator)]
-
-
-def _ctx(request: Request) -> handlers.HotlineContext:
-    return request.app.state.hotline
-
-
-def _suggester(request: Request) -> Any:
-    state = request.app.state
-    if getattr(state, "category_suggester", None) is None:
-        state.category_suggester = assist.category_suggester(ctx=_ctx(request))
-    return state.category_suggester
-
-
-def _grid(request: Request) -> Any:
-    state = request.app.state
-    if getattr(state, "grid_client", None) is None:
-        state.grid_client = assist.grid_client()
-    return state.grid_client
 
 
 T = TypeVar("T")
@@ -116,8 +98,8 @@ def _place(address: str, coordinates: str) -> tuple[str, str]:
 
 
 @router.get("/console", response_class=HTMLResponse)
-async def console_page(request: Request, principal: OperatorPage) -> HTMLResponse:
-    leaves = [(c.code, c.name) for c in _ctx(request).categories.leaves()]
+async def console_page(request: Request, ctx: Context, principal: OperatorPage) -> HTMLResponse:
+    leaves = [(c.code, c.name) for c in ctx.categories.leaves()]
     response = render(request, "console.html", principal=principal, leaves=leaves, types=APPEAL_TYPE_NAMES,
                       form_id=str(uuid.uuid4()))
     return ensure_csrf_cookie(request, response)
@@ -135,27 +117,27 @@ async def caller_fragment(request: Request, uow: UowDep, _: OperatorPage, caller
 
 
 @router.get("/console/locate", response_class=HTMLResponse)
-async def locate_fragment(request: Request, _: OperatorPage, coordinates: str = "", address: str = "") -> HTMLResponse:
+async def locate_fragment(request: Request, ctx: Context, _: OperatorPage, coordinates: str = "",
+                          address: str = "") -> HTMLResponse:
     address, coordinates = _place(address, coordinates)
     point, bad_point = _point(coordinates)
     if bad_point is not None:
         return render(request, "_locate.html", error=_messages(bad_point)[0]["message"])
     if point is None:
-        place = _grid(request).place(address.strip()) if address.strip() else None
+        place = ctx.grid.place(address.strip()) if address.strip() else None
         return render(request, "_locate.html", found=None, address=address.strip(), place=place)
-    found = await assist.locate(grid=_grid(request), lon=point.lon, lat=point.lat)
+    found = await assist.locate(grid=ctx.grid, lon=point.lon, lat=point.lat)
     return render(request, "_locate.html", found=found, point=point)
 
 
 @router.post("/console/assist", response_class=HTMLResponse)
-async def assist_fragment(request: Request, uow: UowDep, _: OperatorPage, description: str = Form(""),
+async def assist_fragment(request: Request, ctx: Context, uow: UowDep, _: OperatorPage, description: str = Form(""),
                           category_code: str = Form(""), caller_phone: str = Form(""),
                           coordinates: str = Form(""), address: str = Form("")) -> HTMLResponse:
     """Everything that follows from the words so far: category suggestions, answers, scope, duplicates."""
     address, coordinates = _place(address, coordinates)
-    ctx = _ctx(request)
     text = description.strip()
-    suggestions = assist.suggest_categories(suggester=_suggester(request), description=text)
+    suggestions = assist.suggest_categories(suggester=ctx.suggester, description=text)
     answers = handlers.search_articles(ctx=ctx, query=text, category=None, limit=3) if len(text) >= 2 else []
     code = category_code.strip() or None
     category = ctx.categories.get(code) if code else None
@@ -174,7 +156,7 @@ _PROTECTION = {"none": (False, False), "confidential": (True, False), "anonymous
 
 
 @router.post("/console/appeals", response_class=HTMLResponse)
-async def submit_call(request: Request, runtime: RuntimeDep, principal: OperatorPage,
+async def submit_call(request: Request, ctx: Context, runtime: RuntimeDep, principal: OperatorPage,
                       form_id: Annotated[str, Form()], caller_phone: Annotated[str, Form()] = "",
                       appeal_type: Annotated[str, Form()] = "complaint", description: Annotated[str, Form()] = "",
                       address: Annotated[str, Form()] = "", coordinates: Annotated[str, Form()] = "",
@@ -204,7 +186,7 @@ async def submit_call(request: Request, runtime: RuntimeDep, principal: Operator
             answer_note=None,
             scope=handlers.ScopeChoice(**body.scope.model_dump()) if body.scope is not None else None)
         return await handlers.create_appeal(
-            new_uow=runtime.uow, ctx=_ctx(request), command=command, operator=principal.subject,
+            new_uow=runtime.uow, ctx=ctx, command=command, operator=principal.subject,
             operator_unit=principal.unit_code, idempotency_key=f"console-{form_id}"[:200], fingerprint=None)
 
     created, refused = await _or_refusal(create())
@@ -220,16 +202,16 @@ async def submit_call(request: Request, runtime: RuntimeDep, principal: Operator
 
 
 @router.get("/console/followups", response_class=HTMLResponse)
-async def followups_page(request: Request, runtime: RuntimeDep, principal: OperatorPage) -> HTMLResponse:
-    items = await assist.followup_worklist(uow=runtime.uow(), ctx=_ctx(request))
+async def followups_page(request: Request, ctx: Context, runtime: RuntimeDep, principal: OperatorPage) -> HTMLResponse:
+    items = await assist.followup_worklist(uow=runtime.uow(), ctx=ctx)
     response = render(request, "followups.html", principal=principal, items=items,
-                      spacing_h=_ctx(request).followups.retry_after.total_seconds() / 3600,
-                      max_attempts=_ctx(request).followups.max_attempts)
+                      spacing_h=ctx.followups.retry_after.total_seconds() / 3600,
+                      max_attempts=ctx.followups.max_attempts)
     return ensure_csrf_cookie(request, response)
 
 
 @router.post("/console/followups/{appeal_ref}", response_class=HTMLResponse)
-async def record_followup(request: Request, appeal_ref: str, runtime: RuntimeDep, principal: OperatorPage,
+async def record_followup(request: Request, appeal_ref: str, ctx: Context, runtime: RuntimeDep, principal: OperatorPage,
                           outcome: Annotated[str, Form()], resolved: Annotated[str, Form()] = "",
                           unit_at_fault: Annotated[str, Form()] = "",
                           comment: Annotated[str, Form()] = "") -> HTMLResponse:
@@ -240,7 +222,7 @@ async def record_followup(request: Request, appeal_ref: str, runtime: RuntimeDep
                           resolved=(resolved == "yes") if reached else None,
                           unit_at_fault=(unit_at_fault == "yes") if reached and outcome == "dissatisfied" else None,
                           comment=comment.strip() or None)
-        return await handlers.record_followup(uow=runtime.uow(), ctx=_ctx(request), command=handlers.RecordFollowUp(
+        return await handlers.record_followup(uow=runtime.uow(), ctx=ctx, command=handlers.RecordFollowUp(
             appeal_ref=appeal_ref, operator=principal.subject, operator_name=principal.name,
             operator_kind=principal.kind, reached=body.reached, resolved=body.resolved,
             satisfaction=body.satisfaction, unit_at_fault=body.unit_at_fault, comment=body.comment))

@@ -10,23 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.hotline.adapters.category_words import load_words
 from services.hotline.adapters.grid_client import GridClient
 from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.scope import assess_scope
 from services.hotline.domain.suggest import CategorySuggester, Suggestion
 from services.hotline.service import handlers
 from shared.events.envelope import utcnow
-
-
-def category_suggester(*, ctx: handlers.HotlineContext) -> CategorySuggester:
-    """The suggester over the context's category table and the shipped word list (built once per process)."""
-    return CategorySuggester.from_table(ctx.categories, load_words())
-
-
-def grid_client() -> GridClient:
-    """Grid's lookup, at MCC_HOTLINE_GRID_URL (or where `mcc up` puts grid)."""
-    return GridClient()
 
 
 def suggest_categories(*, suggester: CategorySuggester, description: str, limit: int = 3) -> list[Suggestion]:

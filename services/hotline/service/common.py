@@ -5,13 +5,17 @@ one handler (shared/http.py)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.hotline.adapters.category_words import load_words
+from services.hotline.adapters.grid_client import GridClient
 from services.hotline.domain import appeal as appeal_domain
 from services.hotline.domain.duplicates import DuplicatePolicy
 from services.hotline.domain.followup import FollowUpPolicy
 from services.hotline.domain.scope import DEFAULT_RULES, ScopeRules
+from services.hotline.domain.suggest import CategorySuggester
 from services.hotline.service.knowledge import KnowledgeBase
 from shared.categories import CategoryTable
 from shared.events.v1 import AppealDisposition, AppealType, Coordinates, Urgency
@@ -44,6 +48,16 @@ class HotlineContext:
     followups: FollowUpPolicy = field(default_factory=FollowUpPolicy)
     # Concurrent creates share one transaction (services.hotline.service.appeals.appeal_group_commit).
     appeal_writer: Any = None
+
+    @functools.cached_property
+    def suggester(self) -> CategorySuggester:
+        """The console's category suggester over this table and the shipped word list, built on first use."""
+        return CategorySuggester.from_table(self.categories, load_words())
+
+    @functools.cached_property
+    def grid(self) -> GridClient:
+        """Grid's lookup, at MCC_HOTLINE_GRID_URL (or where `mcc up` puts grid), for the console's preview."""
+        return GridClient()
 
 
 @dataclass(frozen=True, kw_only=True)
