@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table
 
-from shared.events.envelope import utcnow
 from shared.idempotency import HEADER, IdempotencyConflict, Stored, run_once
 from shared.uow import UnitOfWork
 
@@ -111,13 +110,8 @@ class GroupCommit(Generic[P]):
         answers: dict[int, Stored | Exception] = {}
         table = self.table
         async with self.new_uow() as uow:
-            pairs = {(r.scope, r.key) for r in group if r.key is not None}
-            stored = {}
-            if pairs:
-                rows = (await uow.session.execute(select(
-                    table.c.scope, table.c.key, table.c.fingerprint, table.c.status_code, table.c.body)
-                    .where(tuple_(table.c.scope, table.c.key).in_(pairs)))).all()
-                stored = {(r.scope, r.key): r for r in rows}
+            keys = uow.idempotency_keys(table)
+            stored = await keys.find({(r.scope, r.key) for r in group if r.key is not None})
             first: dict[tuple[str, str], int] = {}
             fresh: list[int] = []
             copies: list[tuple[int, int]] = []
@@ -145,10 +139,9 @@ class GroupCommit(Generic[P]):
                 answers[n] = Stored(status, body, replayed=False)
                 request = group[n]
                 if request.key is not None:
-                    remembered.append({"scope": request.scope, "key": request.key, "created_at": utcnow(),
+                    remembered.append({"scope": request.scope, "key": request.key,
                                        "fingerprint": request.fingerprint, "status_code": status, "body": body})
-            if remembered:
-                await uow.session.execute(table.insert(), remembered)
+            await keys.remember(remembered)
             await uow.commit()
         self.groups += 1
         for n, original in copies:

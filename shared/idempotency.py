@@ -11,12 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Integer, MetaData, PrimaryKeyConstraint, String, Table, delete, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    delete,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,22 +68,40 @@ class Stored:
     replayed: bool
 
 
-async def lookup(session: AsyncSession, table: Table, *, scope: str, key: str, fingerprint: str) -> Stored | None:
-    """The stored result for this key, or None; IdempotencyConflict when the key came with another request."""
-    row = (await session.execute(select(table.c.fingerprint, table.c.status_code, table.c.body)
-                                 .where(table.c.scope == scope, table.c.key == key))).first()
-    if row is None:
-        return None
-    if row.fingerprint != fingerprint:
-        raise IdempotencyConflict(f"{HEADER} {key!r} was already used for a different request")
-    return Stored(row.status_code, row.body, replayed=True)
+class IdempotencyKeys:
+    """The stored answers of one service's idempotency table, in one transaction (`uow.idempotency_keys(table)`):
+    the only place their SQL lives, so a handler test's in-memory unit of work can keep them instead."""
 
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        self.session, self.table = session, table
 
-async def remember(session: AsyncSession, table: Table, *, scope: str, key: str, fingerprint: str,
-                   status_code: int, body: Any) -> None:
-    """Store the result in the caller's transaction, so it commits with the record it describes."""
-    await session.execute(table.insert().values(scope=scope, key=key, fingerprint=fingerprint,
-                                                status_code=status_code, body=body, created_at=utcnow()))
+    async def find(self, pairs: Collection[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The stored rows (fingerprint, status_code, body) of these (scope, key) pairs that exist, in one query."""
+        if not pairs:
+            return {}
+        table = self.table
+        rows = (await self.session.execute(select(
+            table.c.scope, table.c.key, table.c.fingerprint, table.c.status_code, table.c.body)
+            .where(tuple_(table.c.scope, table.c.key).in_(set(pairs))))).all()
+        return {(r.scope, r.key): r for r in rows}
+
+    async def lookup(self, *, scope: str, key: str, fingerprint: str) -> Stored | None:
+        """The stored result for this key, or None; IdempotencyConflict when the key came with another request."""
+        table = self.table
+        row = (await self.session.execute(select(table.c.fingerprint, table.c.status_code, table.c.body)
+                                          .where(table.c.scope == scope, table.c.key == key))).first()
+        if row is None:
+            return None
+        if row.fingerprint != fingerprint:
+            raise IdempotencyConflict(f"{HEADER} {key!r} was already used for a different request")
+        return Stored(row.status_code, row.body, replayed=True)
+
+    async def remember(self, rows: list[dict[str, Any]]) -> None:
+        """Store results (scope, key, fingerprint, status_code, body) in the caller's transaction, so they commit
+        with the records they describe."""
+        if rows:
+            now = utcnow()
+            await self.session.execute(self.table.insert(), [{"created_at": now, **row} for row in rows])
 
 
 async def run_once(new_uow: Callable[[], Any], table: Table, *, scope: str, key: str, fingerprint: str,
@@ -83,20 +112,21 @@ async def run_once(new_uow: Callable[[], Any], table: Table, *, scope: str, key:
     primary key and answers the winner's stored result.
     """
     async with new_uow() as uow:
-        stored = await lookup(uow.session, table, scope=scope, key=key, fingerprint=fingerprint)
+        keys = uow.idempotency_keys(table)
+        stored = await keys.lookup(scope=scope, key=key, fingerprint=fingerprint)
         if stored is not None:
             return stored
         try:
             # On PostgreSQL the duplicate's insert waits for the winner's commit and fails right there.
             status_code, body = await create(uow)
-            await remember(uow.session, table, scope=scope, key=key, fingerprint=fingerprint,
-                           status_code=status_code, body=body)
+            await keys.remember([{"scope": scope, "key": key, "fingerprint": fingerprint,
+                                  "status_code": status_code, "body": body}])
             await uow.commit()
             return Stored(status_code, body, replayed=False)
         except IntegrityError:
-            await uow.session.rollback()
+            await uow.rollback()
     async with new_uow() as uow:
-        stored = await lookup(uow.session, table, scope=scope, key=key, fingerprint=fingerprint)
+        stored = await uow.idempotency_keys(table).lookup(scope=scope, key=key, fingerprint=fingerprint)
         if stored is None:  # the integrity error was not about the key: let it surface
             raise RuntimeError(f"create for {HEADER} {key!r} failed with an integrity error")
         return stored

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.counters import Numbers
 from shared.events.catalog import EventSpec
 from shared.events.envelope import CloudEvent
+from shared.idempotency import IdempotencyKeys
 from shared.outbox import Outbox, mark_processed, mark_processed_many
 
 
@@ -84,6 +85,14 @@ class UnitOfWork:
         assert self.numbers is not None, "this unit of work was built without a number source"
         return await self.numbers.take(self.session, prefix=prefix, day=day, count=count, width=width,
                                        separator=separator)
+
+    def idempotency_keys(self, table: Table) -> IdempotencyKeys:
+        """The stored answers of idempotent creates (shared/idempotency.py) in this transaction."""
+        return IdempotencyKeys(self.session, table)
+
+    async def rollback(self) -> None:
+        self._staged, self.events = {}, []
+        await self.session.rollback()
 
     async def commit(self) -> None:
         await self.flush_staged()

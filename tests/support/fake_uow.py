@@ -2,18 +2,21 @@
 
 A service's fake subclasses it and sets its in-memory repositories in `__init__` (they keep their rows across
 `async with` blocks, as a database would), under the names the real unit of work gives its SQL ones
-(shared/uow.py). What a handler emitted, staged and committed is kept for
+(shared/uow.py). Idempotency keys (`idempotency_keys(table)`, shared/idempotency.py) are kept here too, so
+a replayed create answers from memory as it would from the table. What a handler emitted, staged and committed is kept for
 the test to read: `events` (committed), `staged` rows by table name (committed), `commits`.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel
 
 from shared.events.catalog import EventSpec
 from shared.events.envelope import CloudEvent
+from shared.idempotency import HEADER, IdempotencyConflict, Stored
 from shared.outbox import build_event
 
 
@@ -30,13 +33,14 @@ class FakeUnitOfWork:
         self._counters: dict[tuple[str, str], int] = {}
         self._events: list[CloudEvent[Any]] = []
         self._staged: dict[str, list[dict[str, Any]]] = {}
+        self.idempotency: dict[str, _FakeIdempotencyKeys] = {}  # by table name; rows kept once committed
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._events, self._staged = [], {}
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._events, self._staged = [], {}
+        await self.rollback()
 
     async def emit(self, spec: EventSpec, data: BaseModel, *, subject: str | None = None,
                    event_id: str | None = None) -> CloudEvent[Any]:
@@ -64,9 +68,43 @@ class FakeUnitOfWork:
         self._counters[(prefix, day)] = last + count
         return [f"{prefix}{separator}{day}{separator}{n:0{width}d}" for n in range(last + 1, last + count + 1)]
 
+    def idempotency_keys(self, table: Any) -> _FakeIdempotencyKeys:
+        return self.idempotency.setdefault(getattr(table, "name", str(table)), _FakeIdempotencyKeys())
+
+    async def rollback(self) -> None:
+        self._events, self._staged = [], {}
+        for keys in self.idempotency.values():
+            keys.pending = {}
+
     async def commit(self) -> None:
+        for keys in self.idempotency.values():
+            keys.rows.update(keys.pending)
+            keys.pending = {}
         self.events += self._events
         for table, rows in self._staged.items():
             self.staged.setdefault(table, []).extend(rows)
         self._events, self._staged = [], {}
         self.commits += 1
+
+
+class _FakeIdempotencyKeys:
+    """shared.idempotency.IdempotencyKeys in memory: rows by (scope, key), visible to others once committed."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], SimpleNamespace] = {}
+        self.pending: dict[tuple[str, str], SimpleNamespace] = {}
+
+    async def find(self, pairs: Any) -> dict[tuple[str, str], SimpleNamespace]:
+        return {pair: self.rows[pair] for pair in pairs if pair in self.rows}
+
+    async def lookup(self, *, scope: str, key: str, fingerprint: str) -> Stored | None:
+        row = self.rows.get((scope, key))
+        if row is None:
+            return None
+        if row.fingerprint != fingerprint:
+            raise IdempotencyConflict(f"{HEADER} {key!r} was already used for a different request")
+        return Stored(row.status_code, row.body, replayed=True)
+
+    async def remember(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.pending[(row["scope"], row["key"])] = SimpleNamespace(**row)
