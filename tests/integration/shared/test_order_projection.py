@@ -35,10 +35,11 @@ def change(state: OrderState, version: int, *, incident_id: str, channel: Channe
 
 async def _grid(db):
     from services.grid.adapters.orm import GridEvent, metadata
+    from services.grid.adapters.uow import GridUnitOfWork
     from services.grid.config import GridSettings
     from services.grid.service.handlers import handle_order_changed
 
-    rt = make_runtime("grid", GridSettings, metadata, db=db, **UNUSED)
+    rt = make_runtime("grid", GridSettings, metadata, db=db, unit_of_work=GridUnitOfWork, **UNUSED)
     await upgrade("grid", db.url, schema=db.schema)
     now, event_id, incident_id = utcnow(), str(uuid.uuid4()), str(uuid.uuid4())
     async with rt.uow() as uow:
@@ -82,10 +83,11 @@ async def _hotline(db):
 
 async def _intake(db):
     from services.intake.adapters.orm import OrderStatus, metadata
+    from services.intake.adapters.uow import IntakeUnitOfWork
     from services.intake.config import IntakeSettings
     from services.intake.service.handlers import handle_order_changed
 
-    rt = make_runtime("intake", IntakeSettings, metadata, db=db, **UNUSED)
+    rt = make_runtime("intake", IntakeSettings, metadata, db=db, unit_of_work=IntakeUnitOfWork, **UNUSED)
     await upgrade("intake", db.url, schema=db.schema)
     incident_id = str(uuid.uuid4())
 
