@@ -54,6 +54,9 @@ def service_env(var: Path, *, nats_url: str, redis_url: str, ports: dict[str, in
         "MCC_LOG_JSON": "true" if json_logs else "false",
         "MCC_INTAKE_GRID_URL": f"http://127.0.0.1:{ports['grid']}",
         "MCC_DISPATCH_GRID_URL": f"http://127.0.0.1:{ports['grid']}",  # the city view's map
+        # The organisation tree: Open311's agency names, address places, the console's unit names.
+        "MCC_INTAKE_DISPATCH_URL": f"http://127.0.0.1:{ports['dispatch']}",
+        "MCC_HOTLINE_DISPATCH_URL": f"http://127.0.0.1:{ports['dispatch']}",
     })
     env.setdefault("MCC_DEMO", "true")  # mcc up is a demo on this machine: the default token secret is allowed
     for name in SERVICES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,12 @@ class Runtime:
         await self.bus.start()
         self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox"))
         self.background.append(asyncio.create_task(self._gauges(), name=f"{self.service}-gauges"))
+
+    def spawn(self, job: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run a background job (a poller, a follower) for as long as the runtime runs: `stop` cancels it."""
+        task = asyncio.create_task(job, name=name)
+        self.background.append(task)
+        return task
 
     async def stop_consuming(self) -> None:
         """Stop fetching and finish in-flight messages, while every client a handler uses is still open."""

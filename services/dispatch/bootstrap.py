@@ -24,6 +24,7 @@ from services.dispatch.entrypoints import (
     city,
     console,
     consumers,
+    org_routes,
     rates_routes,
     signin,
     topology_routes,
@@ -73,6 +74,7 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
             background.append(asyncio.create_task(reschedule(), name="dispatch-reschedule"))
         if timers:
             timer_loop.start()
+        await grid_map.start(runtime)  # the city map's outlines follow grid's registry in the background
 
     grid_map = GridMap(settings.grid_url, poll_s=settings.map_poll_s)
     background: list[asyncio.Task[Any]] = []
@@ -94,7 +96,7 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
     app = service_app(runtime=runtime, title="mcc dispatch",
                       routers=[api.router, rates_routes.router, topology_routes.router, attachment_routes.router,
                                console.router, city.router, accounts.router, signin.router,
-                               account_pages.router],
+                               account_pages.router, org_routes.router],
                       consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=stop,
                       description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)",
                       uses_redis=True)  # sign-in, sessions, sign-in limits

@@ -15,18 +15,26 @@ from services.hotline.entrypoints import api, console, consumers
 from services.hotline.service import knowledge
 from services.hotline.service.appeals import appeal_group_commit
 from services.hotline.service.handlers import HotlineContext
-from shared import web
+from shared import orgchart, web
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
+from shared.snapshots import Fixed, Follower
 
 
-def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
-    """The hotline app; tests pass their own settings or runtime by argument."""
+def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = None,
+          org: Follower[orgchart.OrgChart] | Fixed[orgchart.OrgChart] | None = None) -> FastAPI:
+    """The hotline app; tests pass their own settings, runtime or organisation tree (a `Fixed` chart: no
+    dispatch to follow) by argument."""
     settings = settings or HotlineSettings()
     runtime = runtime or Runtime.build("hotline", settings, metadata, unit_of_work=HotlineUnitOfWork)
     runtime.unit_of_work = HotlineUnitOfWork  # the hotline's repositories, on a runtime a test built too
     hotline_settings = runtime.settings if isinstance(runtime.settings, HotlineSettings) else settings
+    # The console names units (and places addresses) by dispatch's organisation tree, followed in the background.
+    org_source = None
+    if org is None:
+        org_source = orgchart.dispatch_source(hotline_settings.dispatch_url)
+        org = orgchart.follower(org_source, poll_s=hotline_settings.org_poll_s)
     ctx = HotlineContext(
         categories=CategoryTable.load(hotline_settings.categories_file),
         knowledge=knowledge.KnowledgeBase(),
@@ -35,6 +43,7 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
                                    radius_m=hotline_settings.duplicate_radius_m),
         followups=FollowUpPolicy(max_attempts=hotline_settings.followup_max_attempts,
                                  retry_after=timedelta(seconds=hotline_settings.followup_retry_after_s)),
+        org=org,
     )
     ctx.appeal_writer = appeal_group_commit(runtime.uow, ctx)
 
@@ -43,12 +52,20 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
             await knowledge.seed_if_empty(runtime.uow)
         await ctx.knowledge.refresh(runtime.uow)
         ctx.knowledge.start_polling(runtime.uow, hotline_settings.knowledge_poll_s)
+        await org.start(runtime)
+
+    async def stop() -> None:
+        await ctx.knowledge.stop()
+        await org.stop()
+        if org_source is not None:
+            await org_source.close()
 
     app = service_app(runtime=runtime, title="mcc hotline", routers=[api.router, console.router],
-                      consumers=consumers.consumers(runtime), extra_start=start, extra_stop=ctx.knowledge.stop,
+                      consumers=consumers.consumers(runtime), extra_start=start, extra_stop=stop,
                       description="12345 operators: appeals, direct answers, duplicates, follow-up calls",
                       uses_redis=True)  # the console's session renewal
     app.state.hotline = ctx
+    app.state.org = org
     web.mount(app, templates=console.TEMPLATES)
     return app
 

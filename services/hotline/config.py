@@ -30,5 +30,9 @@ class HotlineSettings(ServiceSettings):
                                           description="seconds between follow-up calls nobody answered")
     seed_knowledge: bool = Field(True, validation_alias=_alias("seed_knowledge"),
                                  description="load the demo knowledge-base articles into an empty table")
+    dispatch_url: str = Field("http://127.0.0.1:8004", validation_alias=_alias("dispatch_url"),
+                              description="the dispatch service, whose organisation tree names the console's units")
+    org_poll_s: float = Field(5.0, gt=0, validation_alias=_alias("org_poll_s"),
+                              description="how often hotline asks dispatch for its organisation tree's version")
     knowledge_poll_s: float = Field(5.0, gt=0, validation_alias=_alias("knowledge_poll_s"),
                                     description="how often a process checks whether another one edited the articles")

@@ -17,6 +17,13 @@ class IntakeSettings(ServiceSettings):
     registry_poll_s: float = Field(
         5.0, gt=0, validation_alias=AliasChoices("MCC_INTAKE_REGISTRY_POLL_S", "registry_poll_s"),
         description="how often intake asks grid for its registry version (a new version: a new copy is fetched)")
+    dispatch_url: str = Field(
+        "http://127.0.0.1:8004", validation_alias=AliasChoices("MCC_INTAKE_DISPATCH_URL", "dispatch_url"),
+        description="the dispatch service, whose organisation tree names Open311's agency_responsible and the "
+                    "places addresses are matched to")
+    org_poll_s: float = Field(
+        5.0, gt=0, validation_alias=AliasChoices("MCC_INTAKE_ORG_POLL_S", "org_poll_s"),
+        description="how often intake asks dispatch for its organisation tree's version")
     consumer_batch: int = Field(200, ge=1, le=1000,
                                 validation_alias=AliasChoices("MCC_INTAKE_CONSUMER_BATCH", "consumer_batch"),
                                 description="messages a consumer fetches and handles in one transaction")

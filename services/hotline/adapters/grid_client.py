@@ -2,47 +2,34 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any
 
 import httpx
 
-from shared import democity
-from shared.places import PlaceMatcher
+from shared.orgchart import HeldChart, Places, UnitNames
 from shared.web import public_url
 
 
-def _names() -> dict[str, str]:
-    return {u.code: u.name for u in democity.units()}
-
-
-@functools.cache
-def _places() -> PlaceMatcher:
-    """The place names intake matches addresses with (the same units, the same matcher)."""
-    return PlaceMatcher.build(democity.units())
-
-
 class GridClient:
-    """Asks grid's `/api/v1/lookup`; names come from the demo city's units (codes alone otherwise)."""
+    """Asks grid's `/api/v1/lookup`; names and places come from the organisation tree hotline follows
+    (dispatch's), codes alone before the first tree arrives."""
 
-    def __init__(self, base_url: str | None = None, *, timeout_s: float = 3.0) -> None:
+    def __init__(self, base_url: str | None = None, *, org: HeldChart, timeout_s: float = 3.0) -> None:
         self.base_url = (base_url or os.environ.get("MCC_HOTLINE_GRID_URL") or os.environ.get("MCC_INTAKE_GRID_URL")
                          or public_url("grid")).rstrip("/")
         self.timeout_s = timeout_s
-        self._names: dict[str, str] | None = None
+        self._names, self._places = UnitNames(org), Places(org)
 
     def name(self, code: str | None) -> str | None:
         if code is None:
             return None
-        if self._names is None:
-            self._names = _names()
         return self._names.get(code, code)
 
     def place(self, address: str) -> dict[str, Any] | None:
         """Where an address points by its place names (county, town, village), as intake will place it; None
         when it names no place of the city."""
-        match = _places().match(address)
+        match = self._places.match(address)
         if match is None or match.town_code is None and match.county_code is None:
             return None
         return {"county_name": self.name(match.county_code), "town_name": self.name(match.town_code),

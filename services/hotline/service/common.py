@@ -19,6 +19,8 @@ from services.hotline.domain.suggest import CategorySuggester
 from services.hotline.service.knowledge import KnowledgeBase
 from shared.categories import CategoryTable
 from shared.events.v1 import AppealDisposition, AppealType, Coordinates, Urgency
+from shared.orgchart import HeldChart
+from shared.snapshots import Fixed
 
 # Where an appeal stands before (or instead of) any order event.
 STATUS_BY_DISPOSITION = {
@@ -48,6 +50,8 @@ class HotlineContext:
     followups: FollowUpPolicy = field(default_factory=FollowUpPolicy)
     # Concurrent creates share one transaction (services.hotline.service.appeals.appeal_group_commit).
     appeal_writer: Any = None
+    # The organisation tree the console names units and places addresses by (dispatch's, followed; None: codes).
+    org: HeldChart | None = None
 
     @functools.cached_property
     def suggester(self) -> CategorySuggester:
@@ -57,7 +61,7 @@ class HotlineContext:
     @functools.cached_property
     def grid(self) -> GridClient:
         """Grid's lookup, at MCC_HOTLINE_GRID_URL (or where `mcc up` puts grid), for the console's preview."""
-        return GridClient()
+        return GridClient(org=self.org or Fixed(None))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,11 +1,10 @@
 """Intake's projection of grid's registry: incidents are located in-process, with the same answer as grid's own
 lookup (one shared index), from a snapshot kept in intake's database, so neither a grid outage nor a restart
-while grid is down stops intake. The snapshot is refreshed when grid's registry version moves (an import:
-rare), found by polling the version, which is cheap."""
+while grid is down stops intake. The copy follows grid's registry version with the shared follower
+(`shared.snapshots`): the version is polled (cheap), the snapshot fetched when it moves (an import: rare)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -15,6 +14,7 @@ from services.intake.adapters.grid_client import GridLocation, RegistrySnapshot
 from shared.events.envelope import utcnow
 from shared.gridindex import GridIndex, IndexedGrid
 from shared.messaging import TransientError
+from shared.snapshots import Fixed, Follower, Snapshot
 from shared.uow import UnitOfWork
 
 log = logging.getLogger("mcc.intake.registry")
@@ -26,67 +26,64 @@ class RegistrySource(Protocol):
     async def registry_snapshot(self) -> RegistrySnapshot: ...
 
 
-class RegistryProjection:
-    """The lookup index over intake's copy of the registry, and the version it was built from."""
+class _Feed:
+    """Grid's registry feed as a snapshot source."""
 
-    def __init__(self) -> None:
-        self.index: GridIndex | None = None
-        self.version: int | None = None
+    def __init__(self, source: RegistrySource) -> None:
+        self.source = source
+
+    async def version(self) -> int:
+        return await self.source.registry_version()
+
+    async def snapshot(self) -> Snapshot:
+        found = await self.source.registry_snapshot()
+        return Snapshot(found.version, found.grids)
+
+
+class _StoredCopy:
+    """Intake's database as the follower's store: the newest snapshot, nothing older."""
+
+    def __init__(self, new_uow: Callable[[], UnitOfWork]) -> None:
+        self.new_uow = new_uow
+
+    async def load(self) -> Snapshot | None:
+        async with self.new_uow() as uow:
+            row = await registry_store.latest(uow.session)
+        return None if row is None else Snapshot(row.version, row.grids)
+
+    async def save(self, snapshot: Snapshot) -> None:
+        async with self.new_uow() as uow:
+            await registry_store.replace(uow.session, version=snapshot.version, grids=snapshot.payload,
+                                         fetched_at=utcnow())
+            await uow.commit()
+
+
+def _index(grids: list[dict[str, Any]]) -> GridIndex:
+    index = GridIndex([IndexedGrid.from_dict(g) for g in grids])
+    log.info("grid registry indexed", extra={"grids": len(index)})
+    return index
+
+
+def follower(*, source: RegistrySource, new_uow: Callable[[], UnitOfWork], poll_s: float) -> Follower[GridIndex]:
+    """The job that keeps intake's copy at grid's version (started with the app, stopped with it)."""
+    return Follower("grid-registry", source=_Feed(source), build=_index, store=_StoredCopy(new_uow), poll_s=poll_s)
+
+
+class RegistryProjection:
+    """Locating by the index over intake's copy of the registry; `version` is the copy's (None: no copy yet)."""
+
+    def __init__(self, copy: Follower[GridIndex] | Fixed[GridIndex] | None = None) -> None:
+        self.copy = copy
+
+    @property
+    def version(self) -> int | None:
+        return self.copy.version if self.copy is not None else None
 
     def locate(self, lon: float, lat: float) -> GridLocation:
         """Where a point is, as grid would answer; with no copy of the registry yet, try again later."""
-        index = self.index
+        index = self.copy.value if self.copy is not None else None
         if index is None:
             raise TransientError("no copy of grid's registry yet: incidents with coordinates wait for grid")
         found = index.locate(lon, lat)
         return GridLocation(found.grid_code, found.village_code, found.town_code, found.county_code,
                             str(found.located_by), found.flagged, found.distance_m)
-
-    async def install(self, *, version: int, grids: list[dict[str, Any]]) -> None:
-        """Serve this snapshot from now on (the index is built off the event loop: ~10k polygons)."""
-        index = await asyncio.to_thread(GridIndex, [IndexedGrid.from_dict(g) for g in grids])
-        self.index, self.version = index, version
-        log.info("grid registry installed", extra={"registry_version": version, "grids": len(index)})
-
-
-async def load_stored(*, projection: RegistryProjection, uow: UnitOfWork) -> bool:
-    """Install the snapshot intake's database holds, if any (at start-up, before grid is asked)."""
-    async with uow:
-        row = await registry_store.latest(uow.session)
-    if row is None:
-        return False
-    await projection.install(version=row.version, grids=row.grids)
-    return True
-
-
-async def refresh(*, projection: RegistryProjection, uow: UnitOfWork, source: RegistrySource) -> bool:
-    """Fetch, store and install grid's snapshot if its version differs from ours; True if it did."""
-    if await source.registry_version() == projection.version:
-        return False
-    snapshot = await source.registry_snapshot()
-    async with uow:  # stored before it is served: a restart finds what this process located with
-        await registry_store.replace(uow.session, version=snapshot.version, grids=snapshot.grids, fetched_at=utcnow())
-        await uow.commit()
-    await projection.install(version=snapshot.version, grids=snapshot.grids)
-    return True
-
-
-async def follow(*, projection: RegistryProjection, new_uow: Callable[[], UnitOfWork], source: RegistrySource,
-                 poll_s: float) -> None:
-    """Keep the projection at grid's version, for as long as the process runs; grid away is no error."""
-    failing = False
-    while True:
-        try:
-            await refresh(projection=projection, uow=new_uow(), source=source)
-            if failing:
-                log.info("grid registry reachable again", extra={"registry_version": projection.version})
-            failing = False
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # grid (or the database) away: keep serving the copy we have
-            if not failing:
-                log.warning("grid registry not refreshed; locating with the copy at hand",
-                            extra={"registry_version": projection.version, "error": repr(exc)})
-            failing = True
-        # Without any copy, incidents with coordinates are waiting: ask again soon.
-        await asyncio.sleep(poll_s if projection.version is not None else min(poll_s, 0.5))

@@ -37,6 +37,8 @@ class Dispatch:
 def start_dispatch(db, nats_url, redis_url):
     @contextlib.asynccontextmanager
     async def start(timers: bool = False, **overrides: Any) -> AsyncIterator[Dispatch]:
+        # No grid unless a test starts one: the city map's follower must not find whatever listens on grid's port.
+        overrides.setdefault("grid_url", "http://127.0.0.1:9")
         runtime = make_runtime("dispatch", DispatchSettings, metadata, db=db, nats_url=nats_url,
                                redis_url=redis_url, **overrides)
         app = bootstrap.build(runtime.settings, runtime=runtime, timers=timers)

@@ -12,15 +12,27 @@ from services.grid import bootstrap as grid_bootstrap
 from services.grid.adapters.orm import metadata as grid_metadata
 from services.grid.config import GridSettings
 from shared import democity
-from shared.devservers import free_port
 from shared.events.v1 import Coordinates
 from shared.roles import Role
 from tests.conftest import Database
 from tests.support.accounts import add_account, browser, sign_in
 from tests.support.apps import make_runtime, running
 from tests.support.dispatch import TZ_TOWN_A, accepted_incident
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
+
+
+class Switchable(httpx.AsyncBaseTransport):
+    """The real grid app behind a switch: while `down`, every call fails as a refused connection would."""
+
+    def __init__(self, app: object) -> None:
+        self.app, self.down = app, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("grid is down", request=request)
+        return await httpx.ASGITransport(app=self.app).handle_async_request(request)
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the map is HTTP and geometry; one backend is enough
@@ -31,8 +43,13 @@ async def test_the_city_map_draws_each_town_from_grids_registry_and_keeps_it_whi
                                 redis_url=redis_url, photo_dir=str(tmp_path / "photos"))
     grid_app = grid_bootstrap.build(grid_runtime.settings, runtime=grid_runtime)
     async with running(grid_app), start_dispatch() as dispatch:
-        transport = httpx.ASGITransport(app=grid_app)
-        dispatch.app.state.grid_map = GridMap("http://grid", transport=transport, poll_s=0)
+        transport = Switchable(grid_app)
+        grid_map = GridMap("http://grid", transport=transport, poll_s=0.1)
+        await dispatch.app.state.grid_map.close()
+        dispatch.app.state.grid_map = grid_map
+        await grid_map.start(dispatch.runtime)
+        await eventually(lambda: grid_map.version is not None, timeout=60,
+                         message="the city map followed grid's registry in the background")
         await add_account(dispatch, login="city.duty", role=Role.CITY, unit="320600")
         async with browser(dispatch.app) as person:
             await sign_in(person, "city.duty")
@@ -57,8 +74,10 @@ async def test_the_city_map_draws_each_town_from_grids_registry_and_keeps_it_whi
                 detail = await town.get(f"/board/orders/{order['number']}")
                 assert detail.status_code == 200 and re.search(r"<polygon points=\"[\d., ]+\"", detail.text)
 
-            # Grid goes away (nothing listens at its address any more): the map keeps the outlines it has.
-            dispatch.app.state.grid_map._client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}")
+            # Grid goes away: the follower keeps polling, fails, and the map keeps the outlines it has.
+            transport.down = True
+            await eventually(lambda: grid_map.follower.failing, timeout=30, message="the follower met grid down")
             again = await person.get("/city/live")
             assert set(re.findall(r"<polygon[^>]*data-town=\"(\d+)\"", again.text)) == towns
+        await grid_map.close()
 

@@ -21,6 +21,7 @@ from shared.events.v1 import AppealType, Channel, OrderChanged
 from shared.roles import Role
 from shared.runtime import Runtime
 from tests.support.apps import jetstream, make_runtime, running, stream_messages
+from tests.support.org import demo_org
 from tests.support.polling import eventually
 
 APPEAL = {"caller_phone": "13812341234", "appeal_type": "complaint", "category_code": "0301",
@@ -89,5 +90,5 @@ class Hotline:
 async def hotline(db: Any, nats_url: str, redis_url: str, **settings: Any) -> AsyncIterator[Hotline]:
     runtime = make_runtime("hotline", HotlineSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url,
                            **settings)
-    async with running(bootstrap.build(runtime=runtime)) as client, jetstream(nats_url) as js:
+    async with running(bootstrap.build(runtime=runtime, org=demo_org())) as client, jetstream(nats_url) as js:
         yield Hotline(client, runtime, js, token(runtime))

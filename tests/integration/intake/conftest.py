@@ -21,6 +21,7 @@ from shared import apikeys
 from shared.auth import mint_token
 from shared.roles import Role
 from tests.support.apps import make_runtime, running
+from tests.support.org import demo_org
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "services" / "intake" / "entrypoints" / "open311_schemas"
 GRID = GridLocation("320613101001001", "320613101001", "320613101", "320613", "coordinates", False)
@@ -79,7 +80,7 @@ def start_intake(db, nats_url, redis_url):
     async def start(locator: Any = None, **overrides: Any) -> AsyncIterator[Intake]:
         runtime = make_runtime("intake", IntakeSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url,
                                **overrides)
-        app = bootstrap.build(runtime.settings, runtime=runtime, locator=locator or FakeGrid())
+        app = bootstrap.build(runtime.settings, runtime=runtime, locator=locator or FakeGrid(), org=demo_org())
         async with running(app) as client:
             yield Intake(app, client)
 

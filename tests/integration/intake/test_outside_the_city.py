@@ -15,6 +15,7 @@ from shared.events.envelope import utcnow
 from shared.events.v1 import Channel, Coordinates, IncidentReported, Location
 from shared.gridindex import GridIndex
 from shared.outbox import build_event
+from shared.snapshots import Fixed
 from tests.support.apps import jetstream, stream_messages
 from tests.support.polling import eventually
 
@@ -28,9 +29,7 @@ OFF_LANGSHAN = (120.87, 31.90)  # in the Yangtze, 2.5 km off 狼山: the nearest
 @pytest.fixture(scope="module")
 def demo_registry() -> RegistryProjection:
     """Intake's own in-process lookup over the demo city's registry (as copied from grid)."""
-    projection = RegistryProjection()
-    projection.index = GridIndex.build(grids())
-    return projection
+    return RegistryProjection(Fixed(GridIndex.build(grids())))
 
 
 def report_at(lon: float, lat: float) -> IncidentReported:

@@ -32,6 +32,7 @@ from tests.integration.grid.conftest import TOWN_A, Grid, first_grid, inside
 from tests.support.apps import jetstream, make_runtime, running, stream_messages
 from tests.support.dispatch import CITY_CENTRE
 from tests.support.geo import side_by_side
+from tests.support.org import demo_org
 from tests.support.polling import eventually
 
 FIELDS = ("grid_code", "village_code", "town_code", "county_code", "located_by", "flagged")
@@ -84,7 +85,7 @@ def start_intake_on(db, nats_url, redis_url):
         runtime = make_runtime("intake", IntakeSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url,
                                registry_poll_s=0.2, **overrides)
         source = GridClient("http://grid", transport=transport)
-        app = bootstrap.build(runtime.settings, runtime=runtime, registry_source=source)
+        app = bootstrap.build(runtime.settings, runtime=runtime, registry_source=source, org=demo_org())
         try:
             async with running(app) as client:
                 yield app, client

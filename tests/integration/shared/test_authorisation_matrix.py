@@ -130,6 +130,9 @@ DISPATCH_PUBLIC = {
     ("GET", "/healthz"): "liveness", ("GET", "/readyz"): "readiness",
     ("GET", "/api/v1/categories"): "the category code table: reference data, no unit's records",
     ("GET", "/api/v1/units"): "the organisation tree is known to everyone in the city",
+    ("GET", "/api/v1/org/version"): "a number: the organisation tree's version, polled by intake and hotline",
+    ("GET", "/api/v1/org/tree"): "codes, names and kinds of the city's offices (what /units shows): the feed of "
+                                 "intake and hotline, no person or order in it",
     ("GET", "/api/v1/rates/league"): "红黑榜 is published city-wide by design",
     ("GET", "/api/v1/me"): "answers only the caller's own claims",
     ("POST", "/api/v1/attachments"): "an upload names no order: it is attached only by a close the caller may make",
