@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.dispatch.adapters import org_feed
+from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.service.handlers.common import TOPOLOGY_COUNTER
-from shared.uow import UnitOfWork
 
 
-async def tree_version(*, uow: UnitOfWork) -> int:
-    """The stored tree's version (cheap: the followers ask every few seconds)."""
+async def tree_version(*, uow: DispatchUnitOfWork) -> int:
+    """The stored tree's version (cheap: the followers ask every few seconds; 0 before the first tree)."""
     async with uow:
-        return await org_feed.version(uow.session, counter_name=TOPOLOGY_COUNTER)
+        return await uow.counters.get(TOPOLOGY_COUNTER) or 0
 
 
-async def tree(*, uow: UnitOfWork) -> dict[str, Any]:
-    """Every unit of the stored tree and the version it belongs to."""
+async def tree(*, uow: DispatchUnitOfWork) -> dict[str, Any]:
+    """Every unit of the stored tree and the version it belongs to, read in one transaction (a tree newer than
+    the version answered is fetched again at the follower's next poll: harmless)."""
     async with uow:
-        version = await org_feed.version(uow.session, counter_name=TOPOLOGY_COUNTER)
-        units = await org_feed.units(uow.session)
-    return {"version": version, "units": units}
+        version = await uow.counters.get(TOPOLOGY_COUNTER) or 0
+        units = sorted(await uow.org_units.all(), key=lambda u: u.code)
+    return {"version": version, "units": [
+        {"code": u.code, "name": u.name, "kind": u.kind, "parent_code": u.parent_code, "function": u.function}
+        for u in units]}
