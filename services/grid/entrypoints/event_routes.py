@@ -56,7 +56,7 @@ async def report_event(body: GridEventCreate, request: Request, runtime: Runtime
                        key: KeyDep, idem: IdemDep) -> Any:
     return answer(await handlers.report_event(
         new_uow=runtime.uow, index=index, categories=request.app.state.categories, key=key,
-        idempotency_key=idem, item=body.to_input(), group=request.app.state.group_commit))
+        idempotency_key=idem, item=body.to_command(), group=request.app.state.group_commit))
 
 
 @router.post("/events/batch", tags=["grid app"],

@@ -80,7 +80,7 @@ class GridEventCreate(BaseModel):
     resolution_note: str | None = Field(None, max_length=2000)
     id: str | None = Field(None, min_length=1, max_length=64, description="the app's own id for this event")
 
-    def to_input(self) -> handlers.ReportGridEvent:
+    def to_command(self) -> handlers.ReportGridEvent:
         return handlers.ReportGridEvent(
             category_code=self.category_code, description=self.description, lon=self.lon, lat=self.lat,
             reporter_id=self.reporter_id, reporter_name=self.reporter_name, handling=self.handling,
@@ -161,7 +161,7 @@ def parse_batch_items(items: list[dict[str, Any]]) -> list[handlers.ReportGridEv
     parsed: list[handlers.ReportGridEvent | list[dict[str, Any]]] = []
     for n, raw in enumerate(items):
         try:
-            parsed.append(_ITEM.validate_python(raw).to_input())
+            parsed.append(_ITEM.validate_python(raw).to_command())
         except ValidationError as exc:
             parsed.append([{**e, "field": f"items[{n}].{e['field']}"} for e in field_errors(exc.errors())])
     return parsed

@@ -126,7 +126,7 @@ async def create_detection(body: DetectionIn, request: Request, runtime: Runtime
                            idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
                                                                   max_length=200, pattern=r"^[\x21-\x7e]+$")],
                            ) -> Any:
-    detection = handlers.DetectionInput(**body.model_dump(exclude={"coordinates"}), coordinates=body.coordinates)
+    detection = handlers.SubmitDetection(**body.model_dump(exclude={"coordinates"}), coordinates=body.coordinates)
     # Refusals (422 by field, 403 out of the key's scope, 503 until grid's registry is here, a reused key)
     # are raised by the use case and answered by the app's one error handler.
     stored = await handlers.submit_detection(

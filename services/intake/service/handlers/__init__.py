@@ -13,7 +13,7 @@ from services.intake.service.handlers.common import (
     NotFound,
     Reference,
 )
-from services.intake.service.handlers.detections import DetectionInput, submit_detection
+from services.intake.service.handlers.detections import SubmitDetection, submit_detection
 from services.intake.service.handlers.georeport import (
     create_open311_request,
     open311_request,
@@ -32,7 +32,7 @@ from services.intake.service.handlers.orders import handle_order_changed, handle
 from services.intake.service.handlers.review import approve_held, list_incidents, reject_held
 
 __all__ = [
-    "API_KEYS", "CONSUMER_ORDERS", "CONSUMER_REPORTED", "MAX_QUEUE", "AddressMatcher", "Conflict", "DetectionInput", "Forbidden",
+    "API_KEYS", "CONSUMER_ORDERS", "CONSUMER_REPORTED", "MAX_QUEUE", "AddressMatcher", "Conflict", "SubmitDetection", "Forbidden",
     "Locator", "NotFound", "Reference", "approve_held", "create_open311_request", "get_incident",
     "handle_incident_reported", "handle_incidents_reported", "handle_order_changed", "handle_orders_changed",
     "list_incidents", "locate", "open311_request", "open311_requests", "open311_service", "open311_services",

@@ -30,7 +30,9 @@ from shared.uow import UnitOfWork
 
 
 @dataclass(frozen=True, kw_only=True)
-class DetectionInput:
+class SubmitDetection:
+    """The command to hand one machine detection to the one door (the route builds it from the request)."""
+
     detector: str
     confidence: float
     evidence_url: str
@@ -43,7 +45,7 @@ class DetectionInput:
     detected_at: datetime | None = None
 
 
-async def submit_detection(*, new_uow: Any, detection: DetectionInput, key: ApiKey, idempotency_key: str,
+async def submit_detection(*, new_uow: Any, detection: SubmitDetection, key: ApiKey, idempotency_key: str,
                            fingerprint: str, reference: Reference) -> idempotency.Stored:
     """Validate a detection and hand it to the one door (IncidentReported through the outbox), once per key:
     422 naming the field the domain refuses, 403 outside a scoped key's area, 503 while nothing can place it."""
