@@ -12,6 +12,7 @@ from shared.categories import CategoryTable
 from shared.errors import Invalid
 from shared.events.catalog import APPEAL_DISPOSED, INCIDENT_REPORTED
 from shared.events.v1 import AppealType, Coordinates
+from shared.idempotency import IdempotencyConflict
 
 from .fakes import FakeHotlineUnitOfWork
 
@@ -91,3 +92,18 @@ async def test_bad_input_is_refused_naming_its_field_and_nothing_is_written(uow,
 
     assert [e["field"] for e in refused.value.detail] == [field]
     assert uow.events == [] and uow.appeals.rows == {}
+
+
+async def test_a_create_repeated_with_its_idempotency_key_answers_the_first_appeal_and_records_nothing_more(uow, ctx):
+    async def submit(command: handlers.CreateAppeal) -> handlers.Created:
+        return await handlers.create_appeal(new_uow=lambda: uow, ctx=ctx, command=command, operator="op-7",
+                                            operator_unit="320600", idempotency_key="call-42")
+
+    first = await submit(_call())
+    again = await submit(_call())
+
+    assert again.replayed and again.body["number"] == first.body["number"]
+    assert len(uow.appeals.rows) == 1 and _types(uow) == [INCIDENT_REPORTED.type, APPEAL_DISPOSED.type]
+    with pytest.raises(IdempotencyConflict):  # the same key for another call
+        await submit(_call(description="另一件事：路灯不亮"))
+    assert len(uow.appeals.rows) == 1
