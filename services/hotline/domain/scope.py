@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from shared.errors import Invalid
+
 
 class EmergencyLine(StrEnum):
     POLICE = "110"  # 公安报警
@@ -237,7 +239,7 @@ def _from_operator(choice: OperatorChoice, rules: ScopeRules) -> ScopeDecision:
         return ScopeDecision(ScopeKind.IN_SCOPE, DecidedBy.OPERATOR)
     if choice.kind is ScopeKind.EMERGENCY:
         if choice.emergency_line is None:
-            raise ValueError("an emergency hand-over must name the line: 110, 119, 120 or 122")
+            raise Invalid("scope", "转紧急热线须指明 110、119、120 或 122 (an emergency hand-over must name the line)")
         line = EmergencyLine(str(choice.emergency_line))
         return ScopeDecision(ScopeKind.EMERGENCY, DecidedBy.OPERATOR, emergency_line=line,
                              reason=f"话务员判定为紧急事项，转{EMERGENCY_LINE_NAMES[line]}")
@@ -246,6 +248,7 @@ def _from_operator(choice: OperatorChoice, rules: ScopeRules) -> ScopeDecision:
         return ScopeDecision(ScopeKind.OUT_OF_SCOPE, DecidedBy.OPERATOR, reason=choice.reason or rule.reason,
                              channel=choice.channel or rule.channel, rule=rule.code)
     if not (choice.reason and choice.channel):
-        raise ValueError("refusing an appeal needs a rule code, or both the reason and the right channel")
+        raise Invalid("scope", "不予受理须指明规则，或同时写明原因和应去的渠道 "
+                               "(refusing needs a rule code, or both the reason and the right channel)")
     return ScopeDecision(ScopeKind.OUT_OF_SCOPE, DecidedBy.OPERATOR, reason=choice.reason,
                          channel=choice.channel)

@@ -149,8 +149,8 @@ async def _prepare(uow: HotlineUnitOfWork, ctx: HotlineContext, create: _Create)
         raise Invalid("category_code", f"诉求分类代码不存在：{appeal.category_code!r} (unknown category code)")
     try:
         scope = assess_scope(appeal.description, category, _operator_choice(req.scope), rules=ctx.scope_rules)
-    except ValueError as exc:  # the scope rules' own checks of the operator's choice
-        raise Invalid("scope", str(exc)) from exc
+    except ValueError as exc:  # a rule code the city's own rule table does not have
+        raise Invalid("scope", f"不予受理的规则不存在：{exc}") from exc
     master = await _resolve_link(uow, req.link_to_order) if req.link_to_order else None
     article = await _answer_article(uow, req.answer_article_id) if req.answer_article_id else None
     outcome = appeal_domain.decide_outcome(
@@ -228,7 +228,7 @@ def _operator_choice(choice: ScopeChoice | None) -> OperatorChoice | None:
         return OperatorChoice.in_scope()
     if kind is ScopeKind.EMERGENCY:
         if not choice.emergency_line:
-            raise ValueError("转紧急热线须指明 110、119、120 或 122 (an emergency hand-over must name the line)")
+            raise Invalid("scope", "转紧急热线须指明 110、119、120 或 122 (an emergency hand-over must name the line)")
         return OperatorChoice.emergency(choice.emergency_line)
     return OperatorChoice.out_of_scope(choice.rule, reason=choice.reason, channel=choice.channel)
 

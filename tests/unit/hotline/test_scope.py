@@ -10,6 +10,7 @@ from services.hotline.domain.scope import (
     ScopeRules,
     assess_scope,
 )
+from shared.errors import Invalid
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def test_the_operator_refusing_by_rule_code_gets_the_tables_reason_and_channel()
 
 
 def test_the_operator_refusing_needs_a_rule_or_both_reason_and_channel():
-    with pytest.raises(ValueError):
+    with pytest.raises(Invalid, match="原因和应去的渠道"):
         assess_scope("x", ROADS, OperatorChoice.out_of_scope(reason="不归我们管"))
     decision = assess_scope("x", ROADS, OperatorChoice.out_of_scope(reason="属于物业合同纠纷", channel="人民调解委员会"))
     assert decision.channel == "人民调解委员会"
