@@ -48,10 +48,7 @@ def _field_error(code: int, field: str, where: str, message: str, kind: str) -> 
 @router.get("/incidents/{incident_id}", response_model=IncidentPublic, tags=["incidents"],
             summary="an incident and where it was located")
 async def read_incident(incident_id: str, uow: UowDep, principal: CurrentPrincipal) -> Any:
-    incident = await handlers.get_incident(uow, incident_id=incident_id, scope=_scope(principal))
-    if incident is None:
-        raise HTTPException(404, detail=f"事件 {incident_id} 不存在")
-    return incident
+    return await handlers.get_incident(uow, incident_id=incident_id, scope=_scope(principal))
 
 
 @router.get("/incidents", response_model=list[IncidentPublic], tags=["review"],

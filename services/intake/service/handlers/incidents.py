@@ -30,6 +30,7 @@ from services.intake.service.handlers.common import (
     incident_row,
 )
 from shared import metrics
+from shared.errors import NotFound
 from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_HELD, EventSpec
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import (
@@ -158,8 +159,10 @@ def _count(decision: _Decision) -> None:
             metrics.DETECTIONS.labels("dispatched").inc()
 
 
-async def get_incident(uow: IntakeUnitOfWork, *, incident_id: str, scope: Scope) -> Incident | None:
-    """One incident as intake recorded it, if it lies in the caller's scope (None otherwise, as if absent)."""
+async def get_incident(uow: IntakeUnitOfWork, *, incident_id: str, scope: Scope) -> Incident:
+    """One incident as intake recorded it, if it lies in the caller's scope (NotFound otherwise, as if absent)."""
     async with uow:
         row = await uow.incidents.get(incident_id)
-    return row if row is not None and scope.covers(county_code=row.county_code, town_code=row.town_code) else None
+    if row is None or not scope.covers(county_code=row.county_code, town_code=row.town_code):
+        raise NotFound(f"事件 {incident_id} 不存在")
+    return row
