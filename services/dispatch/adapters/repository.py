@@ -24,10 +24,17 @@ from services.dispatch.domain.lifecycle import (
 )
 from services.dispatch.domain.org import Tier
 from services.dispatch.domain.sla import Clock, Duration, TimeUnit, WarningLevel
+from shared.errors import Conflict
 
 
-class StaleOrder(Exception):
-    """The order changed since it was read (another dispatcher, another timer): nothing was written."""
+class StaleOrder(Conflict):
+    """The order changed since it was read (another dispatcher, another timer): nothing was written (409,
+    marked `stale` so a client knows to read the order again and retry)."""
+
+    code = "stale_order"
+
+    def content(self) -> dict[str, Any]:
+        return {**super().content(), "stale": True}
 
 
 def _dt(value: str | None) -> datetime | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.dispatch.domain.org import OrgTree
+from shared.errors import Invalid
 from shared.roles import ROLE_UNIT_KINDS, Role
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -35,12 +36,15 @@ class Account:
     disabled_at: datetime | None = None
 
 
-class AccountRuleBroken(ValueError):
-    """A field breaks a rule; `field` names it for the 422."""
+class AccountRuleBroken(Invalid, ValueError):
+    """A field breaks a rule: a 422 naming the field (`type` account_rule)."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+        Invalid.__init__(self, field, message, type="account_rule")
+        self.field, self.message = field, message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def check_login(login: str) -> str:

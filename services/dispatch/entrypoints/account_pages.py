@@ -7,18 +7,18 @@ sent to the sign-in page and back.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.dispatch.domain.accounts import ROLE_NAMES, ROLE_UNIT_KINDS, AccountRuleBroken
 from services.dispatch.entrypoints.accounts import end_sessions_for, org
 from services.dispatch.service import accounts as service
 from shared import sessions
-from shared.auth import Principal, principal_from_request
+from shared.auth import Principal
 from shared.roles import Role
 from shared.web import render
+from shared.web.session import page_principal
 
 router = APIRouter(include_in_schema=False)
 DONE = {"created": "账号已创建。", "saved": "已保存；该账号需重新登录。", "disabled": "账号已停用，其会话即刻不再续期。",
@@ -26,18 +26,12 @@ DONE = {"created": "账号已创建。", "saved": "已保存；该账号需重�
 ACCOUNT_KINDS = frozenset().union(*ROLE_UNIT_KINDS.values())
 
 
-def _admin(request: Request) -> Principal | Response:
-    """The signed-in admin, or the answer to give instead (sign-in redirect, 403)."""
-    try:
-        principal = principal_from_request(request)
-    except HTTPException:
-        principal = None
-    if principal is None:
-        return RedirectResponse(f"/signin?next={quote(str(request.url.path), safe='')}", status_code=303)
-    if principal.role is not Role.ADMIN:
-        raise HTTPException(403, detail="只有管理员可以管理账号")
-    request.state.principal = principal
-    return principal
+def _admin(request: Request) -> Principal:
+    """The signed-in admin (the console pages' door: others are sent to sign in, or refused with 403)."""
+    return page_principal(request, (Role.ADMIN,))
+
+
+AdminPage = Annotated[Principal, Depends(_admin)]
 
 
 async def _page(request: Request, admin: Principal, *, message: str = "", bad: bool = False,
@@ -54,20 +48,14 @@ async def _page(request: Request, admin: Principal, *, message: str = "", bad: b
 
 
 @router.get("/admin/accounts", response_class=HTMLResponse)
-async def accounts_page(request: Request, done: str = "") -> Response:
-    admin = _admin(request)
-    if isinstance(admin, Response):
-        return admin
+async def accounts_page(request: Request, admin: AdminPage, done: str = "") -> Response:
     return await _page(request, admin, message=DONE.get(done, ""))
 
 
 @router.post("/admin/accounts")
-async def create_from_page(request: Request, login: Annotated[str, Form()] = "",
+async def create_from_page(request: Request, admin: AdminPage, login: Annotated[str, Form()] = "",
                            display_name: Annotated[str, Form()] = "", unit_code: Annotated[str, Form()] = "",
                            role: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
-    admin = _admin(request)
-    if isinstance(admin, Response):
-        return admin
     form = {"login": login.strip().lower(), "display_name": display_name.strip(), "unit_code": unit_code.strip(),
             "role": role}
     try:
@@ -77,50 +65,39 @@ async def create_from_page(request: Request, login: Annotated[str, Form()] = "",
             uow=request.app.state.runtime.uow(), org=org(request), admin=admin, who=service.Who.of(admin),
             login=form["login"], display_name=form["display_name"], unit_code=form["unit_code"],
             role=_role(role), password=password, min_password=request.app.state.settings.password_min_length)
-    except (AccountRuleBroken, service.AccountNotFound, service.LoginTaken) as exc:
+    except (AccountRuleBroken, service.AccountNotFound, service.LoginTaken) as exc:  # a form: shown again with why
         return await _page(request, admin, message=str(exc), bad=True, form=form, status_code=422)
     return RedirectResponse("/admin/accounts?done=created", status_code=303)
 
 
 @router.post("/admin/accounts/{account_id}")
-async def change_from_page(request: Request, account_id: str, op: Annotated[str, Form()] = "save",
+async def change_from_page(request: Request, account_id: str, admin: AdminPage, op: Annotated[str, Form()] = "save",
                            unit_code: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "") -> Response:
-    admin = _admin(request)
-    if isinstance(admin, Response):
-        return admin
     changes: dict[str, Any] = {"active": op == "enable"} if op in ("enable", "disable") else {
         "unit_code": unit_code.strip() or None, "role": _role(role) if role else None}
     try:
         await service.change_account(uow=request.app.state.runtime.uow(), org=org(request), admin=admin,
                                      who=service.Who.of(admin), account_id=account_id,
                                      end_sessions=end_sessions_for(request), **changes)
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AccountRuleBroken as exc:
+    except AccountRuleBroken as exc:  # a form: the page is shown again with why
         return await _page(request, admin, message=str(exc), bad=True, status_code=422)
     done = {"enable": "enabled", "disable": "disabled"}.get(op, "saved")
     return RedirectResponse(f"/admin/accounts?done={done}", status_code=303)
 
 
 @router.post("/admin/accounts/{account_id}/password")
-async def password_from_page(request: Request, account_id: str, password: Annotated[str, Form()] = "") -> Response:
-    admin = _admin(request)
-    if isinstance(admin, Response):
-        return admin
+async def password_from_page(request: Request, account_id: str, admin: AdminPage, password: Annotated[str, Form()] = "") -> Response:
     try:
         await service.reset_password(uow=request.app.state.runtime.uow(), org=org(request), admin=admin,
                                      who=service.Who.of(admin), account_id=account_id, password=password,
                                      min_password=request.app.state.settings.password_min_length,
                                      end_sessions=end_sessions_for(request))
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AccountRuleBroken as exc:
+    except AccountRuleBroken as exc:  # a form: the page is shown again with why
         return await _page(request, admin, message=str(exc), bad=True, status_code=422)
     return RedirectResponse("/admin/accounts?done=password", status_code=303)
 
 
 def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError as exc:
-        raise AccountRuleBroken("role", f"没有角色 {value}") from exc
+    if value not in {r.value for r in Role}:
+        raise AccountRuleBroken("role", f"没有角色 {value}")
+    return Role(value)

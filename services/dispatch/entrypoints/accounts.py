@@ -1,7 +1,8 @@
 """Accounts API: an admin manages the accounts of their own unit and below; anyone signed in reads themselves.
 
 An account outside the admin's reach answers 404 exactly like one that does not exist. Passwords go in,
-never out: no response, log line or event carries one.
+never out: no response, log line or event carries one. Refusals (404, 409 login taken, 422 naming the field,
+503 while the session store is away) are raised by the account use cases and answered by shared/http.py.
 """
 
 from __future__ import annotations
@@ -9,14 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import RedisError
 
-from services.dispatch.domain.accounts import Account, AccountRuleBroken
+from services.dispatch.domain.accounts import Account
 from services.dispatch.service import accounts as service
-from shared import sessions
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import UowDep
 from shared.roles import Role
@@ -62,21 +60,8 @@ def public(account: Account) -> dict[str, Any]:
     return AccountPublic(**{k: getattr(account, k) for k in AccountPublic.model_fields}).model_dump(mode="json")
 
 
-def rule_broken(exc: AccountRuleBroken) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": [
-        {"field": exc.field, "in": "body", "message": str(exc), "type": "account_rule"}]})
-
-
-def end_sessions_for(request: Request):  # noqa: ANN201 - a SessionEnder
-    redis = request.app.state.runtime.redis
-
-    async def end(account_id: str) -> None:
-        try:
-            await sessions.close_account_sessions(redis, account_id)
-        except (RedisError, OSError) as exc:
-            raise HTTPException(503, detail="会话存储暂时不可用，请稍后重试", headers={"Retry-After": "5"}) from exc
-
-    return end
+def end_sessions_for(request: Request) -> service.SessionEnder:
+    return service.session_ender(request.app.state.runtime.redis)
 
 
 def org(request: Request):  # noqa: ANN201 - the current OrgTree
@@ -88,10 +73,7 @@ async def me(request: Request, uow: UowDep, principal: CurrentPrincipal) -> Any:
     if principal.kind != "session":
         return {"subject": principal.subject, "role": principal.role.value, "unit_code": principal.unit_code,
                 "kind": principal.kind}
-    try:
-        return public(await service.read_account(uow=uow, org=org(request), admin=None, account_id=principal.subject))
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    return public(await service.read_account(uow=uow, org=org(request), admin=None, account_id=principal.subject))
 
 
 @router.get("/accounts", response_model=list[AccountPublic], summary="accounts of my unit and below")
@@ -105,54 +87,34 @@ async def list_accounts(request: Request, uow: UowDep, principal: Admin, active:
 @router.post("/accounts", status_code=201, response_model=AccountPublic, summary="create an account",
              responses={409: {"description": "the login is taken"}})
 async def create_account(request: Request, body: AccountIn, uow: UowDep, principal: Admin) -> Any:
-    try:
-        account = await service.create_account(
-            uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), login=body.login,
-            display_name=body.display_name, unit_code=body.unit_code, role=body.role, password=body.password,
-            min_password=request.app.state.settings.password_min_length)
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AccountRuleBroken as exc:
-        return rule_broken(exc)
-    except service.LoginTaken as exc:
-        raise HTTPException(409, detail=str(exc)) from exc
+    account = await service.create_account(
+        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), login=body.login,
+        display_name=body.display_name, unit_code=body.unit_code, role=body.role, password=body.password,
+        min_password=request.app.state.settings.password_min_length)
     return public(account)
 
 
 @router.get("/accounts/{account_id}", response_model=AccountPublic, summary="one account within reach")
 async def read_account(request: Request, account_id: str, uow: UowDep, principal: Admin) -> Any:
-    try:
-        return public(await service.read_account(uow=uow, org=org(request), admin=principal, account_id=account_id))
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
+    return public(await service.read_account(uow=uow, org=org(request), admin=principal, account_id=account_id))
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountPublic,
               summary="rename, move, change role, disable or enable (ends the account's sessions)")
 async def change_account(request: Request, account_id: str, body: AccountChange, uow: UowDep,
                          principal: Admin) -> Any:
-    try:
-        account = await service.change_account(
-            uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), account_id=account_id,
-            end_sessions=end_sessions_for(request), display_name=body.display_name, unit_code=body.unit_code,
-            role=body.role, active=body.active)
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AccountRuleBroken as exc:
-        return rule_broken(exc)
+    account = await service.change_account(
+        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), account_id=account_id,
+        end_sessions=end_sessions_for(request), display_name=body.display_name, unit_code=body.unit_code,
+        role=body.role, active=body.active)
     return public(account)
 
 
 @router.post("/accounts/{account_id}/password", response_model=AccountPublic,
              summary="set a new password (ends the account's sessions)")
 async def reset_password(request: Request, account_id: str, body: PasswordIn, uow: UowDep, principal: Admin) -> Any:
-    try:
-        account = await service.reset_password(
-            uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), account_id=account_id,
-            password=body.password, min_password=request.app.state.settings.password_min_length,
-            end_sessions=end_sessions_for(request))
-    except service.AccountNotFound as exc:
-        raise HTTPException(404, detail=str(exc)) from exc
-    except AccountRuleBroken as exc:
-        return rule_broken(exc)
+    account = await service.reset_password(
+        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), account_id=account_id,
+        password=body.password, min_password=request.app.state.settings.password_min_length,
+        end_sessions=end_sessions_for(request))
     return public(account)

@@ -1,7 +1,8 @@
 """Dispatch HTTP API: thin routes that parse, call a handler and answer.
 
 Every route needs a bearer token. A dispatcher sees only its own tier's orders: another town's order answers
-404 exactly like a missing one. Every read of an order is written to the access log.
+404 exactly like a missing one. Every read of an order is written to the access log. Refusals (404, 403, 409
+with the state and the caller's allowed actions, 422) are raised by the handlers and answered by shared/http.py.
 """
 
 from __future__ import annotations
@@ -9,22 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from services.dispatch.adapters.orm import WorkOrderBase
-from services.dispatch.adapters.repository import StaleOrder
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
     FollowUp,
-    ForbiddenTransition,
-    InvalidCommand,
-    NotPermitted,
-    OrderNotVisible,
     OrderState,
-    RuleViolated,
 )
 from services.dispatch.domain.sla import CHINA_TZ, Duration
 from services.dispatch.service import handlers
@@ -166,47 +161,21 @@ def _public(row: Any, allowed: tuple[Action, ...] | None = None) -> dict[str, An
     return data
 
 
-def _refusal(exc: Exception) -> HTTPException | JSONResponse:
-    if isinstance(exc, OrderNotVisible):
-        return HTTPException(404, detail=str(exc))
-    if isinstance(exc, NotPermitted):
-        return HTTPException(403, detail=str(exc))
-    if isinstance(exc, ForbiddenTransition):
-        # Only what this caller may do next: the state may allow more, to other roles or units.
-        allowed = exc.allowed_for_actor if exc.allowed_for_actor is not None else exc.allowed_actions
-        return JSONResponse(status_code=409, content={
-            "detail": str(exc), "code": "rule_violated" if isinstance(exc, RuleViolated) else "invalid_transition",
-            "current_state": exc.current_state.value, "allowed_actions": [a.value for a in allowed]})
-    if isinstance(exc, InvalidCommand):
-        return JSONResponse(status_code=422, content={"code": "invalid_input",
-            "detail": [{"field": "body", "in": "body", "message": str(exc), "type": "invalid_command"}]})
-    if isinstance(exc, StaleOrder):
-        return JSONResponse(status_code=409, content={"detail": str(exc), "code": "stale_order", "stale": True})
-    raise exc
-
-
 # --- orders -------------------------------------------------------------------------------------------------
 
 
 @router.get("/orders/{order_ref}", response_model=WorkOrderPublic, tags=["orders"],
             summary="a work order by id or number (logged)")
 async def read_order(order_ref: str, uow: UowDep, holder: HolderDep, principal: OrderReader) -> Any:
-    try:
-        row, _, allowed = await handlers.read_order(uow=uow, holder=holder, actor=_actor(principal),
-                                                    order_ref=order_ref)
-    except OrderNotVisible as exc:
-        raise _refusal(exc) from exc
+    row, _, allowed = await handlers.read_order(uow=uow, holder=holder, actor=_actor(principal), order_ref=order_ref)
     return _public(row, allowed)
 
 
 @router.get("/orders/{order_ref}/history", response_model=OrderWithHistory, tags=["orders"],
             summary="a work order with every transition (logged)")
 async def read_history(order_ref: str, uow: UowDep, holder: HolderDep, principal: OrderReader) -> Any:
-    try:
-        row, history, allowed = await handlers.read_order(uow=uow, holder=holder, actor=_actor(principal),
-                                                          order_ref=order_ref, view="history")
-    except OrderNotVisible as exc:
-        raise _refusal(exc) from exc
+    row, history, allowed = await handlers.read_order(uow=uow, holder=holder, actor=_actor(principal),
+                                                      order_ref=order_ref, view="history")
     return {**_public(row, allowed), "history": [AuditPublic.model_validate(h, from_attributes=True)
                                                  for h in history or ()]}
 
@@ -222,14 +191,8 @@ async def act(order_ref: str, action: Action, body: ActionRequest, request: Requ
         evidence=tuple(body.evidence),
         follow_up=FollowUp(body.follow_up.satisfaction, body.follow_up.resolved, body.follow_up.unit_at_fault)
         if body.follow_up else None, master=body.master, expected_version=body.expected_version)
-    try:
-        outcome = await handlers.take_action(uow=uow, holder=holder, actor=_actor(principal), order_ref=order_ref,
-                                             command=command, store=request.app.state.attachments)
-    except (OrderNotVisible, NotPermitted, ForbiddenTransition, InvalidCommand, StaleOrder) as exc:
-        refusal = _refusal(exc)
-        if isinstance(refusal, HTTPException):
-            raise refusal from exc
-        return refusal
+    outcome = await handlers.take_action(uow=uow, holder=holder, actor=_actor(principal), order_ref=order_ref,
+                                         command=command, store=request.app.state.attachments)
     return _public(outcome.row, outcome.allowed)
 
 

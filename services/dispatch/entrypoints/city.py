@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from services.dispatch.domain.lifecycle import Action, Actor, LifecycleError
+from services.dispatch.domain.lifecycle import Action, Actor
 from services.dispatch.service import board, handlers
 from shared.auth import Principal
+from shared.errors import Problem
 from shared.events.envelope import utcnow
 from shared.gridindex import largest_part
 from shared.roles import Role
@@ -93,7 +94,7 @@ async def supervise(request: Request, ref: str, principal: CityPage) -> HTMLResp
                                              actor=Actor.of(principal), order_ref=ref,
                                              command=handlers.Command(action=Action.SUPERVISE))
         message = f"已督办：工单 {outcome.row.number}"
-    except (LifecycleError, ValueError) as exc:
+    except (Problem, ValueError) as exc:  # a page, not an API: the refusal is shown above the refreshed picture
         error = str(exc)
     return render(request, "_city_live.html", w=MAP_W, h=MAP_H, message=message, error=error,
                   status_code=200 if error is None else 409, **await _picture(request))

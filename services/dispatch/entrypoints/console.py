@@ -16,9 +16,6 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
-    ForbiddenTransition,
-    InvalidCommand,
-    NotPermitted,
     OrderNotVisible,
     OrderState,
 )
@@ -28,7 +25,7 @@ from services.dispatch.service import board, handlers
 from services.dispatch.service.board import Search, StaleOrder
 from shared.auth import Principal
 from shared.deps import UowDep
-from shared.errors import Problem
+from shared.errors import NotFound, Problem
 from shared.gridindex import largest_part
 from shared.roles import Role
 from shared.web import render
@@ -125,7 +122,7 @@ def _board_filters(view: str, town: str, category: str, urgency: str, q: str, nu
     try:
         search = Search(text=q.strip() or None, number=number.strip() or None, since=_date(since),
                         until=_date(until, end=True))
-    except ValueError:
+    except ValueError:  # a half-typed date in the filter form narrows nothing rather than failing the queue
         search = Search(text=q.strip() or None, number=number.strip() or None)
     return handlers.QueueFilter(view=view if view in VIEWS else "open", town_code=town or None,
                                 category_code=category or None, urgency=urgency or None, search=search, limit=limit)
@@ -173,7 +170,7 @@ async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *,
     try:
         row, history, allowed = await handlers.read_order(uow=uow, holder=_holder(request),
                                                           actor=Actor.of(principal), order_ref=ref, view="history")
-    except OrderNotVisible:
+    except OrderNotVisible:  # a page fragment, not an API: it says so in place of the order
         return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
     names = {u.code: u.name for u in _holder(request).policy.org}
     actions = [(a.value, ACTIONS[a]) for a in allowed if a in ACTIONS]
@@ -201,6 +198,15 @@ async def order_attachment(request: Request, ref: str, attachment_id: str, uow: 
     return FileResponse(path, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
+def _said(refusal: Exception) -> str:
+    """A refusal as one line for the page."""
+    if isinstance(refusal, StaleOrder):
+        return "工单已被他人更新，请核对后重试"
+    if isinstance(refusal, Problem) and isinstance(refusal.detail, list):
+        return refusal.detail[0]["message"]
+    return str(refusal)
+
+
 @router.post("/board/orders/{ref}/actions/{action}", response_class=HTMLResponse)
 async def order_action(request: Request, ref: str, action: Action, uow: UowDep, principal: DispatcherPage,
                        reason: Annotated[str, Form()] = "", to_unit: Annotated[str, Form()] = "",
@@ -212,14 +218,12 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
     chosen as evidence is stored first and named in the close as `attachment:<id>`."""
     store = request.app.state.attachments
     items = [e for e in (evidence.strip(),) if e]
-    if evidence_file is not None and evidence_file.filename:
-        try:
-            stored = await handlers.upload_attachment(store=store, content=await evidence_file.read(store.max_bytes + 1))
-        except Problem as exc:
-            return await _detail(request, request.app.state.runtime.uow(), principal, ref,
-                                 error=exc.detail[0]["message"], status_code=422)
-        items.append(f"attachment:{stored.id}")
+    uploading = evidence_file is not None and bool(evidence_file.filename)
     try:
+        if uploading:
+            content = await evidence_file.read(store.max_bytes + 1)  # type: ignore[union-attr]
+            items.append(f"attachment:{(await handlers.upload_attachment(store=store, content=content)).id}")
+        uploading = False
         command = handlers.Command(
             action=action, reason=reason.strip() or None, to_unit=to_unit.strip() or None,
             extension=Duration.parse(extension.strip()) if extension.strip() else None,
@@ -227,12 +231,11 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
             expected_version=int(expected_version) if expected_version.isdigit() else None)
         outcome = await handlers.take_action(uow=uow, holder=_holder(request), actor=Actor.of(principal),
                                              order_ref=ref, command=command, store=store)
-    except OrderNotVisible:
-        return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
-    except (NotPermitted, ForbiddenTransition, InvalidCommand, StaleOrder, ValueError) as exc:
-        message = "工单已被他人更新，请核对后重试" if isinstance(exc, StaleOrder) else str(exc)
-        return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=message,
-                             status_code=409)
+    except (Problem, ValueError) as exc:  # a form, not an API: the refusal is shown in the re-rendered order
+        if isinstance(exc, NotFound):
+            return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
+        return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=_said(exc),
+                             status_code=422 if uploading else 409)
     label = ACTIONS.get(action, {"label": action.value})["label"]
     response = await _detail(request, request.app.state.runtime.uow(), principal, outcome.row.number,
                              message=f"已{label}：工单 {outcome.row.number}")

@@ -108,7 +108,7 @@ async def signin(request: Request, login: Annotated[str, Form()] = "", password:
         account = attempt.account
         sid = await sessions.open_session(request.app.state.runtime.redis, account_id=account.id,
                                           max_s=request.app.state.settings.session_max_s)
-    except (RedisError, OSError) as exc:
+    except (RedisError, OSError) as exc:  # a form: the page says to try later (503) instead of an error body
         log.warning("sign-in unavailable: redis unreachable", extra={"error": str(exc)})
         return _page(request, status_code=503, message=UNAVAILABLE, login=login, next_url=next_url)
     response = RedirectResponse(next_url or console_url(account.role), status_code=303)

@@ -58,9 +58,7 @@ class TimerLoop:
                                                     older_than_days=self.settings.access_log_days)
                 if fired:
                     continue  # more may be due: keep going without waiting
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be briefly away: log, wait, try again
+            except Exception:  # a loop that must outlive a pass: the database may be briefly away (cancel still stops it)
                 log.exception("timer pass failed")
             await asyncio.sleep(self.settings.timer_poll_s)
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.dispatch.adapters.reference import UnitRecord, parse_units
-from services.dispatch.domain.org import OrgTreeError, UnitKind
+from services.dispatch.domain.org import UnitKind
 from services.dispatch.entrypoints.api import Admin, HolderDep
 from services.dispatch.service import handlers
 from shared.auth import CurrentPrincipal
@@ -48,41 +46,20 @@ async def list_units(holder: HolderDep, _: CurrentPrincipal, parent: str | None 
             for u in units if kind is None or u.kind is kind]
 
 
-def _tree_problems(exc: OrgTreeError | ValueError) -> JSONResponse:
-    problems = getattr(exc, "problems", None) or [str(exc)]
-    return JSONResponse(status_code=422, content={"detail": [
-        {"field": "units", "in": "body", "message": p, "type": "invalid_topology"} for p in problems]})
-
-
 @router.put("/admin/units/{code}", response_model=UnitOut, tags=["topology"], summary="add or change a unit")
 async def put_unit(code: str, body: UnitIn, uow: UowDep, holder: HolderDep, _: Admin) -> Any:
-    record = UnitRecord(code, body.name, body.kind.value, body.parent_code, body.function)
-    try:
-        tree = await handlers.replace_units(uow=uow, units=[record], replace_all=False)
-    except (OrgTreeError, ValueError) as exc:
-        return _tree_problems(exc)
-    holder.policy = holder.policy.with_org(tree)
-    return UnitOut(code=code, name=body.name, kind=body.kind.value, parent_code=body.parent_code,
+    unit = UnitOut(code=code, name=body.name, kind=body.kind.value, parent_code=body.parent_code,
                    function=body.function)
+    await handlers.edit_units(uow=uow, holder=holder, units=[unit])
+    return unit
 
 
 @router.delete("/admin/units/{code}", status_code=204, tags=["topology"], summary="remove an empty unit")
 async def remove_unit(code: str, uow: UowDep, holder: HolderDep, _: Admin) -> None:
-    try:
-        tree = await handlers.delete_unit(uow=uow, code=code)
-    except KeyError as exc:
-        raise HTTPException(404, detail=f"单位 {code} 不存在") from exc
-    except (OrgTreeError, ValueError) as exc:
-        # One message (the documented Problem shape), naming every problem the removal would cause.
-        raise HTTPException(409, detail="; ".join(getattr(exc, "problems", None) or [str(exc)])) from exc
-    holder.policy = holder.policy.with_org(tree)
+    await handlers.remove_unit(uow=uow, holder=holder, code=code)
 
 
 @router.put("/admin/topology", tags=["topology"], summary="replace the whole tree (validated first)")
 async def put_topology(body: TopologyIn, uow: UowDep, holder: HolderDep, _: Admin) -> Any:
-    try:
-        tree = await handlers.replace_units(uow=uow, units=parse_units(body.units), replace_all=True)
-    except (OrgTreeError, ValueError) as exc:
-        return _tree_problems(exc)
-    holder.policy = holder.policy.with_org(tree)
+    tree = await handlers.replace_topology(uow=uow, holder=holder, data=body.units)
     return {"units": len(tree)}

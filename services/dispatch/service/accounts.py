@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from services.dispatch.adapters import accounts as repository
@@ -28,7 +29,9 @@ from services.dispatch.domain.accounts import (
     may_manage,
 )
 from services.dispatch.domain.org import OrgTree
+from shared import sessions
 from shared.auth import Principal
+from shared.errors import Conflict, NotFound, Unavailable
 from shared.events.catalog import ACCOUNT_CHANGED
 from shared.events.envelope import utcnow
 from shared.events.v1 import AccountChanged
@@ -37,12 +40,24 @@ from shared.roles import Role
 SessionEnder = Callable[[str], Awaitable[object]]
 
 
-class AccountNotFound(LookupError):
-    """No such account, or not within the caller's reach (the two answer the same)."""
+class AccountNotFound(NotFound, LookupError):
+    """No such account, or not within the caller's reach (the two answer the same: 404)."""
 
 
-class LoginTaken(ValueError):
-    """Another account already has this login."""
+class LoginTaken(Conflict, ValueError):
+    """Another account already has this login (409)."""
+
+
+def session_ender(redis: object) -> SessionEnder:
+    """Ends an account's live sessions in Redis; while Redis is away, a 503 to retry (the change is not made)."""
+
+    async def end(account_id: str) -> None:
+        try:
+            await sessions.close_account_sessions(redis, account_id)
+        except (RedisError, OSError) as exc:
+            raise Unavailable("会话存储暂时不可用，请稍后重试") from exc
+
+    return end
 
 
 @dataclass(frozen=True)

@@ -64,15 +64,19 @@ async def test_an_action_the_state_does_not_allow_is_refused_with_what_the_calle
     assert refused.value.current_state.value == "dispatched"
     allowed = refused.value.allowed_for_actor
     assert allowed is not None and Action.SIGN in allowed and Action.CLOSE not in allowed
+    assert refused.value.status == 409 and refused.value.content() == {
+        "detail": str(refused.value), "code": "invalid_transition", "current_state": "dispatched",
+        "allowed_actions": [a.value for a in allowed]}
     assert uow.orders.rows[order.id].state == "dispatched" and uow.orders.rows[order.id].version == 1
     assert (uow.commits, uow.events, uow.staged) == (0, [], {})
 
 
 async def test_a_stale_expected_version_is_refused_and_nothing_written(holder, dispatched):
     uow, order = dispatched
-    with pytest.raises(StaleOrder):
+    with pytest.raises(StaleOrder) as stale:
         await handlers.take_action(uow=uow, holder=holder, actor=TOWN_A, order_ref=order.number,
                                    command=handlers.Command(action=Action.SIGN, expected_version=0))
+    assert stale.value.status == 409 and stale.value.content()["code"] == "stale_order" and stale.value.content()["stale"]
     assert uow.orders.rows[order.id].state == "dispatched" and uow.orders.rows[order.id].version == 1
     assert (uow.commits, uow.events, uow.staged) == (0, [], {})
 
@@ -85,6 +89,7 @@ async def test_another_towns_order_answers_as_one_that_does_not_exist(holder, di
     with pytest.raises(OrderNotVisible) as absent:
         await handlers.take_action(uow=uow, holder=holder, actor=TOWN_B, order_ref="GD20990101999999",
                                    command=handlers.Command(action=Action.SIGN))
+    assert missing.value.status == absent.value.status == 404
     assert str(missing.value).replace(order.number, "X") == str(absent.value).replace("GD20990101999999", "X")
     assert uow.orders.rows[order.id].state == "dispatched"
     assert (uow.commits, uow.events, uow.staged) == (0, [], {})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
-from services.dispatch.domain.lifecycle import Actor, InvalidCommand, OrderNotVisible
+from services.dispatch.domain.lifecycle import Actor, InvalidCommand
 from services.dispatch.service.handlers.common import PolicyHolder
 from services.dispatch.service.handlers.reading import read_order
 from shared.attachments import AttachmentRefused, AttachmentStore, Stored
@@ -35,10 +35,8 @@ async def upload_attachment(*, store: AttachmentStore, content: bytes) -> Stored
 async def order_attachment(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
                            attachment_id: str, store: AttachmentStore) -> tuple[Path, str]:
     """An attachment's file and type, for someone who may read the order (the read is logged as the order's)."""
-    try:
-        row, _, _ = await read_order(uow=uow, holder=holder, actor=actor, order_ref=order_ref, view="attachment")
-    except OrderNotVisible as exc:  # another unit's order is absent, as in every read
-        raise NotFound(str(exc)) from exc
+    # Another unit's order is absent, as in every read (OrderNotVisible is a NotFound).
+    row, _, _ = await read_order(uow=uow, holder=holder, actor=actor, order_ref=order_ref, view="attachment")
     if not any(a.get("id") == attachment_id for a in row.attachments or ()):
         raise NotFound(f"工单 {row.number} 没有附件 {attachment_id}")
     found = await asyncio.to_thread(store.find, attachment_id)
