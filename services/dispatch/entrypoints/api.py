@@ -185,7 +185,7 @@ async def read_history(order_ref: str, uow: UowDep, holder: HolderDep, principal
              responses={409: {"description": "not allowed now: the current state and the allowed actions"}})
 async def act(order_ref: str, action: Action, body: ActionRequest, request: Request, uow: UowDep,
               holder: HolderDep, principal: CurrentPrincipal) -> Any:
-    command = handlers.Command(
+    command = handlers.TakeAction(
         action=action, reason=body.reason, to_unit=body.to_unit,
         extension=Duration.parse(body.extension) if body.extension else None, result=body.result,
         evidence=tuple(body.evidence),

@@ -92,7 +92,7 @@ async def supervise(request: Request, ref: str, principal: CityPage) -> HTMLResp
     try:
         outcome = await handlers.take_action(uow=request.app.state.runtime.uow(), holder=_holder(request),
                                              actor=Actor.of(principal), order_ref=ref,
-                                             command=handlers.Command(action=Action.SUPERVISE))
+                                             command=handlers.TakeAction(action=Action.SUPERVISE))
         message = f"已督办：工单 {outcome.row.number}"
     except (Problem, ValueError) as exc:  # a page, not an API: the refusal is shown above the refreshed picture
         error = str(exc)

@@ -224,7 +224,7 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
             content = await evidence_file.read(store.max_bytes + 1)  # type: ignore[union-attr]
             items.append(f"attachment:{(await handlers.upload_attachment(store=store, content=content)).id}")
         uploading = False
-        command = handlers.Command(
+        command = handlers.TakeAction(
             action=action, reason=reason.strip() or None, to_unit=to_unit.strip() or None,
             extension=Duration.parse(extension.strip()) if extension.strip() else None,
             result=result.strip() or None, evidence=tuple(items),

@@ -44,7 +44,7 @@ async def dispatched(holder):
 async def test_the_holding_town_signs_its_order_and_one_event_and_one_audit_row_are_committed(holder, dispatched):
     uow, order = dispatched
     outcome = await handlers.take_action(uow=uow, holder=holder, actor=TOWN_A, order_ref=order.number,
-                                         command=handlers.Command(action=Action.SIGN))
+                                         command=handlers.TakeAction(action=Action.SIGN))
     assert outcome.row.state == "signed" and outcome.row.version == 2
     assert uow.orders.rows[order.id].state == "signed" and uow.orders.rows[order.id].version == 2
     assert uow.commits == 1
@@ -60,7 +60,7 @@ async def test_an_action_the_state_does_not_allow_is_refused_with_what_the_calle
     uow, order = dispatched
     with pytest.raises(ForbiddenTransition) as refused:
         await handlers.take_action(uow=uow, holder=holder, actor=TOWN_A, order_ref=order.id,
-                                   command=handlers.Command(action=Action.CLOSE, result="已清运"))
+                                   command=handlers.TakeAction(action=Action.CLOSE, result="已清运"))
     assert refused.value.current_state.value == "dispatched"
     allowed = refused.value.allowed_for_actor
     assert allowed is not None and Action.SIGN in allowed and Action.CLOSE not in allowed
@@ -75,7 +75,7 @@ async def test_a_stale_expected_version_is_refused_and_nothing_written(holder, d
     uow, order = dispatched
     with pytest.raises(StaleOrder) as stale:
         await handlers.take_action(uow=uow, holder=holder, actor=TOWN_A, order_ref=order.number,
-                                   command=handlers.Command(action=Action.SIGN, expected_version=0))
+                                   command=handlers.TakeAction(action=Action.SIGN, expected_version=0))
     assert stale.value.status == 409 and stale.value.content()["code"] == "stale_order" and stale.value.content()["stale"]
     assert uow.orders.rows[order.id].state == "dispatched" and uow.orders.rows[order.id].version == 1
     assert (uow.commits, uow.events, uow.staged) == (0, [], {})
@@ -85,10 +85,10 @@ async def test_another_towns_order_answers_as_one_that_does_not_exist(holder, di
     uow, order = dispatched
     with pytest.raises(OrderNotVisible) as missing:
         await handlers.take_action(uow=uow, holder=holder, actor=TOWN_B, order_ref=order.number,
-                                   command=handlers.Command(action=Action.SIGN))
+                                   command=handlers.TakeAction(action=Action.SIGN))
     with pytest.raises(OrderNotVisible) as absent:
         await handlers.take_action(uow=uow, holder=holder, actor=TOWN_B, order_ref="GD20990101999999",
-                                   command=handlers.Command(action=Action.SIGN))
+                                   command=handlers.TakeAction(action=Action.SIGN))
     assert missing.value.status == absent.value.status == 404
     assert str(missing.value).replace(order.number, "X") == str(absent.value).replace("GD20990101999999", "X")
     assert uow.orders.rows[order.id].state == "dispatched"

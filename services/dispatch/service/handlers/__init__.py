@@ -3,8 +3,8 @@ state machine and writes, with it, one audit row and one outbox event per transi
 case; everything is re-exported here so callers keep using `handlers.<name>`."""
 
 from services.dispatch.service.handlers.actions import (
-    Command,
-    Outcome,
+    ActionTaken,
+    TakeAction,
     handle_appeal_disposed,
     handle_appeals_disposed,
     handle_follow_up,
@@ -52,7 +52,7 @@ from services.dispatch.service.handlers.topology import (
 
 __all__ = [
     "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE",
-    "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "Command", "Outcome", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders", "order_attachment", "upload_attachment",
+    "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "ActionTaken", "TakeAction", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders", "order_attachment", "upload_attachment",
     "apply_decision", "count", "delete_unit", "edit_units", "remove_unit", "replace_topology", "fire_due_timers", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",

@@ -44,8 +44,8 @@ from shared.roles import Role
 
 
 @dataclass(frozen=True)
-class Command:
-    """What a person asks for: an action and the inputs it may need."""
+class TakeAction:
+    """A person's order to act on a work order: the action and the inputs it may need."""
 
     action: Action
     reason: str | None = None
@@ -59,13 +59,15 @@ class Command:
 
 
 @dataclass
-class Outcome:
+class ActionTaken:
+    """What came of a TakeAction: the order as written, the decision, and what the person may do next."""
+
     row: WorkOrder
     decision: Decision
     allowed: tuple[Action, ...] = field(default=())
 
 
-def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Limits | None:
+def _limits_for(command: TakeAction, row: WorkOrder, policy: DispatchPolicy) -> Limits | None:
     if command.action in (Action.DISPATCH, Action.ROUTE, Action.REOPEN, Action.ESCALATE):
         limits = policy.limits(place=policy.place(row.town_code, row.county_code), appeal_type=row.appeal_type,
                                category_code=row.category_code, urgency=row.urgency)
@@ -75,7 +77,7 @@ def _limits_for(command: Command, row: WorkOrder, policy: DispatchPolicy) -> Lim
 
 
 async def take_action(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: Actor, order_ref: str,
-                      command: Command, store: AttachmentStore | None = None) -> Outcome:
+                      command: TakeAction, store: AttachmentStore | None = None) -> ActionTaken:
     """Take one lifecycle action on an order for a person (404 outside their scope, 409 when not allowed);
     evidence named `attachment:<id>` joins the order's attachments in the same transaction."""
     policy = holder.policy
@@ -109,7 +111,7 @@ async def take_action(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: A
             await uow.orders.add_duplicates(order_id=master_row.id)
         await uow.commit()
     count(decision, row)
-    return Outcome(row, decision, allowed_actions(decision.order, actor=actor, org=policy.org))
+    return ActionTaken(row, decision, allowed_actions(decision.order, actor=actor, org=policy.org))
 
 
 async def handle_follow_up(event: CloudEvent[FollowUpRecorded], *, uow: DispatchUnitOfWork, holder: PolicyHolder) -> None:
