@@ -3,7 +3,7 @@
 
 How: a fresh PostgreSQL database; nats-server and redis-server; one dispatch process
 (`uvicorn --factory services.dispatch.bootstrap:app`, as `mcc up` runs it) on it. The script publishes `--orders`
-IncidentAccepted events (subject mcc.incident.accepted, each with its Nats-Msg-Id; towns all over the demo
+IncidentAccepted events (subject mcc.incident.accepted.<county>, each with its Nats-Msg-Id; towns all over the demo
 city, a mix of town-owned and department-owned categories) as fast as JetStream acknowledges them, and polls
 the database until every order is committed. Rate = orders / (last order seen committed - first publish).
 Each order is the full use case: inbox dedup row, order number, routing by the duties list, the SLA deadlines,
@@ -71,11 +71,11 @@ async def publish_all(nats_url: str, events: list[CloudEvent[IncidentAccepted]],
 
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    payloads = [(e.to_json(), e.id) for e in events]
+    payloads = [(INCIDENT_ACCEPTED.subject_for(e.data), e.to_json(), e.id) for e in events]
     t = time.monotonic()
     for start in range(0, len(payloads), window):
-        await asyncio.gather(*(js.publish(INCIDENT_ACCEPTED.subject, body, headers={"Nats-Msg-Id": msg_id})
-                               for body, msg_id in payloads[start:start + window]))
+        await asyncio.gather(*(js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
+                               for subject, body, msg_id in payloads[start:start + window]))
     elapsed = time.monotonic() - t
     await nc.close()
     return elapsed

@@ -67,8 +67,8 @@ def reports(n: int, rng: random.Random, pool: list) -> list[bytes]:
 
 
 async def accepted_count(js) -> int:
-    info = await js.stream_info(INCIDENT_ACCEPTED.stream, subjects_filter=INCIDENT_ACCEPTED.subject)
-    return int((info.state.subjects or {}).get(INCIDENT_ACCEPTED.subject, 0))
+    info = await js.stream_info(INCIDENT_ACCEPTED.stream, subjects_filter=INCIDENT_ACCEPTED.wildcard)
+    return sum((info.state.subjects or {}).values())  # one subject per county
 
 
 async def one_run(js, payloads: list[bytes], intake: ServiceProcess, grid: ServiceProcess,

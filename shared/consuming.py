@@ -14,7 +14,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServerError
 from pydantic import ValidationError
 
 from shared import metrics
@@ -156,11 +156,20 @@ class Consuming:
         assert self.js is not None
         try:
             await self.js.add_consumer(spec.stream, config)
-        except BadRequestError as exc:
-            # It exists with another configuration (an older release's): keep it and its position, and
-            # say so; changing a durable's filter is a deliberate operation (nats consumer edit).
+        except (BadRequestError, ServerError) as exc:  # the server answers 500 to an update it refuses
+            # It exists with a configuration the server will not change in place (an operator recreated it
+            # from a restore time, say): keep it and its position, and say so. Its filter is still brought
+            # to the catalog's, alone: a release that moved events to new subjects (partitioning by county)
+            # must not leave a durable reading only the old ones. A plain difference of filter never gets
+            # here; the server updates the durable itself.
             log.warning("consumer exists with a different configuration; using it as it is",
                         extra={"consumer": spec.durable, "error": repr(exc)})
+            current = (await self.js.consumer_info(spec.stream, spec.durable)).config
+            if set(current.filter_subjects or [current.filter_subject]) != set(spec.subjects):
+                await self.js.add_consumer(spec.stream, current.evolve(
+                    filter_subject=config.filter_subject, filter_subjects=config.filter_subjects))
+                log.warning("consumer's filter brought to the catalog's",
+                            extra={"consumer": spec.durable, "subjects": list(spec.subjects)})
 
     async def _handle_batch(self, spec: ConsumerSpec, msgs: list[Msg]) -> list[Msg]:
         """Handle the parseable, first-time-ok messages together; return those left for one-by-one handling."""

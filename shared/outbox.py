@@ -86,8 +86,8 @@ class Outbox:
             event_id: str | None = None) -> tuple[CloudEvent[Any], dict[str, Any]]:
         """An event and the outbox row that carries it, not yet written anywhere."""
         event = build_event(spec, data, source=self.source, subject=subject, event_id=event_id)
-        return event, {"id": event.id, "seq": self._next_seq(), "subject": spec.subject, "type": spec.type,
-                       "payload": event.to_json(), "created_at": event.time, "attempts": 0}
+        return event, {"id": event.id, "seq": self._next_seq(), "subject": spec.subject_for(data),
+                       "type": spec.type, "payload": event.to_json(), "created_at": event.time, "attempts": 0}
 
     async def add(self, session: AsyncSession, spec: EventSpec, data: BaseModel, *,
                   subject: str | None = None, event_id: str | None = None) -> CloudEvent[Any]:

@@ -97,7 +97,8 @@ def build(settings: DispatchSettings | None = None, *, runtime: Runtime | None =
                       routers=[api.router, rates_routes.router, topology_routes.router, attachment_routes.router,
                                console.router, city.router, accounts.router, signin.router,
                                account_pages.router, org_routes.router],
-                      consumers=consumers.consumers(runtime, holder), extra_start=start, extra_stop=stop,
+                      consumers=consumers.consumers(runtime, holder, settings.pinned_counties),
+                      extra_start=start, extra_stop=stop,
                       description="Three-tier routing and the work-order closed loop (派单、签收、办结、回访)",
                       uses_redis=True)  # sign-in, sessions, sign-in limits
     app.state.policy = holder

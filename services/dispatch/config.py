@@ -47,10 +47,17 @@ class DispatchSettings(ServiceSettings):
                                              description="failed sign-ins from one address before it is locked")
     signin_lock_s: int = Field(900, ge=1, validation_alias=_alias("signin_lock_s"),
                                description="how long a lock after too many failed sign-ins lasts")
+    counties: str = Field("", validation_alias=_alias("counties"),
+                          description="comma-separated county codes (and _none for incidents without one) this "
+                                      "process routes incidents of; empty: every county (docs/operations.md)")
     password_profile: Literal["RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST"] = Field(
         "RFC_9106_LOW_MEMORY", validation_alias=_alias("password_profile"),
         description="Argon2id parameters for new password hashes (argon2-cffi's profiles); CHEAPEST is for tests "
                     "and demos only and is refused outside MCC_DEMO")
+
+    @property
+    def pinned_counties(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.counties.split(",") if c.strip())
 
     @model_validator(mode="after")
     def _cheap_hashes_only_in_demos(self) -> DispatchSettings:

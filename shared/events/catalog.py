@@ -2,11 +2,22 @@
 
 Subjects are `mcc.<area>.<event>`; event types are `cn.mcc.<area>.<event>.v<N>`. A consumer that needs a
 new version subscribes to the new type's subject; old producers keep working until they are retired.
+
+Incident and order events are partitioned by county: they are published on `mcc.<area>.<event>.<county>`
+(`mcc.incident.accepted.320612`, `mcc.order.dispatched.320612`), `_none` when the county is not known, so a
+consumer group can be pinned to some counties by its filter subjects (`EventSpec.filters`). The county is
+read from the event's own data (`EventSpec.partition`), never passed beside it, so subject and data cannot
+disagree; an order's county is where its incident lies and never changes, so all of one order's events share
+one subject per type and a pinned group sees every one of them, in stream order. Messages published before
+partitioning (on the bare `mcc.incident.accepted`) are still read by the default filters and by `_none`'s.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -24,13 +35,51 @@ class StreamSpec:
     allow_msg_schedules: bool = False
 
 
+# The county token of an event whose county is not known (outside the city, not located): never a county code.
+NO_COUNTY = "_none"
+
+
+def county_token(county_code: str | None) -> str:
+    """The subject token for a county code: the code itself (digits), `_none` without one. A character NATS
+    gives meaning to in a subject (`.`, `*`, `>`, spaces) is replaced, so a strange code cannot split it."""
+    if not county_code:
+        return NO_COUNTY
+    return re.sub(r"[^A-Za-z0-9_-]", "_", county_code)
+
+
 @dataclass(frozen=True)
 class EventSpec:
     type: str
-    subject: str
+    subject: str  # the type's subject; a partitioned type is published one token deeper (`subject_for`)
     data_model: type[BaseModel]
     description: str = ""
     stream: str = field(default="")
+    # For a type partitioned by county: reads the county code from the event data.
+    partition: Callable[[Any], str | None] | None = field(default=None, compare=False)
+
+    @property
+    def wildcard(self) -> str:
+        """The subjects this type is published on now: `mcc.order.dispatched.*` for a partitioned type."""
+        return f"{self.subject}.*" if self.partition else self.subject
+
+    def subject_for(self, data: BaseModel) -> str:
+        """The subject one event of this type is published on."""
+        if self.partition is None:
+            return self.subject
+        return f"{self.subject}.{county_token(self.partition(data))}"
+
+    def filters(self, counties: Sequence[str] | None = None) -> tuple[str, ...]:
+        """Filter subjects for a consumer of this type: every county (and messages from before partitioning)
+        when `counties` is None, else only the given counties' (`_none` takes the unpartitioned ones too)."""
+        if self.partition is None:
+            return (self.subject,)
+        if counties is None:
+            return (self.subject, self.wildcard)
+        tokens = list(dict.fromkeys(county_token(c) for c in counties))
+        if not tokens:
+            raise ValueError("a consumer pinned to counties needs at least one county")
+        legacy = (self.subject,) if NO_COUNTY in tokens else ()
+        return legacy + tuple(f"{self.subject}.{t}" for t in tokens)
 
 
 STREAMS: tuple[StreamSpec, ...] = (
@@ -51,13 +100,25 @@ def dead_letter_subject(stream: str, consumer: str) -> str:
     return f"{DEAD_LETTER_PREFIX}.{stream.lower()}.{consumer}"
 
 
-def _spec(area: str, event: str, model: type[BaseModel], description: str, version: int = 1) -> EventSpec:
+def _spec(area: str, event: str, model: type[BaseModel], description: str, version: int = 1,
+          partition: Callable[[Any], str | None] | None = None) -> EventSpec:
     subject = f"mcc.{area}.{event}"
-    stream = next(s.name for s in STREAMS if any(_matches(p, subject) for p in s.subjects))
-    return EventSpec(f"cn.mcc.{area}.{event}.v{version}", subject, model, description, stream)
+    stream = next(s.name for s in STREAMS if any(matches(p, subject) for p in s.subjects))
+    return EventSpec(f"cn.mcc.{area}.{event}.v{version}", subject, model, description, stream, partition)
 
 
-def _matches(pattern: str, subject: str) -> bool:
+def _incident_county(data: Any) -> str | None:
+    return data.location.county_code  # type: ignore[no-any-return]
+
+
+def _order_county(data: Any) -> str | None:
+    # The county where the order's incident lies, set when the order is made and never changed: a
+    # reassignment or an escalation to a city unit keeps the order on its county's subjects.
+    return data.county_code  # type: ignore[no-any-return]
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """Whether a NATS subject pattern (`*` one token, `>` the rest) matches a subject."""
     p, s = pattern.split("."), subject.split(".")
     for i, token in enumerate(p):
         if token == ">":
@@ -68,8 +129,11 @@ def _matches(pattern: str, subject: str) -> bool:
 
 
 INCIDENT_REPORTED = _spec("intake", "reported", v1.IncidentReported, "a channel reported an incident")
-INCIDENT_ACCEPTED = _spec("incident", "accepted", v1.IncidentAccepted, "intake normalised and located it")
-INCIDENT_HELD = _spec("incident", "held", v1.IncidentHeldForReview, "held for review: a low-confidence detection or a point outside the city")
+INCIDENT_ACCEPTED = _spec("incident", "accepted", v1.IncidentAccepted, "intake normalised and located it",
+                          partition=_incident_county)
+INCIDENT_HELD = _spec("incident", "held", v1.IncidentHeldForReview,
+                      "held for review: a low-confidence detection or a point outside the city",
+                      partition=_incident_county)
 FOLLOWUP_RECORDED = _spec("hotline", "followup_recorded", v1.FollowUpRecorded, "回访 recorded")
 DEAD_LETTERED = _spec("dlq", "dead_lettered", v1.DeadLettered, "a message a consumer gave up on")
 
@@ -97,7 +161,8 @@ ORDER_EVENT_NAMES: tuple[str, ...] = (
     "queued",  # to the county queue for a person to route (属地兜底)
 )
 ORDER_EVENTS: dict[str, EventSpec] = {
-    name: _spec("order", name, v1.OrderChanged, f"work order {name}") for name in ORDER_EVENT_NAMES
+    name: _spec("order", name, v1.OrderChanged, f"work order {name}", partition=_order_county)
+    for name in ORDER_EVENT_NAMES
 }
 
 EVENTS: tuple[EventSpec, ...] = (

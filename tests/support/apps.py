@@ -11,6 +11,7 @@ import nats
 from fastapi import FastAPI
 from sqlalchemy import MetaData
 
+from shared.events.catalog import matches
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
 from shared.uow import UnitOfWork
@@ -46,12 +47,12 @@ async def jetstream(nats_url: str) -> AsyncIterator[Any]:
 
 
 async def stream_messages(js: Any, stream: str, subject: str | None = None) -> list[Any]:
-    """Every message currently in a stream (optionally one subject), read by sequence."""
+    """Every message currently in a stream (optionally those matching a subject pattern), read by sequence."""
     info = await js.stream_info(stream)
     out = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         with contextlib.suppress(Exception):
             msg = await js.get_msg(stream, seq)
-            if subject is None or msg.subject == subject:
+            if subject is None or matches(subject, msg.subject):
                 out.append(msg)
     return out

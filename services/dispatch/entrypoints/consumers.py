@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from services.dispatch.service import handlers
-from shared.events.catalog import APPEAL_DISPOSED, FOLLOWUP_RECORDED, INCIDENT_ACCEPTED
+from shared.events.catalog import APPEAL_DISPOSED, FOLLOWUP_RECORDED, INCIDENT_ACCEPTED, county_token
 from shared.events.envelope import CloudEvent
 from shared.messaging import ConsumerSpec
 from shared.runtime import Runtime
 
 
-def consumers(runtime: Runtime, holder: handlers.PolicyHolder) -> list[ConsumerSpec]:
+def consumers(runtime: Runtime, holder: handlers.PolicyHolder,
+              counties: Sequence[str] | None = None) -> list[ConsumerSpec]:
+    """`counties` pins this process's incident consumer to those counties (MCC_DISPATCH_COUNTIES): a durable
+    of its own per set of counties, shared by the processes given the same set. Follow-ups and dispositions
+    are not partitioned and stay on the one durable every dispatch process shares."""
     async def on_incident(event: CloudEvent[Any]) -> None:
         await holder.ready.wait()
         await handlers.handle_incident_accepted(event, uow=runtime.uow(), holder=holder)
@@ -30,10 +35,15 @@ def consumers(runtime: Runtime, holder: handlers.PolicyHolder) -> list[ConsumerS
     async def on_dispositions(events: list[CloudEvent[Any]]) -> None:
         await handlers.handle_appeals_disposed(events, uow=runtime.uow())
 
+    # The inbox is keyed by the handler's consumer name, not the durable's: groups whose counties overlap, or
+    # a pinned group beside the default one, do the work twice but apply it once.
+    incidents = handlers.CONSUMER_INCIDENTS
+    if counties:
+        incidents += "-" + "-".join(dict.fromkeys(county_token(c) for c in counties))
     return [
-        ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=handlers.CONSUMER_INCIDENTS,
-                     subjects=(INCIDENT_ACCEPTED.subject,), handler=on_incident, batch_handler=on_incidents,
-                     batch=200),
+        ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=incidents,
+                     subjects=INCIDENT_ACCEPTED.filters(counties or None), handler=on_incident,
+                     batch_handler=on_incidents, batch=200),
         ConsumerSpec(stream=FOLLOWUP_RECORDED.stream, durable=handlers.CONSUMER_FOLLOWUPS,
                      subjects=(FOLLOWUP_RECORDED.subject,), handler=on_follow_up),
         ConsumerSpec(stream=APPEAL_DISPOSED.stream, durable=handlers.CONSUMER_DISPOSITIONS,

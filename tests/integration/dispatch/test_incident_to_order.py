@@ -44,7 +44,7 @@ async def test_the_same_incident_event_delivered_twice_creates_one_work_order(db
         assert await count(runtime, WorkOrder) == 1
         assert await count(runtime, OrderAudit) == 1
 
-        dispatched = await eventually(lambda: stream_messages(js, "MCC_ORDERS", ORDER_EVENTS["dispatched"].subject))
+        dispatched = await eventually(lambda: stream_messages(js, "MCC_ORDERS", ORDER_EVENTS["dispatched"].wildcard))
         assert len(dispatched) == 1
         body = json.loads(dispatched[0].data)
         assert body["type"] == "cn.mcc.order.dispatched.v1" and body["data"]["order_id"] == order["id"]

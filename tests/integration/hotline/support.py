@@ -54,7 +54,7 @@ class Hotline:
         """Every message of that event type actually published on NATS, as parsed JSON envelopes."""
 
         async def enough() -> list[Any] | None:
-            found = await stream_messages(self.js, spec.stream, spec.subject)
+            found = await stream_messages(self.js, spec.stream, spec.wildcard)
             return found if len(found) >= at_least else None
 
         found = await eventually(enough, timeout=15, message=f"{at_least} {spec.subject} on NATS")

@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from services.intake.adapters.orm import OrderStatus
 from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.service import handlers
-from shared.events.catalog import INCIDENT_REPORTED, ORDER_EVENTS
+from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_REPORTED, ORDER_EVENTS
 from shared.events.envelope import utcnow
 from shared.events.v1 import AppealType, Channel, Coordinates, Detection, Location, OrderChanged
 from shared.outbox import build_event
@@ -73,7 +73,9 @@ async def test_a_batch_of_reports_is_one_transaction_and_each_incident_is_record
         assert statuses == {good.incident_id: "accepted", held.incident_id: "held", bad.incident_id: "rejected"}
         assert await intake.count("incident") == 3
         ids = {good.incident_id, held.incident_id, bad.incident_id}
-        expected = sorted([("mcc.incident.accepted", good.incident_id), ("mcc.incident.held", held.incident_id)])
+        # Both on the county intake located them in (the grid's), so a county's consumer group gets them.
+        expected = sorted([(f"mcc.incident.accepted.{GRID.county_code}", good.incident_id),
+                           (f"mcc.incident.held.{GRID.county_code}", held.incident_id)])
 
         async def all_published() -> list | None:  # the relay may have sent one of the two so far: wait for both
             found = await published(js, ids)
@@ -95,7 +97,7 @@ async def test_many_reports_published_at_once_are_all_accepted_through_the_batch
             await js.publish(INCIDENT_REPORTED.subject, e.to_json(), headers={"Nats-Msg-Id": e.id})
 
         async def all_accepted() -> bool:
-            return len(await stream_messages(js, "MCC_INCIDENTS", "mcc.incident.accepted")) >= len(reports)
+            return len(await stream_messages(js, "MCC_INCIDENTS", INCIDENT_ACCEPTED.wildcard)) >= len(reports)
 
         await eventually(all_accepted, timeout=120, message="every report accepted")
         assert await intake.count("incident") == len(reports)

@@ -49,7 +49,7 @@ async def test_a_confident_detection_is_accepted_and_published_for_dispatch(star
         answer = await intake.client.post("/api/v1/detections", json=detection(), headers=headers(key))
         assert answer.status_code == 202 and answer.json()["route"] == "dispatch"
         incident_id = answer.json()["incident_id"]
-        published = await eventually(lambda: on_subject(js, INCIDENT_ACCEPTED.subject, incident_id))
+        published = await eventually(lambda: on_subject(js, INCIDENT_ACCEPTED.wildcard, incident_id))
         data = published[0]["data"]
         assert data["channel"] == "detection" and data["detection"]["confidence"] == 0.93
         assert data["detection"]["evidence_url"].startswith("https://rs.example.cn")
@@ -67,7 +67,7 @@ async def test_a_doubtful_detection_waits_for_review_then_is_approved_or_rejecte
         held_id, other_id = first.json()["incident_id"], second.json()["incident_id"]
         await eventually(lambda: incident(intake, held_id, "held"))
         await eventually(lambda: incident(intake, other_id, "held"))
-        held_event = await eventually(lambda: on_subject(js, INCIDENT_HELD.subject, held_id))
+        held_event = await eventually(lambda: on_subject(js, INCIDENT_HELD.wildcard, held_id))
         assert "0.41" in held_event[0]["data"]["reason"]
 
         queue = await intake.client.get("/api/v1/incidents", headers=intake.county)
@@ -79,7 +79,7 @@ async def test_a_doubtful_detection_waits_for_review_then_is_approved_or_rejecte
         approved = await intake.client.post(f"/api/v1/incidents/{held_id}/approve", headers=intake.county)
         assert approved.status_code == 200 and approved.json()["status"] == "accepted"
         assert approved.json()["reviewed_by"] == "county-1"
-        published = await eventually(lambda: on_subject(js, INCIDENT_ACCEPTED.subject, held_id))
+        published = await eventually(lambda: on_subject(js, INCIDENT_ACCEPTED.wildcard, held_id))
         assert published[0]["data"]["location"]["grid_code"] == "320613101001001"
         again = await intake.client.post(f"/api/v1/incidents/{held_id}/approve", headers=intake.city)
         assert again.status_code == 409
@@ -89,7 +89,7 @@ async def test_a_doubtful_detection_waits_for_review_then_is_approved_or_rejecte
         assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
         assert "云层阴影" in rejected.json()["reason"]
         assert (await intake.client.get("/api/v1/incidents", headers=intake.city)).json() == []
-        assert await on_subject(js, INCIDENT_ACCEPTED.subject, other_id) == []
+        assert await on_subject(js, INCIDENT_ACCEPTED.wildcard, other_id) == []
 
 
 async def test_the_same_idempotency_key_twice_gives_one_incident_and_the_same_answer(start_intake, nats_url):

@@ -33,7 +33,7 @@ def appeals(channel: str, appeal_type: str, group: str) -> float:
 
 
 async def accepted_messages(js, incident_id: str) -> list[dict]:
-    messages = await stream_messages(js, "MCC_INCIDENTS", INCIDENT_ACCEPTED.subject)
+    messages = await stream_messages(js, "MCC_INCIDENTS", INCIDENT_ACCEPTED.wildcard)
     bodies = [json.loads(m.data) for m in messages]
     return [b for b in bodies if b["data"]["incident_id"] == incident_id]
 

@@ -162,7 +162,7 @@ async def _consumer_done(js, durable: str) -> bool:
 
 
 async def _accepted_for(js, request_id: str):
-    for message in await stream_messages(js, "MCC_INCIDENTS", INCIDENT_ACCEPTED.subject):
+    for message in await stream_messages(js, "MCC_INCIDENTS", INCIDENT_ACCEPTED.wildcard):
         data = json.loads(message.data)["data"]
         if data["source_ref"] == request_id:
             return data

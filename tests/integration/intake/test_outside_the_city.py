@@ -67,9 +67,9 @@ async def test_points_outside_the_city_wait_for_review_with_the_reason_and_are_n
 
         queue = (await intake.client.get("/api/v1/incidents", headers=intake.city)).json()
         assert {reports["nanjing"].incident_id, reports["nowhere"].incident_id} <= {i["id"] for i in queue}
-        held = await eventually(lambda: published(js, INCIDENT_HELD.subject, reports["nowhere"].incident_id))
+        held = await eventually(lambda: published(js, INCIDENT_HELD.wildcard, reports["nowhere"].incident_id))
         assert reports["nanjing"].incident_id in held and held[reports["nowhere"].incident_id]["detection"] is None
-        accepted = await eventually(lambda: published(js, INCIDENT_ACCEPTED.subject, reports["shore"].incident_id))
+        accepted = await eventually(lambda: published(js, INCIDENT_ACCEPTED.wildcard, reports["shore"].incident_id))
         assert reports["nanjing"].incident_id not in accepted and reports["nowhere"].incident_id not in accepted
 
         # A person may still decide it is the city's: approving dispatches it to the nearest town's guess.
