@@ -260,10 +260,13 @@ async def mark_processed_many(session: AsyncSession, inbox: Table, *, consumer: 
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
-    stmt = (insert(inbox).values([{"consumer": consumer, "event_id": e, "processed_at": now}
-                                  for e in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(inbox.c.event_id))
-    return set((await session.execute(stmt)).scalars())
+    # The rows go as executemany parameters, not `.values([...])`: SQLAlchemy compiles a multi-values INSERT
+    # afresh on every call (it has no cache key), a tenth of a consumer's CPU; this statement is compiled
+    # once and sent as one multi-row INSERT all the same (insertmanyvalues).
+    stmt = (insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(inbox.c.event_id))
+    rows = [{"consumer": consumer, "event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)]
+    return set((await session.execute(stmt, rows)).scalars())
 
 
 async def mark_processed(session: AsyncSession, inbox: Table, *, consumer: str, event_id: str) -> bool:

@@ -33,12 +33,14 @@ async def bump_buckets(session: AsyncSession, counts: dict[Key, int]) -> dict[Ke
     # Sorted, so two processes bumping overlapping keys lock them in the same order and never deadlock.
     rows = [{"window_start": w, "area_code": a, "category_group": g, "count": n}
             for (w, a, g), n in sorted(counts.items())]
-    statement = _insert(session)(BUCKETS).values(rows)
+    # The rows as executemany parameters (sent as one multi-row upsert): a `.values(rows)` statement has no
+    # cache key, so SQLAlchemy compiled it afresh for every batch.
+    statement = _insert(session)(BUCKETS)
     statement = statement.on_conflict_do_update(
         index_elements=["window_start", "area_code", "category_group"],
         set_={"count": BUCKETS.c.count + statement.excluded.count},
     ).returning(BUCKETS.c.window_start, BUCKETS.c.area_code, BUCKETS.c.category_group, BUCKETS.c.count)
-    return {(w, a, g): n for w, a, g, n in (await session.execute(statement)).all()}
+    return {(w, a, g): n for w, a, g, n in (await session.execute(statement, rows)).all()}
 
 
 async def bucket_histories(session: AsyncSession, keys: Iterable[Key], *, windows: int,

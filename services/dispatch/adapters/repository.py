@@ -251,11 +251,12 @@ class DispositionRepository:
             return
         table = DispositionDay.__table__  # type: ignore[attr-defined]
         insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(table).values([{"day": d, "disposition": k, "county_code": c, "count": n}
-                                          for (d, k, c), n in sorted(counts.items())])
+        statement = insert(table)
+        # executemany parameters, not `.values([...])`: a multi-values INSERT is compiled afresh on every call.
         await self.session.execute(statement.on_conflict_do_update(
             index_elements=["day", "disposition", "county_code"],
-            set_={"count": table.c.count + statement.excluded.count}))
+            set_={"count": table.c.count + statement.excluded.count}),
+            [{"day": d, "disposition": k, "county_code": c, "count": n} for (d, k, c), n in sorted(counts.items())])
 
     async def totals(self, *, first_day: str, end_day: str) -> list[tuple[str, str, int]]:
         """(county, disposition, count) summed over the days in [first_day, end_day)."""
