@@ -145,3 +145,40 @@ async def test_an_idle_relay_commits_nothing_and_a_relayed_batch_commits_once(db
         written = metrics.DB_COMMITS._value.get()
         assert await relay.relay_once() == 10
         assert metrics.DB_COMMITS._value.get() == written + 1
+
+
+async def test_rows_nobody_nudged_about_go_out_at_the_next_poll_and_an_empty_poll_reads_no_batch(db, nats_url):
+    async with relay_on(db, nats_url) as (outbox, relay, sessions):
+        rounds, probes = [], []
+        relay_once, rows_waiting = relay.relay_once, relay._rows_waiting
+
+        async def counted_round() -> int:
+            rounds.append(1)
+            return await relay_once()
+
+        async def counted_probe() -> bool:
+            found = await rows_waiting()
+            probes.append(found)
+            return found
+
+        relay.relay_once, relay._rows_waiting = counted_round, counted_probe  # type: ignore[method-assign]
+        task = asyncio.create_task(relay.run())
+        try:
+            await eventually(lambda: len(probes) >= 3, timeout=30, message="three idle polls")
+            if db.backend == "postgres":
+                assert len(rounds) == 1 and not any(probes)  # the first round only: polls asked, found nothing
+            # Another process (here: an outbox whose nudges reach no relay) commits rows.
+            other = Outbox(outbox.table, source="/mcc/other")
+            written = await write_rows(other, sessions, 20, tag="other")
+            await eventually(lambda: _is_zero(outbox, sessions), timeout=30, message="the other's rows published")
+        finally:
+            relay.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        nc = await nats_client.connect(nats_url)
+        try:
+            messages = await stream_messages(nc.jetstream(), STREAM, SUBJECT)
+        finally:
+            await nc.drain()
+        assert [m.headers["Nats-Msg-Id"] for m in messages] == [r["id"] for r in written]
