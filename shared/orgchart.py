@@ -4,8 +4,8 @@ with its version (`GET /api/v1/org/tree`, `GET /api/v1/org/version`); intake and
 shared follower (`shared.snapshots`), so an admin's edit in dispatch reaches them at their next poll and a real
 deployment answers with its own units, never the demo city's.
 
-Until the first tree arrives (dispatch not up yet at a first start) units are named by their code and no
-address names a place; the follower logs that once.
+Until the first tree arrives (dispatch not up yet at a first start) units are named by their code and an address
+names no place (intake's incidents placed by address wait for the tree); the follower logs that once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from shared.places import PlaceMatch, PlaceMatcher, UnitLike
+from shared.retry import TransientError
 from shared.snapshots import Follower, HttpSource
 
 
@@ -72,14 +73,20 @@ class UnitNames(Mapping[str, str]):
 
 
 class Places:
-    """Where an address points by the place names of the tree held now (None before the first tree)."""
+    """Where an address points by the place names of the tree held now. Before the first tree: no place (a
+    preview), or, with `wait`, TransientError, so an incident placed by its address waits for the tree instead
+    of going unplaced (intake: its consumer retries it, its HTTP doors answer 503)."""
 
-    def __init__(self, held: HeldChart) -> None:
-        self.held = held
+    def __init__(self, held: HeldChart, *, wait: bool = False) -> None:
+        self.held, self.wait = held, wait
 
     def match(self, text: str) -> PlaceMatch | None:
         chart = self.held.value
-        return chart.places.match(text) if chart is not None else None
+        if chart is None:
+            if self.wait:
+                raise TransientError("no organisation tree from dispatch yet: addresses wait for it")
+            return None
+        return chart.places.match(text)
 
 
 def dispatch_source(base_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> HttpSource:
@@ -90,4 +97,5 @@ def dispatch_source(base_url: str, *, transport: httpx.AsyncBaseTransport | None
 
 def follower(source: HttpSource, *, poll_s: float) -> Follower[OrgChart]:
     """The job keeping a service's chart at dispatch's tree version."""
-    return Follower("org-tree", source=source, build=OrgChart.from_payload, poll_s=poll_s)
+    return Follower("org-tree", source=source, build=OrgChart.from_payload, poll_s=poll_s,
+                    waiting="units are named by their code and addresses name no place until dispatch answers")

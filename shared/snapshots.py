@@ -57,12 +57,13 @@ class Follower(Generic[T]):
 
     `build` turns a payload into the value served (run in a thread); `store`, when given, is written before a
     snapshot is served and read at start, so what this process served survives a restart during an outage.
-    `waiting_poll_s` is how soon to ask again while there is nothing to serve at all.
+    `waiting_poll_s` is how soon to ask again while there is nothing to serve at all, and `waiting` what that
+    means for the service (logged with the first failure).
     """
 
     def __init__(self, name: str, *, source: SnapshotSource, build: Callable[[Any], T], poll_s: float,
-                 store: SnapshotStore | None = None, waiting_poll_s: float = 0.5) -> None:
-        self.name, self.source, self.build, self.store = name, source, build, store
+                 store: SnapshotStore | None = None, waiting_poll_s: float = 0.5, waiting: str = "") -> None:
+        self.name, self.source, self.build, self.store, self.waiting = name, source, build, store, waiting
         self.poll_s, self.waiting_poll_s = poll_s, waiting_poll_s
         self.value: T | None = None
         self.version: int | None = None
@@ -105,7 +106,8 @@ class Follower(Generic[T]):
             raise
         except Exception as exc:
             if not self.failing:
-                held = "serving the copy at hand" if self.version is not None else "nothing to serve yet"
+                held = "serving the copy at hand" if self.version is not None else (
+                    f"nothing to serve yet: {self.waiting}" if self.waiting else "nothing to serve yet")
                 log.warning("%s not refreshed (%s); asking again", self.name, held,
                             extra={"snapshot": self.name, "version": self.version, "error": repr(exc)[:300]})
             self.failing = True

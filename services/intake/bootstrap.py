@@ -39,7 +39,7 @@ def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = N
     if org is None:
         org_source = orgchart.dispatch_source(settings.dispatch_url)
         org = orgchart.follower(org_source, poll_s=settings.org_poll_s)
-    places = orgchart.Places(org)
+    places = orgchart.Places(org, wait=True)  # an address waits for the tree rather than going unplaced
     reference = Reference(
         categories=categories or CategoryTable.load(),
         policy=DetectionPolicy(settings.detection_min_confidence, settings.detector_thresholds()),

@@ -128,22 +128,30 @@ async def test_a_unit_renamed_in_dispatch_reaches_intakes_open311_agency_even_af
         assert org.value is None and intake.app.state.reference.unit_names.get(CC_TOWN, CC_TOWN) == CC_TOWN
         _, key = await intake.issue_key()
         point = first_grid_point()
-        created = await intake.client.post(f"{V2}/requests.json", headers={
-            "Content-Type": "application/x-www-form-urlencoded"}, content=urlencode({
-                "api_key": key, "service_code": TERRITORIAL, "lat": point["lat"], "long": point["lon"],
-                "description": "小区垃圾三天没有清运"}))
-        assert created.status_code == 201, created.text  # intake takes reports while dispatch is away
-        request_id = created.json()[0]["service_request_id"]
+
+        async def post(**where: Any) -> str:
+            created = await intake.client.post(f"{V2}/requests.json", headers={
+                "Content-Type": "application/x-www-form-urlencoded"}, content=urlencode({
+                    "api_key": key, "service_code": TERRITORIAL, "description": "小区垃圾三天没有清运", **where}))
+            assert created.status_code == 201, created.text  # intake takes reports while dispatch is away
+            return created.json()[0]["service_request_id"]
+
+        request_id = await post(lat=point["lat"], long=point["lon"])
+        # Placed by its address alone: it waits for the tree instead of going unplaced (to the city's desk).
+        by_address = await post(address_string="崇川区和平桥街道人民路18号")
 
         async with start_dispatch() as (dispatch_app, dispatch):
             switch.app = dispatch_app
             served = (await dispatch.get("/api/v1/org/tree")).json()
             await eventually(lambda: org.version == served["version"], timeout=30, message="intake followed")
             assert org.value.names[CC_TOWN] == "和平桥街道"  # the demo city dispatch loads by default
+            # Dispatch routes both reports to the town (the one placed by its address once the tree came).
+            for request in (request_id, by_address):
+                await eventually(lambda r=request: _is(agency(intake, r), "和平桥街道"), timeout=60,
+                                 message="Open311 names the town dispatch's tree names")
 
             await put_unit(dispatch, CC_TOWN, "和平桥新街道", "town", CHONGCHUAN)
-            # Dispatch routes the report to the town; intake names it by the tree it follows.
-            await eventually(lambda: _is(agency(intake, request_id), "和平桥新街道"), timeout=60,
+            await eventually(lambda: _is(agency(intake, request_id), "和平桥新街道"), timeout=30,
                              message="Open311 names the renamed town")
 
             switch.down = True  # dispatch away: the copy at hand stays
