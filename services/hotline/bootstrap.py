@@ -51,7 +51,7 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
         if hotline_settings.seed_knowledge:
             await knowledge.seed_if_empty(runtime.uow)
         await ctx.knowledge.refresh(runtime.uow)
-        ctx.knowledge.start_polling(runtime.uow, hotline_settings.knowledge_poll_s)
+        await ctx.knowledge.start(runtime, hotline_settings.knowledge_poll_s)
         await org.start(runtime)
 
     async def stop() -> None:

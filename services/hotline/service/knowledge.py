@@ -2,16 +2,13 @@
 
 Each process holds one `KnowledgeIndex`. Edits made through this process update it at once; edits made
 by another process are noticed through a revision counter (bumped in every edit's transaction) that a
-background loop polls, and the index is then rebuilt from the table in a worker thread, so a build of
-10,000 articles never blocks the event loop. Searches always run against a complete index: a rebuild
-swaps the new one in only when it is done.
+background job polls (the one snapshot follower of shared/snapshots.py), and the index is then rebuilt from
+the table in a worker thread, so a build of 10,000 articles never blocks the event loop. Searches always run
+against a complete index: a rebuild swaps the new one in only when it is done.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -24,8 +21,8 @@ from services.hotline.adapters.orm import KnowledgeArticle
 from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain.knowledge import Article, Hit, KnowledgeIndex
 from shared.events.envelope import utcnow
-
-log = logging.getLogger("mcc.hotline.knowledge")
+from shared.runtime import Runtime
+from shared.snapshots import Follower, Snapshot
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "adapters" / "knowledge_seed.yaml"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # article validity dates are the city's calendar days
@@ -40,14 +37,40 @@ def to_article(row: KnowledgeArticle) -> Article:
                    valid_from=row.valid_from, valid_to=row.valid_to)
 
 
+class TableSource:
+    """The articles table as a snapshot source (shared/snapshots.py): its version is the revision every edit
+    bumps in its own transaction, its snapshot every article, read with the revision it belongs to."""
+
+    def __init__(self, new_uow: Callable[[], HotlineUnitOfWork]) -> None:
+        self.new_uow = new_uow
+
+    async def version(self) -> int:
+        async with self.new_uow() as uow:
+            return await uow.knowledge.revision()
+
+    async def snapshot(self) -> Snapshot:
+        async with self.new_uow() as uow:
+            revision = await uow.knowledge.revision()
+            return Snapshot(revision, [to_article(r) for r in await uow.knowledge.every()])
+
+
 class KnowledgeBase:
-    """The process's search index and the revision of the table it reflects."""
+    """The process's search index, followed at the table's revision by the one snapshot follower
+    (shared/snapshots.py, rebuilt in a worker thread); edits made here are applied to it at once."""
 
     def __init__(self) -> None:
-        self.index = KnowledgeIndex()
-        self.revision = -1
-        self._refreshing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._follower: Follower[KnowledgeIndex] | None = None
+        self._before_first = KnowledgeIndex()  # served until the table was first read
+
+    @property
+    def index(self) -> KnowledgeIndex:
+        held = self._follower.value if self._follower is not None else None
+        return held if held is not None else self._before_first
+
+    @property
+    def revision(self) -> int:
+        held = self._follower.version if self._follower is not None else None
+        return held if held is not None else -1
 
     def search(self, query: str, *, category: str | None = None, limit: int = 10,
                day: date | None = None) -> list[Hit]:
@@ -55,44 +78,34 @@ class KnowledgeBase:
 
     def applied(self, revision: int, *, put: Article | None = None, drop: str | None = None) -> None:
         """An edit this process committed: apply it now. A gap in revisions means another process edited
-        too; the poll loop rebuilds then, so the revision is only advanced when nothing was missed."""
+        too; the follower rebuilds then, so the revision is only advanced when nothing was missed."""
         if put is not None:
             self.index.add(put)
         if drop is not None:
             self.index.remove(drop)
-        if revision == self.revision + 1:
-            self.revision = revision
+        if self._follower is not None and revision == self.revision + 1:
+            self._follower.version = revision  # the index held is this revision's: no rebuild for our own edit
+
+    def _follow(self, new_uow: Callable[[], HotlineUnitOfWork]) -> Follower[KnowledgeIndex]:
+        if self._follower is None:
+            self._follower = Follower("knowledge-index", source=TableSource(new_uow), build=KnowledgeIndex.build,
+                                      poll_s=60.0)
+        return self._follower
 
     async def refresh(self, new_uow: Callable[[], HotlineUnitOfWork]) -> bool:
         """Rebuild from the table when its revision moved; True when it did."""
-        async with self._refreshing:
-            async with new_uow() as uow:
-                revision = await uow.knowledge.revision()
-                if revision == self.revision:
-                    return False
-                rows = await uow.knowledge.every()
-                articles = [to_article(r) for r in rows]
-            self.index = await asyncio.to_thread(KnowledgeIndex.build, articles)
-            self.revision = revision
-            log.info("knowledge index built", extra={"articles": len(articles), "revision": revision})
-            return True
+        return await self._follow(new_uow).refresh()
 
-    def start_polling(self, new_uow: Callable[[], HotlineUnitOfWork], every_s: float) -> None:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                try:
-                    await self.refresh(new_uow)
-                except Exception:  # a database blip: keep serving the index we have
-                    log.exception("knowledge index refresh failed")
-
-        self._task = asyncio.create_task(loop(), name="hotline-knowledge-poll")
+    async def start(self, runtime: Runtime, every_s: float) -> None:
+        """Follow the table's revision as one of the runtime's background jobs (a database blip keeps the
+        index at hand)."""
+        follower = self._follow(runtime.uow)  # type: ignore[arg-type]
+        follower.poll_s = every_s
+        await follower.start(runtime)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._follower is not None:
+            await self._follower.stop()
 
 
 def seed_articles(path: Path = SEED_FILE) -> list[dict]:
