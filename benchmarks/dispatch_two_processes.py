@@ -471,7 +471,7 @@ async def run(args: argparse.Namespace) -> int:
                         OrderAudit.actor == "system:timer"))).scalar_one()
             finally:
                 await engine.dispose()
-            events = await stream_counts(servers.nats_url, ESCALATED.subject)
+            events = await stream_counts(servers.nats_url, ESCALATED.wildcard)
             dead = [p.proc.pid for p in processes if p.proc.poll() is not None]
             per_process = [escalations_counter(p) for p in processes]
             rss = [peak_rss_mib(p.proc.pid) for p in processes]

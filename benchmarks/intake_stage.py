@@ -5,7 +5,7 @@ How: nats-server and redis-server are started on free ports with temporary data;
 the demo city; intake on a fresh SQLite file, or on a fresh PostgreSQL database made from `--database-url`
 and dropped afterwards). Each run publishes `--incidents` hotline reports with coordinates inside random
 demo-city grids (so every one is located), as fast as JetStream acks them, and counts until every one has
-been published again as `mcc.incident.accepted` by intake's outbox. Printed per run: incidents/s (first
+been published again as `mcc.incident.accepted.<county>` by intake's outbox. Printed per run: incidents/s (first
 publish → last accepted), intake's CPU (user+sys from /proc) per incident, grid's CPU per incident, and the
 load average; then the range over the runs.
 

@@ -276,7 +276,7 @@ async def stream_escalations(nats_url: str) -> Counter:
     except Exception:
         return Counter()
     try:
-        messages = await stream_messages(nc.jetstream(), "MCC_ORDERS", ESCALATED.subject)
+        messages = await stream_messages(nc.jetstream(), "MCC_ORDERS", ESCALATED.wildcard)
     finally:
         await nc.close()
     events = [json.loads(m.data) for m in messages]
