@@ -40,6 +40,7 @@ import httpx  # noqa: E402
 
 from services.grid import bootstrap  # noqa: E402
 from services.grid.adapters.orm import metadata  # noqa: E402
+from services.grid.adapters.uow import GridUnitOfWork  # noqa: E402
 from services.grid.config import GridSettings  # noqa: E402
 from services.grid.service import handlers  # noqa: E402
 from shared.auth import mint_token  # noqa: E402
@@ -115,7 +116,7 @@ async def run_uvicorn(args: argparse.Namespace, settings: GridSettings, tmp: Pat
     # Migrate and load the city once before the workers start, so they do not race for an empty database.
     started = time.perf_counter()
     await upgrade("grid", settings.database_url)
-    loader = Runtime.build("grid", settings, metadata)
+    loader = Runtime.build("grid", settings, metadata, unit_of_work=GridUnitOfWork)
     await handlers.prepare_registry(uow=loader.uow(), demo_city=True)
     await loader.engine.dispose()
     proc, log = _start_uvicorn(port, args.uvicorn_workers, env, tmp / "uvicorn.log")

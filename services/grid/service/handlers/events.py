@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters.orm import GridEvent
 from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.domain.scope import within
@@ -17,7 +16,6 @@ from shared import apikeys, metrics
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events.envelope import utcnow
 from shared.scope import Scope, key_scope
-from shared.uow import UnitOfWork
 
 
 async def _scoped_event(uow: GridUnitOfWork, key: apikeys.ApiKey | None, event_id: str) -> GridEvent:
@@ -82,23 +80,21 @@ async def escalate_event(*, uow: GridUnitOfWork, key: apikeys.ApiKey, event_id: 
     return view
 
 
-async def changes_since(*, uow: UnitOfWork, key: apikeys.ApiKey, since: int, limit: int) -> dict[str, Any]:
+async def changes_since(*, uow: GridUnitOfWork, key: apikeys.ApiKey, since: int, limit: int) -> dict[str, Any]:
     """Events in the key's scope that changed after the cursor, oldest change first, and the next cursor."""
     async with uow:
-        events = await events_repo.changed_since(uow.session, after=since, limit=limit,
-                                                 scope=key_scope(key.scope_unit))
+        events = await uow.grid_events.changed_since(after=since, limit=limit, scope=key_scope(key.scope_unit))
     items = [event_view(e) for e in events]
     return {"items": items, "cursor": items[-1]["change_seq"] if items else since, "more": len(items) == limit}
 
 
-async def outcome_counts(*, uow: UnitOfWork, scope: Scope, town_code: str | None = None,
+async def outcome_counts(*, uow: GridUnitOfWork, scope: Scope, town_code: str | None = None,
                          county_code: str | None = None) -> dict[str, Any]:
     """Events in the caller's scope by state, and how many were resolved on the spot, reported and escalated
     (403 for a town or county outside the scope)."""
     async with uow:
         await require_area(uow, scope, town_code=town_code, county_code=county_code)
-        rows = await events_repo.state_counts(uow.session, scope=scope, town_code=town_code,
-                                              county_code=county_code)
+        rows = await uow.grid_events.state_counts(scope=scope, town_code=town_code, county_code=county_code)
     by_state: dict[str, int] = {}
     resolved = escalated = total = 0
     for state, was_escalated, n in rows:

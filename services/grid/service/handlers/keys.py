@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import time
 
-from services.grid.adapters import registry_repository as grids_repo
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.service.handlers.common import KEYS
 from shared import apikeys
 from shared.errors import Invalid
-from shared.uow import UnitOfWork
 
 
-async def issue_key(*, uow: UnitOfWork, name: str, scope_unit: str | None) -> tuple[apikeys.ApiKey, str]:
+async def issue_key(*, uow: GridUnitOfWork, name: str, scope_unit: str | None) -> tuple[apikeys.ApiKey, str]:
     """Issue an integration key scoped to a county or town of the registry (None: the whole city)."""
     async with uow:
-        if scope_unit is not None and not await grids_repo.knows_unit(uow.session, scope_unit):
+        if scope_unit is not None and not await uow.registry.knows_unit(scope_unit):
             raise Invalid("scope_unit", f"{scope_unit} 不是网格登记中的区县或镇街",
                           type="unknown_unit")
         record, plaintext = await apikeys.issue(uow.session, KEYS, name=name, scope_unit=scope_unit)
@@ -23,13 +22,13 @@ async def issue_key(*, uow: UnitOfWork, name: str, scope_unit: str | None) -> tu
         return record, plaintext
 
 
-async def list_keys(*, uow: UnitOfWork) -> list[apikeys.ApiKey]:
+async def list_keys(*, uow: GridUnitOfWork) -> list[apikeys.ApiKey]:
     """Every key issued, revoked ones included (never the secrets)."""
     async with uow:
         return await apikeys.list_keys(uow.session, KEYS)
 
 
-async def revoke_key(*, uow: UnitOfWork, key_id: str, cache: KeyCache | None = None) -> bool:
+async def revoke_key(*, uow: GridUnitOfWork, key_id: str, cache: KeyCache | None = None) -> bool:
     """Revoke a key (this process forgets it at once, others within the key cache's TTL)."""
     async with uow:
         done = await apikeys.revoke(uow.session, KEYS, key_id=key_id)
@@ -64,7 +63,7 @@ class KeyCache:
             del self._entries[digest]
 
 
-async def verify_key(*, uow: UnitOfWork, plaintext: str | None, cache: KeyCache | None = None) -> apikeys.ApiKey | None:
+async def verify_key(*, uow: GridUnitOfWork, plaintext: str | None, cache: KeyCache | None = None) -> apikeys.ApiKey | None:
     """The active key a request presents, or None."""
     now = time.monotonic()
     digest = hashlib.sha256((plaintext or "").encode()).hexdigest()

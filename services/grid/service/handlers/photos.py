@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.grid.adapters import event_repository as events_repo
 from services.grid.adapters.orm import Photo
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.domain import photos as photo_rules
 from services.grid.service.handlers.common import IDEMPOTENCY, covers_area
 from shared import apikeys
@@ -18,10 +18,9 @@ from shared.errors import Invalid
 from shared.events.envelope import utcnow
 from shared.idempotency import Stored, run_once
 from shared.scope import key_scope
-from shared.uow import UnitOfWork
 
 
-async def store_photo(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey, idempotency_key: str,
+async def store_photo(*, new_uow: Callable[[], GridUnitOfWork], key: apikeys.ApiKey, idempotency_key: str,
                       content: bytes, photo_dir: str, attachments: AttachmentStore | None = None) -> Stored:
     """Keep an uploaded photo on disk (content-addressed) and record it (415 for what is not a photo by its
     content). It goes into the shared attachment store too, where dispatch serves it with the work order."""
@@ -35,10 +34,9 @@ async def store_photo(*, new_uow: Callable[[], UnitOfWork], key: apikeys.ApiKey,
     if attachments is not None:
         await asyncio.to_thread(attachments.put, content)  # same SHA-256 id as the photo's
 
-    async def create(uow: UnitOfWork) -> tuple[int, Any]:
-        if await uow.session.get(Photo, pid) is None:
-            uow.session.add(Photo(id=pid, content_type=content_type, size=len(content), path=relative,
-                                  key_id=key.id, created_at=utcnow()))
+    async def create(uow: GridUnitOfWork) -> tuple[int, Any]:
+        await uow.photos.add_once(Photo(id=pid, content_type=content_type, size=len(content), path=relative,
+                                        key_id=key.id, created_at=utcnow()))
         return 201, {"id": pid, "content_type": content_type, "size": len(content)}
 
     return await run_once(new_uow, IDEMPOTENCY, scope=f"grid:{key.id}:photos", key=idempotency_key,
@@ -55,12 +53,12 @@ def _write_once(target: Path, content: bytes) -> None:
     partial.replace(target)
 
 
-async def photo_file(*, uow: UnitOfWork, key: apikeys.ApiKey, photo_id: str,
+async def photo_file(*, uow: GridUnitOfWork, key: apikeys.ApiKey, photo_id: str,
                      photo_dir: str) -> tuple[Path, str] | None:
     """Where a photo's bytes are, and their type, for the key that uploaded it or a key whose scope covers the
     uploader's (None otherwise, as if there were no such photo: ids are hashes of the content)."""
     async with uow:
-        found = await events_repo.photo_owner_scope(uow.session, photo_id)
+        found = await uow.photos.with_owner_scope(photo_id)
         if found is None:
             return None
         photo, owner_scope = found

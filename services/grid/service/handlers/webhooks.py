@@ -11,17 +11,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from services.grid.adapters import event_repository as events_repo
-from services.grid.adapters import repository as repo
 from services.grid.adapters.orm import Webhook
+from services.grid.adapters.uow import GridUnitOfWork
 from services.grid.adapters.webhooks import TargetRefused, checked_address
 from services.grid.domain.webhook_targets import Network
-from services.grid.service.handlers.common import CHANGE_COUNTER
 from services.grid.service.handlers.views import _row, _view
 from shared.errors import Invalid, NotFound
 from shared.events.envelope import utcnow
 from shared.scope import key_scope
-from shared.uow import UnitOfWork
 
 SIGNATURE_HEADER = "X-Mcc-Signature"
 
@@ -38,7 +35,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac}"
 
 
-async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str,
+async def set_webhook(*, uow: GridUnitOfWork, key_id: str, url: str,
                       allowed: Sequence[Network] = ()) -> dict[str, Any]:
     """Push a key's event changes to `url`; answers the signing secret (shown this once). A URL whose host is,
     or resolves to, a loopback, link-local or private address outside `allowed` is refused (422); delivery
@@ -48,30 +45,30 @@ async def set_webhook(*, uow: UnitOfWork, key_id: str, url: str,
     except TargetRefused as exc:
         raise Invalid("url", str(exc), type="forbidden_target") from None
     async with uow:
-        if not await events_repo.active_key_exists(uow.session, key_id):
+        if not await uow.webhooks.active_key_exists(key_id):
             raise NotFound(f"有效密钥 {key_id} 不存在")
         secret = secrets.token_hex(32)
-        hook = await uow.session.get(Webhook, key_id)
+        hook = await uow.webhooks.get(key_id)
         # A new hook starts from now: the app has read what happened before through `since`.
-        now_seq = await repo.counter(uow.session, CHANGE_COUNTER)
+        now_seq = await uow.grid_events.last_change()
         if hook is None:
-            uow.session.add(Webhook(key_id=key_id, url=url, secret=secret, delivered_seq=now_seq,
-                                    created_at=utcnow()))
+            uow.webhooks.add(Webhook(key_id=key_id, url=url, secret=secret, delivered_seq=now_seq,
+                                     created_at=utcnow()))
         else:
             hook.url, hook.secret, hook.failures, hook.next_attempt_at = url, secret, 0, None
         await uow.commit()
     return {"key_id": key_id, "url": url, "secret": secret, "signature_header": SIGNATURE_HEADER}
 
 
-async def remove_webhook(*, uow: UnitOfWork, key_id: str) -> bool:
+async def remove_webhook(*, uow: GridUnitOfWork, key_id: str) -> bool:
     """Stop pushing a key's changes."""
     async with uow:
-        done = await events_repo.remove_webhook(uow.session, key_id)
+        done = await uow.webhooks.remove(key_id)
         await uow.commit()
     return bool(done)
 
 
-async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, limit: int = 100) -> int:
+async def deliver_webhooks(*, new_uow: Callable[[], GridUnitOfWork], send: Send, limit: int = 100) -> int:
     """One round: each due hook gets the changes in its key's scope after what it last acknowledged.
 
     Reads in one short transaction, sends outside any transaction (a slow receiver never holds the
@@ -81,9 +78,9 @@ async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, lim
     now = utcnow()
     async with new_uow() as uow:
         work = []
-        for hook, scope in await events_repo.due_webhooks(uow.session, now):
-            events = [_view(_row(e)) for e in await events_repo.changed_since(
-                uow.session, after=hook.delivered_seq, limit=limit, scope=key_scope(scope))]
+        for hook, scope in await uow.webhooks.due(now):
+            events = [_view(_row(e)) for e in await uow.grid_events.changed_since(
+                after=hook.delivered_seq, limit=limit, scope=key_scope(scope))]
             if events:
                 work.append((hook.key_id, hook.url, hook.secret, hook.delivered_seq, hook.failures, events))
     delivered = 0
@@ -100,7 +97,7 @@ async def deliver_webhooks(*, new_uow: Callable[[], UnitOfWork], send: Send, lim
                                       "next_attempt_at": None, "last_error": None} if ok else {
                 "failures": failures + 1, "last_error": error or "receiver did not answer 2xx",
                 "next_attempt_at": utcnow() + timedelta(seconds=min(300, 2 ** failures))}
-            await events_repo.advance_webhook(uow.session, key_id, seen=seen, values=values)
+            await uow.webhooks.advance(key_id, seen=seen, values=values)
             await uow.commit()
         delivered += len(events) if ok else 0
     return delivered
