@@ -88,7 +88,11 @@ def _create_engine(url: str, *, schema: str | None, pool_size: int) -> AsyncEngi
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    connect_args = {"server_settings": {"search_path": schema}} if schema else {}
+    connect_args: dict[str, Any] = {"server_settings": {"search_path": schema}} if schema else {}
+    # SQLAlchemy keeps each connection's prepared statements in an LRU of 100 by default; a service runs more
+    # distinct statements than that (a multi-row INSERT is a new statement for every row count), and a miss
+    # costs a Parse/Describe round trip before the statement runs.
+    connect_args["prepared_statement_cache_size"] = 500
     engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
     )
