@@ -39,7 +39,7 @@ def consumers(runtime: Runtime, holder: handlers.PolicyHolder,
     # a pinned group beside the default one, do the work twice but apply it once.
     incidents = handlers.CONSUMER_INCIDENTS
     if counties:
-        incidents += "-" + "-".join(dict.fromkeys(county_token(c) for c in counties))
+        incidents += "-" + "-".join(sorted({county_token(c) for c in counties}))  # a set: order is no matter
     return [
         ConsumerSpec(stream=INCIDENT_ACCEPTED.stream, durable=incidents,
                      subjects=INCIDENT_ACCEPTED.filters(counties or None), handler=on_incident,
