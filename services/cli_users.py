@@ -93,8 +93,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         try:
             account = await service.create_account(
                 uow=db.uow(), org=await db.org(), admin=None, who=service.Who(f"cli:{getpass.getuser()}"),
-                login=args.login, display_name=args.name or args.login, unit_code=args.unit, role=Role(args.role),
-                password=password, min_password=db.settings.password_min_length)
+                command=service.CreateAccount(login=args.login, display_name=args.name or args.login,
+                                              unit_code=args.unit, role=Role(args.role), password=password),
+                min_password=db.settings.password_min_length)
         except (AccountRuleBroken, service.LoginTaken) as exc:
             print(f"mcc user add: {exc}", file=sys.stderr)
             return 1
@@ -107,14 +108,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    from services.dispatch.adapters import accounts as repository
 
     async def run() -> int:
         db = _Dispatch()
         try:
             await db.org()
             async with db.uow() as uow:
-                rows = await repository.within(uow.session, unit_codes=None, limit=100_000)
+                rows = await uow.accounts.within(unit_codes=None, limit=100_000)
         finally:
             await db.engine.dispose()
         for r in rows:
@@ -128,7 +128,6 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def ensure_demo_accounts(var: Path, database_url: str) -> list[tuple[str, str, str, str]]:
     """The demo accounts with their passwords: made (or their passwords reset) on first use, kept in
     var/demo-accounts.json (readable by this user only) so every `mcc up` prints the same ones."""
-    from services.dispatch.adapters import accounts as repository
     from services.dispatch.service import accounts as service
     from shared.roles import Role
 
@@ -144,14 +143,15 @@ def ensure_demo_accounts(var: Path, database_url: str) -> list[tuple[str, str, s
             for login, role, unit, name in DEMO_ACCOUNTS:
                 password = known.get(login) or f"demo-{secrets.token_urlsafe(9)}"
                 async with db.uow() as uow:
-                    row = await repository.by_login(uow.session, login=login)
+                    row = await uow.accounts.by_login(login)
                 if row is None:
-                    await service.create_account(uow=db.uow(), org=org, admin=None, who=who, login=login,
-                                                 display_name=name, unit_code=unit, role=Role(role),
-                                                 password=password, min_password=db.settings.password_min_length)
+                    await service.create_account(uow=db.uow(), org=org, admin=None, who=who,
+                                                 command=service.CreateAccount(login, name, unit, Role(role), password),
+                                                 min_password=db.settings.password_min_length)
                 elif login not in known:
-                    await service.reset_password(uow=db.uow(), org=org, admin=None, who=who, account_id=row.id,
-                                                 password=password, min_password=db.settings.password_min_length,
+                    await service.reset_password(uow=db.uow(), org=org, admin=None, who=who,
+                                                 command=service.ResetPassword(row.id, password),
+                                                 min_password=db.settings.password_min_length,
                                                  end_sessions=_no_sessions)
                 known[login] = password
                 out.append((login, role, unit, password))

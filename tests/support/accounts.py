@@ -20,8 +20,9 @@ async def add_account(d: Any, *, login: str, role: Role | str, unit: str, passwo
                       name: str | None = None) -> Account:
     """An account created the way `mcc user add` creates one (no admin scope)."""
     return await service.create_account(
-        uow=d.runtime.uow(), org=d.holder.policy.org, admin=None, who=service.Who("cli:test"), login=login,
-        display_name=name or f"测试{login}", unit_code=unit, role=Role(role), password=password,
+        uow=d.runtime.uow(), org=d.holder.policy.org, admin=None, who=service.Who("cli:test"),
+        command=service.CreateAccount(login=login, display_name=name or f"测试{login}", unit_code=unit,
+                                      role=Role(role), password=password),
         min_password=d.app.state.settings.password_min_length)
 
 

@@ -63,8 +63,9 @@ async def create_from_page(request: Request, admin: AdminPage, login: Annotated[
             raise AccountRuleBroken("display_name", "姓名须为 1–100 个字符")
         await service.create_account(
             uow=request.app.state.runtime.uow(), org=org(request), admin=admin, who=service.Who.of(admin),
-            login=form["login"], display_name=form["display_name"], unit_code=form["unit_code"],
-            role=_role(role), password=password, min_password=request.app.state.settings.password_min_length)
+            command=service.CreateAccount(login=form["login"], display_name=form["display_name"],
+                                          unit_code=form["unit_code"], role=_role(role), password=password),
+            min_password=request.app.state.settings.password_min_length)
     except (AccountRuleBroken, service.AccountNotFound, service.LoginTaken) as exc:  # a form: shown again with why
         return await _page(request, admin, message=str(exc), bad=True, form=form, status_code=422)
     return RedirectResponse("/admin/accounts?done=created", status_code=303)
@@ -77,8 +78,9 @@ async def change_from_page(request: Request, account_id: str, admin: AdminPage, 
         "unit_code": unit_code.strip() or None, "role": _role(role) if role else None}
     try:
         await service.change_account(uow=request.app.state.runtime.uow(), org=org(request), admin=admin,
-                                     who=service.Who.of(admin), account_id=account_id,
-                                     end_sessions=end_sessions_for(request), **changes)
+                                     who=service.Who.of(admin),
+                                     command=service.ChangeAccount(account_id=account_id, **changes),
+                                     end_sessions=end_sessions_for(request))
     except AccountRuleBroken as exc:  # a form: the page is shown again with why
         return await _page(request, admin, message=str(exc), bad=True, status_code=422)
     done = {"enable": "enabled", "disable": "disabled"}.get(op, "saved")
@@ -89,7 +91,8 @@ async def change_from_page(request: Request, account_id: str, admin: AdminPage, 
 async def password_from_page(request: Request, account_id: str, admin: AdminPage, password: Annotated[str, Form()] = "") -> Response:
     try:
         await service.reset_password(uow=request.app.state.runtime.uow(), org=org(request), admin=admin,
-                                     who=service.Who.of(admin), account_id=account_id, password=password,
+                                     who=service.Who.of(admin),
+                                     command=service.ResetPassword(account_id=account_id, password=password),
                                      min_password=request.app.state.settings.password_min_length,
                                      end_sessions=end_sessions_for(request))
     except AccountRuleBroken as exc:  # a form: the page is shown again with why

@@ -88,8 +88,9 @@ async def list_accounts(request: Request, uow: UowDep, principal: Admin, active:
              responses={409: {"description": "the login is taken"}})
 async def create_account(request: Request, body: AccountIn, uow: UowDep, principal: Admin) -> Any:
     account = await service.create_account(
-        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), login=body.login,
-        display_name=body.display_name, unit_code=body.unit_code, role=body.role, password=body.password,
+        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal),
+        command=service.CreateAccount(login=body.login, display_name=body.display_name, unit_code=body.unit_code,
+                                      role=body.role, password=body.password),
         min_password=request.app.state.settings.password_min_length)
     return public(account)
 
@@ -104,9 +105,10 @@ async def read_account(request: Request, account_id: str, uow: UowDep, principal
 async def change_account(request: Request, account_id: str, body: AccountChange, uow: UowDep,
                          principal: Admin) -> Any:
     account = await service.change_account(
-        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), account_id=account_id,
-        end_sessions=end_sessions_for(request), display_name=body.display_name, unit_code=body.unit_code,
-        role=body.role, active=body.active)
+        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal),
+        command=service.ChangeAccount(account_id=account_id, display_name=body.display_name,
+                                      unit_code=body.unit_code, role=body.role, active=body.active),
+        end_sessions=end_sessions_for(request))
     return public(account)
 
 
@@ -114,7 +116,7 @@ async def change_account(request: Request, account_id: str, body: AccountChange,
              summary="set a new password (ends the account's sessions)")
 async def reset_password(request: Request, account_id: str, body: PasswordIn, uow: UowDep, principal: Admin) -> Any:
     account = await service.reset_password(
-        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal), account_id=account_id,
-        password=body.password, min_password=request.app.state.settings.password_min_length,
-        end_sessions=end_sessions_for(request))
+        uow=uow, org=org(request), admin=principal, who=service.Who.of(principal),
+        command=service.ResetPassword(account_id=account_id, password=body.password),
+        min_password=request.app.state.settings.password_min_length, end_sessions=end_sessions_for(request))
     return public(account)

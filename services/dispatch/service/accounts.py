@@ -73,6 +73,36 @@ class Who:
                    principal.name)
 
 
+@dataclass(frozen=True)
+class CreateAccount:
+    """An admin's (or the command line's) order to open an account."""
+
+    login: str
+    display_name: str
+    unit_code: str
+    role: Role
+    password: str
+
+
+@dataclass(frozen=True)
+class ChangeAccount:
+    """An admin's order to rename, move, give a role, disable or enable an account (None: keep as is)."""
+
+    account_id: str
+    display_name: str | None = None
+    unit_code: str | None = None
+    role: Role | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class ResetPassword:
+    """An admin's order to set a new password on an account."""
+
+    account_id: str
+    password: str
+
+
 def _reachable(row: AccountRow | None, admin: Principal | None, org: OrgTree) -> AccountRow:
     if row is None or (admin is not None and not may_manage(admin.unit_code, row.unit_code, org)):
         raise AccountNotFound("没有这个账号")
@@ -88,10 +118,11 @@ async def _emit(uow: DispatchUnitOfWork, row: AccountRow, *, action: str, who: W
                      actor_name=who.name, details=details)
 
 
-async def create_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who, login: str,
-                         display_name: str, unit_code: str, role: Role, password: str,
-                         min_password: int) -> Account:
+async def create_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who,
+                         command: CreateAccount, min_password: int) -> Account:
     """A new active account in the admin's reach (admin None: the command line, anywhere)."""
+    login, display_name, unit_code, role, password = (command.login, command.display_name, command.unit_code,
+                                                      command.role, command.password)
     check_login(login)
     if admin is not None and not may_manage(admin.unit_code, unit_code, org):
         raise AccountNotFound(f"单位 {unit_code} 不存在")  # above or beside the admin: as if unknown
@@ -113,10 +144,11 @@ async def create_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Princi
     return repository.to_domain(row)
 
 
-async def change_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
-                         end_sessions: SessionEnder, display_name: str | None = None, unit_code: str | None = None,
-                         role: Role | None = None, active: bool | None = None) -> Account:
+async def change_account(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who,
+                         command: ChangeAccount, end_sessions: SessionEnder) -> Account:
     """Rename, move, give a role, disable or enable an account within reach; ends its sessions."""
+    account_id, display_name, unit_code, role, active = (command.account_id, command.display_name,
+                                                         command.unit_code, command.role, command.active)
     async with uow:
         row = _reachable(await uow.accounts.get(account_id, for_update=True), admin, org)
         changes: dict[str, object] = {}
@@ -156,9 +188,10 @@ def _action(changes: dict[str, object]) -> str:
     return names[next(iter(changes))] if len(changes) == 1 else "changed"
 
 
-async def reset_password(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who, account_id: str,
-                         password: str, min_password: int, end_sessions: SessionEnder) -> Account:
+async def reset_password(*, uow: DispatchUnitOfWork, org: OrgTree, admin: Principal | None, who: Who,
+                         command: ResetPassword, min_password: int, end_sessions: SessionEnder) -> Account:
     """Set a new password on an account within reach; ends its sessions."""
+    account_id, password = command.account_id, command.password
     check_password(password, min_length=min_password)
     digest = await hash_password(password)
     async with uow:
