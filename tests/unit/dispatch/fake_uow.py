@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
+from services.dispatch.adapters.accounts import audit
 from services.dispatch.adapters.repository import StaleOrder
 from tests.support.fake_uow import FakeUnitOfWork
 
@@ -78,8 +79,29 @@ class FakeSurges:
         return True
 
 
+class FakeAccounts:
+    """Accounts by id; the audit rows are staged on the unit of work as the SQL repository stages them."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+        self.rows: dict[str, Any] = {}
+
+    async def get(self, account_id: str, *, for_update: bool = False) -> Any:
+        return self.rows.get(account_id)
+
+    async def by_login(self, login: str) -> Any:
+        return next((r for r in self.rows.values() if r.login == login), None)
+
+    def add(self, row: Any) -> None:
+        self.rows[row.id] = row
+
+    def audit(self, **values: Any) -> None:
+        audit(self.uow, **values)  # type: ignore[arg-type]
+
+
 class FakeDispatchUnitOfWork(FakeUnitOfWork):
     def __init__(self) -> None:
         super().__init__(source="/mcc/dispatch")
         self.orders = FakeOrders()
         self.surges = FakeSurges()
+        self.accounts = FakeAccounts(self)
