@@ -37,7 +37,7 @@ from services.hotline.service.common import (
 )
 from services.hotline.service.duplicates import DuplicateQuery, candidates_for_group
 from services.hotline.service.knowledge import to_article, today
-from services.hotline.service.reads import appeal_answer
+from services.hotline.service.queries import appeal_answer
 from shared import idempotency, metrics
 from shared.errors import Invalid
 from shared.events.catalog import APPEAL_DISPOSED, INCIDENT_REPORTED

@@ -2,7 +2,7 @@
 
 - `appeals.py`: CreateAppeal (a call becomes an appeal, its disposition and its events), in shared transactions
 - `duplicates.py`: which existing orders a call may duplicate (重复件)
-- `reads.py`: the operator's screen, an order's appeals, a caller's history
+- `queries.py`: the operator's screen, an order's appeals, a caller's history
 - `orders.py`: the order-event consumer (the appeal follows its order)
 - `followups.py`: RecordFollowUp (回访)
 - `articles.py`: the knowledge base's articles; `knowledge.py` its in-memory index
@@ -32,7 +32,7 @@ from services.hotline.service.common import (
 from services.hotline.service.duplicates import CANDIDATE_SCAN_LIMIT, find_duplicates
 from services.hotline.service.followups import record_followup
 from services.hotline.service.orders import CONSUMER_ORDERS, handle_order_changed, handle_orders_changed
-from services.hotline.service.reads import appeal_answer, caller_history, get_appeal, order_appeals
+from services.hotline.service.queries import appeal_answer, caller_history, get_appeal, order_appeals
 
 __all__ = [
     "CANDIDATE_SCAN_LIMIT", "CONSUMER_ORDERS", "STATUS_BY_DISPOSITION", "CreateAppeal", "Created", "HotlineContext",

@@ -1,4 +1,4 @@
-"""Reading appeals: the operator's screen, an order's appeals (重复件), a caller's history."""
+"""Read models: an appeal as the operator's screen shows it, an order's appeals (重复件), a caller's history."""
 
 from __future__ import annotations
 
