@@ -18,7 +18,7 @@ import httpx
 
 from shared.places import PlaceMatch, PlaceMatcher, UnitLike
 from shared.retry import TransientError
-from shared.snapshots import Follower, HttpSource
+from shared.snapshots import Follower, HttpSource, SnapshotSource, SnapshotStore
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ def dispatch_source(base_url: str, *, transport: httpx.AsyncBaseTransport | None
                       payload_key="units", transport=transport, timeout_s=10.0)
 
 
-def follower(source: HttpSource, *, poll_s: float) -> Follower[OrgChart]:
-    """The job keeping a service's chart at dispatch's tree version."""
-    return Follower("org-tree", source=source, build=OrgChart.from_payload, poll_s=poll_s,
+def follower(source: SnapshotSource, *, poll_s: float, store: SnapshotStore | None = None) -> Follower[OrgChart]:
+    """The job keeping a service's chart at dispatch's tree version (stored, when a store is given, so a
+    restart while dispatch is down starts from it)."""
+    return Follower("org-tree", source=source, build=OrgChart.from_payload, poll_s=poll_s, store=store,
                     waiting="units are named by their code and addresses name no place until dispatch answers")

@@ -11,7 +11,7 @@ from services.intake.config import IntakeSettings
 from services.intake.domain.normalise import DetectionPolicy
 from services.intake.domain.open311 import Open311Error
 from services.intake.entrypoints import api, consumers, open311_api
-from services.intake.service import registry
+from services.intake.service import org_tree, registry
 from services.intake.service.handlers import Locator, Reference
 from shared import orgchart
 from shared.categories import CategoryTable
@@ -38,7 +38,7 @@ def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = N
     org_source = None
     if org is None:
         org_source = orgchart.dispatch_source(settings.dispatch_url)
-        org = orgchart.follower(org_source, poll_s=settings.org_poll_s)
+        org = org_tree.follower(source=org_source, new_uow=runtime.uow, poll_s=settings.org_poll_s)
     places = orgchart.Places(org, wait=True)  # an address waits for the tree rather than going unplaced
     reference = Reference(
         categories=categories or CategoryTable.load(),

@@ -89,3 +89,16 @@ class GridRegistrySnapshot(IntakeTable, table=True):  # type: ignore[misc,valid-
     grids: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False),
                                         description="code, kind, village/town/county codes, GeoJSON polygon")
     fetched_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OrgTreeSnapshot(IntakeTable, table=True):  # type: ignore[misc,valid-type]
+    """Intake's copy of dispatch's organisation tree (unit names, address places), so a restart while dispatch
+    is down still names units and places addresses."""
+
+    __tablename__ = "org_tree_snapshot"
+
+    version: int = Field(primary_key=True, description="dispatch's tree version the snapshot was taken at")
+    unit_count: int
+    units: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False),
+                                        description="code, name, kind, parent_code, function of every unit")
+    fetched_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,7 +1,8 @@
 """The organisation tree has one owner: dispatch serves it with its version, and intake (Open311's
 agency_responsible, address places) and hotline (the console's unit names) follow it. A unit renamed or added in
-dispatch reaches both at their next poll; while dispatch is away they serve the copy at hand, and one started
-while dispatch is down answers (units by code) and catches up once dispatch is back."""
+dispatch reaches both at their next poll; while dispatch is away they serve the copy at hand, one started
+while dispatch is down answers (units by code) and catches up once dispatch is back, and intake restarted while
+dispatch is down starts from the tree it stored."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from services.hotline.config import HotlineSettings
 from services.intake import bootstrap as intake_bootstrap
 from services.intake.adapters.orm import metadata as intake_metadata
 from services.intake.config import IntakeSettings
+from services.intake.service import org_tree
 from shared import orgchart
 from tests.conftest import Database, _pg_exec
 from tests.integration.hotline.support import token
@@ -72,6 +74,7 @@ def databases(db: Database, tmp_path) -> Iterator[Callable[[str], Database]]:
 @pytest.fixture
 def services(db, databases, nats_url, redis_url):
     servers = {"nats_url": nats_url, "redis_url": redis_url}
+    intake_db, hotline_db = databases("intake"), databases("hotline")  # kept across a restart
 
     @contextlib.asynccontextmanager
     async def dispatch() -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
@@ -83,10 +86,10 @@ def services(db, databases, nats_url, redis_url):
 
     @contextlib.asynccontextmanager
     async def intake(switch: Switchable) -> AsyncIterator[Intake]:
-        runtime = make_runtime("intake", IntakeSettings, intake_metadata, db=databases("intake"), **servers)
+        runtime = make_runtime("intake", IntakeSettings, intake_metadata, db=intake_db, **servers)
         source = orgchart.dispatch_source("http://dispatch", transport=switch)
         app = intake_bootstrap.build(runtime.settings, runtime=runtime, locator=FakeGrid(),
-                                     org=orgchart.follower(source, poll_s=0.1))
+                                     org=org_tree.follower(source=source, new_uow=runtime.uow, poll_s=0.1))
         try:
             async with running(app) as client:
                 yield Intake(app, client)
@@ -95,7 +98,7 @@ def services(db, databases, nats_url, redis_url):
 
     @contextlib.asynccontextmanager
     async def hotline(switch: Switchable) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-        runtime = make_runtime("hotline", HotlineSettings, hotline_metadata, db=databases("hotline"),
+        runtime = make_runtime("hotline", HotlineSettings, hotline_metadata, db=hotline_db,
                                seed_knowledge=False, **servers)
         source = orgchart.dispatch_source("http://dispatch", transport=switch)
         app = hotline_bootstrap.build(runtime=runtime, org=orgchart.follower(source, poll_s=0.1))
@@ -164,6 +167,12 @@ async def test_a_unit_renamed_in_dispatch_reaches_intakes_open311_agency_even_af
             await eventually(lambda: _is(agency(intake, request_id), "和平桥第三街道"), timeout=30,
                              message="intake caught up once dispatch was back")
             assert not org.failing
+            followed = org.version
+    # Intake restarts while dispatch is down: it starts from the tree it stored, before dispatch is asked.
+    switch.down = True
+    async with start_intake(switch) as intake:
+        assert intake.app.state.org.version == followed
+        assert await agency(intake, request_id) == "和平桥第三街道"
 
 
 async def _is(answer: Any, expected: str) -> bool:
