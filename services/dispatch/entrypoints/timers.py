@@ -11,7 +11,6 @@ share the work through FOR UPDATE SKIP LOCKED. The cost is one indexed query per
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -25,27 +24,40 @@ PRUNE_EVERY_S = 3600.0
 
 
 class TimerLoop:
+    """Two jobs: the firing loop, which does nothing but fire, and housekeeping beside it (the tree's version,
+    the gauges, the access log's pruning). Apart because the gauges count every open order: with 100,000 of
+    them a refresh takes seconds, and inside the firing loop it held every due escalation back that long."""
+
     def __init__(self, runtime: Runtime, holder: handlers.PolicyHolder, settings: DispatchSettings) -> None:
         self.runtime, self.holder, self.settings = runtime, holder, settings
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="dispatch-timers")
+        self._tasks = [asyncio.create_task(self.run(), name="dispatch-timers"),
+                       asyncio.create_task(self.housekeeping(), name="dispatch-housekeeping")]
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def run(self) -> None:
-        next_topology = next_gauges = 0.0
-        next_prune = time.monotonic() + 60
         while True:
             try:
                 fired = await handlers.fire_due_timers(uow=self.runtime.uow(), holder=self.holder,
                                                        batch=self.settings.timer_batch)
-                now = time.monotonic()
+                if fired:
+                    continue  # more may be due: keep going without waiting
+            except Exception:  # a loop that must outlive a pass: the database may be briefly away (cancel still stops it)
+                log.exception("timer pass failed")
+            await asyncio.sleep(self.settings.timer_poll_s)
+
+    async def housekeeping(self) -> None:
+        next_topology = next_gauges = 0.0
+        next_prune = time.monotonic() + 60
+        while True:
+            now = time.monotonic()
+            try:
                 if now >= next_topology:
                     next_topology = now + self.settings.topology_poll_s
                     await self.reload_topology()
@@ -56,11 +68,9 @@ class TimerLoop:
                     next_prune = now + PRUNE_EVERY_S
                     await handlers.prune_access_log(uow=self.runtime.uow(),
                                                     older_than_days=self.settings.access_log_days)
-                if fired:
-                    continue  # more may be due: keep going without waiting
-            except Exception:  # a loop that must outlive a pass: the database may be briefly away (cancel still stops it)
-                log.exception("timer pass failed")
-            await asyncio.sleep(self.settings.timer_poll_s)
+            except Exception:  # the same: a pass that failed is tried again at its next turn
+                log.exception("timer housekeeping failed")
+            await asyncio.sleep(max(0.05, min(next_topology, next_gauges, next_prune) - time.monotonic()))
 
     async def reload_topology(self) -> None:
         """Pick up a tree another process changed (the admin API bumps the topology version)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -89,3 +90,21 @@ async def test_a_signed_order_is_not_escalated_for_its_sign_deadline_and_a_stale
 async def _count(coro, n):
     items = await coro
     return items if len(items) >= n else None
+
+
+async def test_escalations_fire_while_the_gauges_refresh_is_slow(start_dispatch, fast_sla, monkeypatch):
+    # With 100,000 open orders the gauges' count takes seconds; it must not hold back what falls due meanwhile.
+    stuck = asyncio.Event()
+
+    async def slow_gauges(**_: object) -> None:
+        stuck.set()
+        await asyncio.Event().wait()  # never returns: a refresh slower than the whole test
+
+    monkeypatch.setattr(handlers, "refresh_gauges", slow_gauges)
+    async with start_dispatch(timers=True, time_scale=3600, sla_file=fast_sla, timer_poll_s=0.05) as d:
+        await eventually(stuck.is_set, timeout=10)
+        order = await d.incident(accepted_incident())
+
+        async def escalated():
+            return any(a.action == "escalate" for a in await audit(d.runtime, order["id"]))
+        assert await eventually(escalated, timeout=20)
