@@ -4,6 +4,11 @@ A key reads `mcc_<id>_<secret>`. Only the id and a SHA-256 of the whole key are 
 of randomness, so a fast hash is enough (a slow password hash guards guessable secrets, which these are not)
 and verification stays cheap at a thousand requests a second. The scope is a unit code (a county or a town;
 None for the whole city): the service decides what the scope allows.
+
+A request presents its key through `admit_key` (or the `header_key` dependency built on it), the one check every
+service runs: an address blocked for failed authentications is refused first, a missing key is refused
+without counting, a wrong one counts against the address, a good one against the key's rate. Each endpoint
+keeps its documented refusal (grid's and intake's 401 field errors, Open311's 403 error list).
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated, Any
 
+from fastapi import Depends, Header, Request
 from sqlalchemy import Column, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth import authentication_failed, refuse_if_blocked, within_key_rate
 from shared.db import UTCDateTime
 from shared.events.envelope import utcnow
 
@@ -80,3 +90,71 @@ async def revoke(session: AsyncSession, table: Table, *, key_id: str) -> bool:
 async def list_keys(session: AsyncSession, table: Table) -> list[ApiKey]:
     rows = (await session.execute(select(table).order_by(table.c.created_at))).all()
     return [ApiKey(r.id, r.name, r.scope_unit, r.created_at, r.revoked_at) for r in rows]
+
+
+class KeyCache:
+    """Verified keys kept for a few seconds, so a busy app's requests skip the key lookup.
+
+    The price is that a revocation reaches other processes only when their entry expires (at most `ttl_s`);
+    the process that revokes forgets the key at once. Only SHA-256 digests of keys are held, never keys.
+    A service turns it on by putting one at `app.state.key_cache`.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[str, tuple[ApiKey, float]] = {}
+
+    def get(self, digest: str, now: float) -> ApiKey | None:
+        hit = self._entries.get(digest)
+        return hit[0] if hit is not None and hit[1] > now else None
+
+    def put(self, digest: str, key: ApiKey, now: float) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (key, now + self.ttl_s)
+
+    def forget(self, key_id: str) -> None:
+        for digest in [d for d, (k, _) in self._entries.items() if k.id == key_id]:
+            del self._entries[digest]
+
+
+async def verify_cached(new_uow: Callable[[], Any], table: Table, plaintext: str | None,
+                        cache: KeyCache | None = None) -> ApiKey | None:
+    """`verify` in a unit of work of its own, answered from the cache while a verified key's entry lasts."""
+    now, digest = time.monotonic(), _digest(plaintext or "")
+    if cache is not None and cache.ttl_s > 0 and (hit := cache.get(digest, now)) is not None:
+        return hit
+    async with new_uow() as uow:
+        key = await verify(uow.session, table, plaintext)
+    if key is not None and cache is not None and cache.ttl_s > 0:
+        cache.put(digest, key, now)
+    return key
+
+
+Refusal = Callable[[], Exception]
+
+
+async def admit_key(request: Request, plaintext: str | None, *, table: Table, missing: Refusal,
+                    invalid: Refusal) -> ApiKey:
+    """The key a request presents, or the endpoint's refusal raised (429 for a blocked address or a key past
+    its rate): a missing key is `missing()` and not counted; a wrong or revoked one is `invalid()`, counted
+    against the client address's failed authentications."""
+    refuse_if_blocked(request)
+    if not plaintext:
+        raise missing()
+    state = request.app.state
+    key = await verify_cached(state.runtime.uow, table, plaintext, getattr(state, "key_cache", None))
+    if key is None:
+        raise await authentication_failed(request, invalid())
+    await within_key_rate(request, key)
+    return key
+
+
+def header_key(table: Table, *, missing: Refusal, invalid: Refusal) -> Any:
+    """A FastAPI dependency (as an `Annotated` type) for the key in `X-Api-Key`, checked by `admit_key`."""
+
+    async def integration_key(request: Request,
+                              x_api_key: Annotated[str | None, Header(alias="X-Api-Key")] = None) -> ApiKey:
+        return await admit_key(request, x_api_key, table=table, missing=missing, invalid=invalid)
+
+    return Annotated[ApiKey, Depends(integration_key)]

@@ -143,7 +143,7 @@ def refuse_if_blocked(request: Request) -> None:
         raise _too_many(retry_after)
 
 
-async def authentication_failed(request: Request, refusal: HTTPException) -> HTTPException:
+async def authentication_failed(request: Request, refusal: Exception) -> Exception:
     """Count a failed authentication against the client's address: the refusal to raise (429 once over)."""
     limiter = getattr(request.app.state, "auth_failures", None)
     if limiter is None:

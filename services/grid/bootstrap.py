@@ -15,6 +15,7 @@ from services.grid.domain.lookup import GridIndex
 from services.grid.domain.webhook_targets import allow_list
 from services.grid.entrypoints import api, consumers, registry_feed
 from services.grid.service import handlers
+from shared import apikeys
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
@@ -60,7 +61,7 @@ def build(settings: GridSettings | None = None, *, runtime: Runtime | None = Non
                       uses_redis=True)  # per-key rate limits
     app.state.grid_index = handlers.IndexHolder(GridIndex([]))
     app.state.categories = CategoryTable.load(settings.categories_file)
-    app.state.key_cache = handlers.KeyCache(settings.key_cache_s)
+    app.state.key_cache = apikeys.KeyCache(settings.key_cache_s)
     app.state.group_commit = handlers.event_group_commit(runtime.uow)
     app.state.webhook_allowed = allow_list(settings.webhook_allow_networks)
     app.state.webhook_send = HttpSender(allowed=app.state.webhook_allowed)  # tests put their own receiver here

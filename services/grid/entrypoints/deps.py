@@ -8,10 +8,9 @@ from fastapi import Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from services.grid.service import handlers
-from shared import ratelimit
-from shared.apikeys import ApiKey
-from shared.auth import Principal, authentication_failed, refuse_if_blocked, require_roles
-from shared.deps import RuntimeDep
+from services.grid.service.handlers.common import KEYS
+from shared import apikeys
+from shared.auth import Principal, require_roles
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.idempotency import Stored, valid_key
 from shared.roles import Role
@@ -30,26 +29,12 @@ async def get_index(request: Request) -> handlers.Index:
 IndexDep = Annotated[handlers.Index, Depends(get_index)]
 
 
-async def integration_key(request: Request, runtime: RuntimeDep,
-                          x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
-    """The grid app's key (X-Api-Key), counted against its rate limit; a wrong key counts against the client
-    address's failed authentications."""
-    refuse_if_blocked(request)
-    key = await handlers.verify_key(uow=runtime.uow(), plaintext=x_api_key, cache=request.app.state.key_cache)
-    if key is None:
-        refusal = _header_error(401, "X-Api-Key", "a valid, unrevoked API key is required", "unauthorized")
-        raise (await authentication_failed(request, refusal) if x_api_key else refusal)
-    settings = request.app.state.settings
-    decision = await ratelimit.hit(runtime.redis, name=f"grid:{key.id}", limit=settings.rate_limit_per_minute,
-                                   window_s=60)
-    if not decision.allowed:
-        raise HTTPException(429, detail=f"密钥 {key.id} 已达每分钟 {decision.limit} 次的上限，请 "
-                                        f"{decision.retry_after_s} 秒后再试",
-                            headers=decision.headers())
-    return key
+def _no_key() -> HTTPException:
+    return _header_error(401, "X-Api-Key", "a valid, unrevoked API key is required", "unauthorized")
 
 
-KeyDep = Annotated[ApiKey, Depends(integration_key)]
+# Missing, wrong or revoked alike: grid answers one 401 (the check itself is shared.apikeys').
+KeyDep = apikeys.header_key(KEYS, missing=_no_key, invalid=_no_key)
 
 
 async def idempotency_key(key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None) -> str:

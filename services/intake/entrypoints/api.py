@@ -5,21 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.adapters.orm import IncidentBase, metadata
+from services.intake.adapters.orm import IncidentBase
 from services.intake.domain.visibility import incident_scope
 from services.intake.service import handlers
 from shared import apikeys, idempotency
 from shared.auth import (
     CurrentPrincipal,
     Principal,
-    authentication_failed,
-    refuse_if_blocked,
     require_roles,
-    within_key_rate,
 )
 from shared.deps import RuntimeDep, UowDep
 from shared.events.v1 import Coordinates
@@ -100,26 +97,18 @@ class DetectionIn(BaseModel):
     detected_at: AwareDatetime | None = None
 
 
-async def integration_key(request: Request,
-                          x_api_key: Annotated[str | None, Header(alias="X-Api-Key")] = None) -> apikeys.ApiKey:
-    """The integration calling, from `X-Api-Key`; 401 when missing, invalid or revoked; 429 past its rate limit
-    (a wrong key counts against the client address's failed authentications)."""
-    refuse_if_blocked(request)
-    if not x_api_key:
-        raise _field_error(401, "X-Api-Key", "header", "an integration API key is required", "missing")
-    async with request.app.state.runtime.uow() as uow:
-        key = await apikeys.verify(uow.session, metadata.tables["api_key"], x_api_key)
-    if key is None:
-        raise await authentication_failed(
-            request, _field_error(401, "X-Api-Key", "header", "invalid or revoked API key", "invalid"))
-    await within_key_rate(request, key)
-    return key
+# The integration calling, from `X-Api-Key` (shared.apikeys.admit_key): 401 when missing, invalid or revoked;
+# 429 past its rate limit (a wrong key counts against the client address's failed authentications).
+IntegrationKey = apikeys.header_key(
+    handlers.API_KEYS,
+    missing=lambda: _field_error(401, "X-Api-Key", "header", "an integration API key is required", "missing"),
+    invalid=lambda: _field_error(401, "X-Api-Key", "header", "invalid or revoked API key", "invalid"))
 
 
 @router.post("/detections", status_code=status.HTTP_202_ACCEPTED, tags=["detections"],
              summary="report a machine detection (remote sensing, sensors)")
 async def create_detection(body: DetectionIn, request: Request, runtime: RuntimeDep,
-                           key: Annotated[apikeys.ApiKey, Depends(integration_key)],
+                           key: IntegrationKey,
                            idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
                                                                   max_length=200, pattern=r"^[\x21-\x7e]+$")],
                            ) -> Any:

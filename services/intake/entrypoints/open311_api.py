@@ -7,9 +7,8 @@ so FastAPI never answers 422 here: every error is the spec's list of {code, desc
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.intake.domain import open311
@@ -17,7 +16,6 @@ from services.intake.domain.open311 import Open311Error
 from services.intake.entrypoints.formats import render
 from services.intake.service import handlers
 from shared import apikeys, idempotency
-from shared.auth import authentication_failed, refuse_if_blocked, within_key_rate
 from shared.deps import RuntimeDep, UowDep
 from shared.events.envelope import utcnow
 from shared.inputs import OWN_QUERY
@@ -99,27 +97,17 @@ def _single(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-async def _verify_key(request: Request, uow: Any, plaintext: str | None) -> apikeys.ApiKey:
-    # A wrong key counts against the client address's failed authentications; a good one against its rate.
-    refuse_if_blocked(request)
-    async with uow:
-        key = await apikeys.verify(uow.session, handlers.API_KEYS, plaintext)
-    if key is None:
-        refusal = Open311Error(403, "Missing or invalid api_key -- can't proceed with create_request")
-        if not plaintext:
-            raise refusal
-        failed = await authentication_failed(request, HTTPException(403))
-        raise failed if failed.status_code == 429 else refusal
-    await within_key_rate(request, key)
-    return key
+def _no_key() -> Open311Error:
+    return Open311Error(403, "Missing or invalid api_key -- can't proceed with create_request")
 
 
 @router.post(PREFIX + "/requests.{fmt}", summary="POST Service Request")
-async def create_request(fmt: str, request: Request, uow: UowDep, runtime: RuntimeDep) -> Response:
+async def create_request(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     fmt = _format(fmt)
     pairs = await _form(request)
     form = _single(pairs)
-    key = await _verify_key(request, uow, form.get("api_key") or request.query_params.get("api_key"))
+    key = await apikeys.admit_key(request, form.get("api_key") or request.query_params.get("api_key"),
+                                  table=handlers.API_KEYS, missing=_no_key, invalid=_no_key)
     parsed = dataclasses.replace(open311.parse_service_request(form), attributes=open311.parse_attributes(pairs))
     header = request.headers.get(idempotency.HEADER)
     if header is not None and not idempotency.valid_key(header):

@@ -116,6 +116,19 @@ async def test_a_missing_or_revoked_key_gets_401_and_an_unknown_category_422(sta
         assert unknown_scope.status_code == 422 and unknown_scope.json()["detail"][0]["field"] == "scope_unit"
 
 
+async def test_wrong_grid_keys_count_as_failed_authentication_and_a_missing_key_does_not(start_grid):
+    async with start_grid(auth_failures_per_minute=2) as grid:
+        headers = await grid.key(TOWN_A)
+        missing = [(await grid.report({})).status_code for _ in range(3)]
+        assert missing == [401, 401, 401]
+        refusal = (await grid.report({})).json()["detail"][0]
+        assert (refusal["field"], refusal["in"], refusal["type"]) == ("X-Api-Key", "header", "unauthorized")
+        wrong = {"X-Api-Key": "mcc_000000000000_" + "a" * 32}
+        assert [(await grid.report(wrong)).status_code for _ in range(3)] == [401, 401, 429]
+        blocked = await grid.report(headers)  # the address is blocked, good key or not
+        assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
 async def test_a_key_past_its_rate_limit_gets_429_with_retry_after(start_grid):
     async with start_grid(rate_limit_per_minute=3) as grid:
         headers = await grid.key(TOWN_A)

@@ -95,3 +95,27 @@ async def test_the_rate_limit_lets_requests_through_when_redis_is_down():
         assert (await ratelimit.hit(redis, name="k", limit=1)).allowed
     finally:
         await redis.aclose()
+
+
+async def test_a_verified_key_is_answered_from_the_cache_until_it_expires_or_its_revoker_forgets_it(runtime):
+    table, opened = metadata.tables["api_key"], []
+
+    def counting_uow():
+        opened.append(1)
+        return runtime.uow()
+
+    async with runtime.uow() as uow:
+        record, plaintext = await apikeys.issue(uow.session, table, name="网格通", scope_unit=None)
+        await uow.commit()
+    cache = apikeys.KeyCache(ttl_s=60)
+    assert (await apikeys.verify_cached(counting_uow, table, plaintext, cache)).id == record.id
+    assert (await apikeys.verify_cached(counting_uow, table, plaintext, cache)).id == record.id
+    assert len(opened) == 1  # the second request skipped the database
+    async with runtime.uow() as uow:  # revoked by another process: this one answers from its cache
+        assert await apikeys.revoke(uow.session, table, key_id=record.id)
+        await uow.commit()
+    assert (await apikeys.verify_cached(counting_uow, table, plaintext, cache)) is not None
+    cache.forget(record.id)  # what the revoking process does
+    assert await apikeys.verify_cached(counting_uow, table, plaintext, cache) is None
+    assert await apikeys.verify_cached(counting_uow, table, plaintext, apikeys.KeyCache(ttl_s=0)) is None
+    assert len(opened) == 3 and await apikeys.verify_cached(counting_uow, table, "not-a-key", cache) is None

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.grid.domain import registry
-from services.grid.service.handlers import KeyCache
-from shared.apikeys import ApiKey
+from shared.apikeys import ApiKey, KeyCache
 from shared.democity import grids
 
 KEY = ApiKey("0123456789ab", "网格通", "320613", datetime(2026, 11, 23, tzinfo=UTC))

@@ -12,7 +12,7 @@ from services.grid.service.handlers.events import (
     outcome_counts,
     resolve_event,
 )
-from services.grid.service.handlers.keys import KeyCache, issue_key, list_keys, revoke_key, verify_key
+from services.grid.service.handlers.keys import issue_key, list_keys, revoke_key
 from services.grid.service.handlers.patrols import (
     add_patrol_points,
     end_patrol,
@@ -50,10 +50,10 @@ from services.grid.service.handlers.webhooks import (
 
 __all__ = [
     "CHANGE_COUNTER", "CONSUMER_ORDERS", "REGISTRY_COUNTER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "Index",
-    "IndexHolder", "KeyCache", "ReportGridEvent", "add_patrol_points", "build_index", "changes_since",
+    "IndexHolder", "ReportGridEvent", "add_patrol_points", "build_index", "changes_since",
     "deliver_webhooks", "end_patrol", "escalate_event", "event_group_commit", "event_view", "export_grids",
     "get_event", "get_grid", "handle_order_changed", "handle_orders_changed", "import_grids", "issue_key", "list_grids", "list_keys",
     "outcome_counts", "patrol_coverage", "photo_file", "prepare_registry", "refresh_index", "registry_version", "remove_webhook",
     "report_batch", "report_event", "resolve_event", "revoke_key", "set_webhook", "sign", "start_patrol",
-    "store_photo", "verify_key",
+    "store_photo",
 ]
