@@ -12,6 +12,7 @@ from services.grid.service import handlers
 from shared.auth import CurrentPrincipal
 from shared.deps import RuntimeDep, UowDep
 from shared.errors import NotFound
+from shared.phones import mask_phone
 from shared.roles import Role
 from shared.scope import area_scope
 
@@ -25,10 +26,6 @@ async def lookup(index: IndexDep, lon: float = Query(ge=-180, le=180), lat: floa
     return LocatedPublic(grid_code=found.grid_code, village_code=found.village_code, town_code=found.town_code,
                          county_code=found.county_code, located_by=str(found.located_by), flagged=found.flagged,
                          distance_m=found.distance_m)
-
-
-def _mask(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 11 else "****"
 
 
 @router.get("/grids", response_model=list[GridPublic], tags=["registry"], summary="grids by town, village, kind")
@@ -50,7 +47,7 @@ async def read_grid(code: str, uow: UowDep, principal: CurrentPrincipal) -> Any:
     show = principal.role is Role.ADMIN and area_scope(principal.unit_code, principal.unit_kind).covers(
         town_code=grid.town_code, county_code=grid.county_code)
     return GridDetail(**grid.model_dump(), members=[
-        MemberPublic(name=m.name, role=m.role, phone=m.phone if show else _mask(m.phone)) for m in members])
+        MemberPublic(name=m.name, role=m.role, phone=m.phone if show else mask_phone(m.phone)) for m in members])
 
 
 @router.get("/admin/grids/export", tags=["registry"], summary="the registry as a GeoJSON FeatureCollection")

@@ -9,10 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from services.hotline.domain.privacy import normalise_phone
 from services.hotline.domain.scope import ScopeDecision, ScopeKind
 from shared.errors import Invalid
 from shared.events.v1 import AppealType, Coordinates, Urgency
+from shared.phones import normalise_phone
 
 __all__ = [
     "APPEAL_TYPE_NAMES",

@@ -14,13 +14,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.hotline.domain.appeal import parse_appeal_type
-from services.hotline.domain.privacy import normalise_phone
 from services.hotline.service import handlers
 from shared import idempotency
 from shared.auth import Principal, require_roles
 from shared.deps import RuntimeDep, UowDep
 from shared.errors import Invalid
 from shared.events.v1 import AppealType, Coordinates, Urgency
+from shared.phones import normalise_phone
 from shared.roles import Role
 
 router = APIRouter(prefix="/api/v1")

@@ -21,11 +21,7 @@ from services.hotline.adapters.orm import Appeal, KnowledgeArticle, metadata
 from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.domain import appeal as appeal_domain
 from services.hotline.domain.duplicates import cell_of
-from services.hotline.domain.privacy import (
-    caller_for_handlers,
-    caller_is_protected,
-    mask_phone,
-)
+from services.hotline.domain.privacy import caller_for_handlers, caller_is_protected
 from services.hotline.domain.scope import OperatorChoice, ScopeKind, assess_scope
 from services.hotline.service.common import (
     DISPOSITION,
@@ -51,6 +47,7 @@ from shared.events.v1 import (
     Urgency,
 )
 from shared.groupcommit import Answer, GroupCommit
+from shared.phones import mask_phone
 
 _DIGIT = re.compile(r"\d")
 

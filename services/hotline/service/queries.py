@@ -6,9 +6,9 @@ from typing import Any
 
 from services.hotline.adapters.orm import Appeal
 from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
-from services.hotline.domain.privacy import mask_phone, normalise_phone
 from shared.errors import Invalid, NotFound
 from shared.events.v1 import AppealDisposition
+from shared.phones import mask_phone, normalise_phone
 
 
 def appeal_answer(row: Appeal, *, with_phone: bool = False) -> dict[str, Any]:

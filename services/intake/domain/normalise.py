@@ -29,6 +29,7 @@ from shared.events.v1 import (
     Reporter,
     Urgency,
 )
+from shared.phones import masked_for_contract
 
 # Stable ids: the same record from the same channel is the same incident, however often it is redelivered.
 _INCIDENT_NAMESPACE = uuid.UUID("6f1c3a52-6c1e-4b7e-9a4a-12345c0ffee0")
@@ -186,14 +187,6 @@ def from_grid_app(report: GridAppReport, *, category: CategoryLike | None) -> In
 # --- Open311 city apps -------------------------------------------------------------------------------
 
 
-def _contract_mask(phone: str) -> str:
-    """138****1234 for the event contract; intake never forwards a full number."""
-    digits = re.sub(r"\D", "", phone)
-    if digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "*" * max(len(digits), 4)
-
-
 def from_open311(request: Open311Request, *, service_request_id: str, category: CategoryLike | None,
                  received_at: datetime, client_id: str | None = None,
                  incident_id: str | None = None) -> IncidentReported:
@@ -205,7 +198,7 @@ def from_open311(request: Open311Request, *, service_request_id: str, category: 
     if request.media_url:
         description = f"{description}\n图片: {request.media_url}" if description else f"图片: {request.media_url}"
     name = clean_text(" ".join(p for p in (request.last_name, request.first_name) if p)) or None
-    caller = CallerRef(phone_masked=_contract_mask(request.phone), name=name[:50] if name else None) \
+    caller = CallerRef(phone_masked=masked_for_contract(request.phone), name=name[:50] if name else None) \
         if request.phone else None
     coordinates = Coordinates(lon=request.long, lat=request.lat) \
         if request.lat is not None and request.long is not None else None

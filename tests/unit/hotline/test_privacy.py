@@ -4,13 +4,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.hotline.domain.appeal import Appeal
-from services.hotline.domain.privacy import (
-    caller_for_handlers,
-    mask_phone,
-    masked_for_contract,
-    normalise_phone,
-)
+from services.hotline.domain.privacy import caller_for_handlers
 from shared.events.v1 import MASKED_PHONE, AppealType
+from shared.phones import mask_phone, masked_for_contract, normalise_phone
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
