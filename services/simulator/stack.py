@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.cli import SERVICES, ServiceProcess, service_env, start_service, wait_ready
+from services.cli import SERVICES, ServiceProcess, service_env, start_service, stop_all, wait_ready
 from services.simulator.client import Endpoints
 from shared.devservers import ServerProcess, free_port, nats_server, redis_server
 
@@ -69,16 +68,8 @@ class OwnStack:
         return f"nats://127.0.0.1:{self.nats.port}"
 
     def stop(self) -> None:
-        for s in self.services.values():
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in self.services.values():
-            try:
-                s.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-        self.nats.stop()
-        self.redis.stop()
+        """Drain and stop the services, then the servers, as `mcc up` does on Ctrl-C (services.cli.stop_all)."""
+        stop_all(list(self.services.values()), [self.nats, self.redis])
 
 
 def token_secret(env: dict[str, str] | None = None) -> str:
