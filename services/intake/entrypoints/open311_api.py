@@ -7,8 +7,9 @@ so FastAPI never answers 422 here: every error is the spec's list of {code, desc
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from services.intake.domain import open311
@@ -101,20 +102,37 @@ def _no_key() -> Open311Error:
     return Open311Error(403, "Missing or invalid api_key -- can't proceed with create_request")
 
 
-@router.post(PREFIX + "/requests.{fmt}", summary="POST Service Request")
-async def create_request(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
-    fmt = _format(fmt)
+@dataclasses.dataclass(frozen=True)
+class KeyedForm:
+    """A POSTed form and the key it presents."""
+
+    pairs: list[tuple[str, str]]
+    form: dict[str, str]
+    key: apikeys.ApiKey
+
+
+async def keyed_form(fmt: str, request: Request) -> KeyedForm:
+    """The form and its api_key (in the form or the query), checked by shared.apikeys.admit_key: 404 for a
+    format other than json/xml, 400 for a body that is not one form, then 403 for a missing or wrong key."""
+    _format(fmt)
     pairs = await _form(request)
     form = _single(pairs)
     key = await apikeys.admit_key(request, form.get("api_key") or request.query_params.get("api_key"),
                                   table=handlers.API_KEYS, missing=_no_key, invalid=_no_key)
-    parsed = dataclasses.replace(open311.parse_service_request(form), attributes=open311.parse_attributes(pairs))
+    return KeyedForm(pairs, form, key)
+
+
+@router.post(PREFIX + "/requests.{fmt}", summary="POST Service Request")
+async def create_request(fmt: str, request: Request, runtime: RuntimeDep,
+                         post: Annotated[KeyedForm, Depends(keyed_form)]) -> Response:
+    parsed = dataclasses.replace(open311.parse_service_request(post.form),
+                                 attributes=open311.parse_attributes(post.pairs))
     header = request.headers.get(idempotency.HEADER)
     if header is not None and not idempotency.valid_key(header):
         raise Open311Error(400, f"{idempotency.HEADER} must be 1-200 printable ASCII characters")
-    fingerprint = idempotency.fingerprint(sorted((k, v) for k, v in pairs if k != "api_key"))
+    fingerprint = idempotency.fingerprint(sorted((k, v) for k, v in post.pairs if k != "api_key"))
     status, body = await handlers.create_open311_request(
-        new_uow=runtime.uow, request=parsed, key=key, reference=_reference(request), idempotency_key=header,
+        new_uow=runtime.uow, request=parsed, key=post.key, reference=_reference(request), idempotency_key=header,
         fingerprint=fingerprint)
     return render(fmt, "service_requests", body, status_code=status)
 
