@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from services.dispatch.adapters.orm import WorkOrderBase
 from services.dispatch.domain.lifecycle import (
     Action,
     Actor,
@@ -23,6 +22,7 @@ from services.dispatch.domain.lifecycle import (
 )
 from services.dispatch.domain.sla import CHINA_TZ, Duration
 from services.dispatch.service import handlers
+from services.dispatch.service.read_models import WorkOrderBase
 from shared.auth import CurrentPrincipal, Principal, require_roles
 from shared.deps import UowDep
 from shared.events.envelope import utcnow
