@@ -12,7 +12,7 @@ from services.hotline.config import HotlineSettings
 from services.hotline.domain.duplicates import DuplicatePolicy
 from services.hotline.domain.followup import FollowUpPolicy
 from services.hotline.entrypoints import api, console, consumers
-from services.hotline.service import knowledge
+from services.hotline.service import knowledge, org_tree
 from services.hotline.service.appeals import appeal_group_commit
 from services.hotline.service.handlers import HotlineContext
 from shared import orgchart, web
@@ -30,11 +30,12 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
     runtime = runtime or Runtime.build("hotline", settings, metadata, unit_of_work=HotlineUnitOfWork)
     runtime.unit_of_work = HotlineUnitOfWork  # the hotline's repositories, on a runtime a test built too
     hotline_settings = runtime.settings if isinstance(runtime.settings, HotlineSettings) else settings
-    # The console names units (and places addresses) by dispatch's organisation tree, followed in the background.
+    # The console names units (and places addresses) by dispatch's organisation tree, followed in the background
+    # and stored in hotline's database, so a restart while dispatch is down starts from the stored copy.
     org_source = None
     if org is None:
         org_source = orgchart.dispatch_source(hotline_settings.dispatch_url)
-        org = orgchart.follower(org_source, poll_s=hotline_settings.org_poll_s)
+        org = org_tree.follower(source=org_source, new_uow=runtime.uow, poll_s=hotline_settings.org_poll_s)
     ctx = HotlineContext(
         categories=CategoryTable.load(hotline_settings.categories_file),
         knowledge=knowledge.KnowledgeBase(),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Column, Date, Index
+from sqlalchemy import JSON, Column, Date, Index
 from sqlmodel import Field
 
 from shared.models import UTCDateTime, service_base
@@ -101,3 +102,16 @@ class KnowledgeArticle(KnowledgeArticleBase, table=True):
     updated_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OrgTreeSnapshot(HotlineTable, table=True):  # type: ignore[misc,valid-type]
+    """Hotline's copy of dispatch's organisation tree (the console's unit names, address places), so a restart
+    while dispatch is down still names units and places addresses."""
+
+    __tablename__ = "org_tree_snapshot"
+
+    version: int = Field(primary_key=True, description="dispatch's tree version the snapshot was taken at")
+    unit_count: int
+    units: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False),
+                                        description="code, name, kind, parent_code, function of every unit")
+    fetched_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

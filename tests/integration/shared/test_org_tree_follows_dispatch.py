@@ -1,8 +1,8 @@
 """The organisation tree has one owner: dispatch serves it with its version, and intake (Open311's
 agency_responsible, address places) and hotline (the console's unit names) follow it. A unit renamed or added in
 dispatch reaches both at their next poll; while dispatch is away they serve the copy at hand, one started
-while dispatch is down answers (units by code) and catches up once dispatch is back, and intake restarted while
-dispatch is down starts from the tree it stored."""
+while dispatch is down answers (units by code) and catches up once dispatch is back, and intake or hotline
+restarted while dispatch is down starts from the tree it stored."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from services.dispatch.config import DispatchSettings
 from services.hotline import bootstrap as hotline_bootstrap
 from services.hotline.adapters.orm import metadata as hotline_metadata
 from services.hotline.config import HotlineSettings
+from services.hotline.service import org_tree as hotline_org_tree
 from services.intake import bootstrap as intake_bootstrap
 from services.intake.adapters.orm import metadata as intake_metadata
 from services.intake.config import IntakeSettings
@@ -101,7 +102,8 @@ def services(db, databases, nats_url, redis_url):
         runtime = make_runtime("hotline", HotlineSettings, hotline_metadata, db=hotline_db,
                                seed_knowledge=False, **servers)
         source = orgchart.dispatch_source("http://dispatch", transport=switch)
-        app = hotline_bootstrap.build(runtime=runtime, org=orgchart.follower(source, poll_s=0.1))
+        org = hotline_org_tree.follower(source=source, new_uow=runtime.uow, poll_s=0.1)
+        app = hotline_bootstrap.build(runtime=runtime, org=org)
         try:
             async with running(app) as client:
                 yield app, client
@@ -202,3 +204,11 @@ async def test_a_unit_added_or_renamed_in_dispatch_reaches_the_hotline_consoles_
                                    params={"address": "崇川区和平桥新街道人民中路18号", "coordinates": ""})
         assert "和平桥新街道" in renamed.text and 'id="located-by-address"' in renamed.text
         assert app.state.hotline.grid.name(CC_TOWN) == "和平桥新街道"
+    # Hotline restarts while dispatch is down: the console names units and places addresses from the tree it
+    # stored, before dispatch is asked (before the store it named them by code and placed nothing).
+    switch.down = True
+    async with start_hotline(switch) as (app, client):
+        assert app.state.org.version == edited
+        assert app.state.hotline.grid.name(CC_TOWN) == "和平桥新街道"
+        page = (await client.get("/console/locate", headers=token(app.state.runtime), params=address)).text
+        assert 'id="located-by-address"' in page and "新设街道" in page
