@@ -9,30 +9,13 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
+from services.intake.service.read_models import IncidentBase
 from shared.models import UTCDateTime, service_base
 
 IntakeTable, metadata = service_base("intake")
 
 
-class IncidentBase(IntakeTable):  # type: ignore[misc,valid-type]
-    channel: str = Field(max_length=16, index=True)
-    source_ref: str = Field(max_length=64)
-    appeal_type: str = Field(max_length=16)
-    category_code: str = Field(max_length=32)
-    urgency: str = Field(max_length=16)
-    status: str = Field(max_length=16, index=True,
-                        description="accepted | held (review queue) | rejected (not dispatched, see reason)")
-    located_by: str = Field(max_length=16)
-    grid_code: str | None = Field(default=None, max_length=20)
-    village_code: str | None = Field(default=None, max_length=16)
-    town_code: str | None = Field(default=None, max_length=16, index=True)
-    county_code: str | None = Field(default=None, max_length=16)
-    reason: str | None = Field(default=None, max_length=500,
-                               description="why it was held or rejected, or what intake flagged")
-    reviewed_by: str | None = Field(default=None, max_length=64)
-
-
-class Incident(IncidentBase, table=True):
+class Incident(IncidentBase, IntakeTable, table=True):  # type: ignore[misc,valid-type]
     __tablename__ = "incident"
 
     id: str = Field(primary_key=True, max_length=64, description="the incident id from the channel")

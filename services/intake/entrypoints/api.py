@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.intake.adapters.orm import IncidentBase
 from services.intake.domain.visibility import incident_scope
 from services.intake.service import handlers
+from services.intake.service.read_models import IncidentBase
 from shared import apikeys, idempotency
 from shared.auth import (
     CurrentPrincipal,
