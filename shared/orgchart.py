@@ -97,6 +97,7 @@ def dispatch_source(base_url: str, *, transport: httpx.AsyncBaseTransport | None
 
 def follower(source: SnapshotSource, *, poll_s: float, store: SnapshotStore | None = None) -> Follower[OrgChart]:
     """The job keeping a service's chart at dispatch's tree version (stored, when a store is given, so a
-    restart while dispatch is down starts from it)."""
+    restart while dispatch is down starts from it: `shared.snapshot_store.TableStore` over the service's
+    `org_tree_snapshot` table, as intake and hotline do)."""
     return Follower("org-tree", source=source, build=OrgChart.from_payload, poll_s=poll_s, store=store,
                     waiting="units are named by their code and addresses name no place until dispatch answers")

@@ -6,19 +6,20 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.hotline.adapters.orm import metadata
+from services.hotline.adapters.orm import OrgTreeSnapshot, metadata
 from services.hotline.adapters.unit_of_work import HotlineUnitOfWork
 from services.hotline.config import HotlineSettings
 from services.hotline.domain.duplicates import DuplicatePolicy
 from services.hotline.domain.followup import FollowUpPolicy
 from services.hotline.entrypoints import api, console, consumers
-from services.hotline.service import knowledge, org_tree
+from services.hotline.service import knowledge
 from services.hotline.service.appeals import appeal_group_commit
 from services.hotline.service.handlers import HotlineContext
 from shared import orgchart, web
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
+from shared.snapshot_store import TableStore
 from shared.snapshots import Fixed, Follower
 
 
@@ -35,7 +36,8 @@ def build(settings: HotlineSettings | None = None, *, runtime: Runtime | None = 
     org_source = None
     if org is None:
         org_source = orgchart.dispatch_source(hotline_settings.dispatch_url)
-        org = org_tree.follower(source=org_source, new_uow=runtime.uow, poll_s=hotline_settings.org_poll_s)
+        org = orgchart.follower(org_source, poll_s=hotline_settings.org_poll_s, store=TableStore(
+            runtime.uow, OrgTreeSnapshot, items="units", count="unit_count"))
     ctx = HotlineContext(
         categories=CategoryTable.load(hotline_settings.categories_file),
         knowledge=knowledge.KnowledgeBase(),

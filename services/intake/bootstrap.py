@@ -5,18 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from services.intake.adapters.grid_client import GridClient
-from services.intake.adapters.orm import metadata
+from services.intake.adapters.orm import OrgTreeSnapshot, metadata
 from services.intake.adapters.uow import IntakeUnitOfWork
 from services.intake.config import IntakeSettings
 from services.intake.domain.normalise import DetectionPolicy
 from services.intake.domain.open311 import Open311Error
 from services.intake.entrypoints import api, consumers, open311_api
-from services.intake.service import org_tree, registry
+from services.intake.service import registry
 from services.intake.service.handlers import Locator, Reference
 from shared import orgchart
 from shared.categories import CategoryTable
 from shared.runtime import Runtime
 from shared.service import configure_process_logging, service_app
+from shared.snapshot_store import TableStore
 from shared.snapshots import Fixed, Follower
 
 
@@ -38,7 +39,8 @@ def build(settings: IntakeSettings | None = None, *, runtime: Runtime | None = N
     org_source = None
     if org is None:
         org_source = orgchart.dispatch_source(settings.dispatch_url)
-        org = org_tree.follower(source=org_source, new_uow=runtime.uow, poll_s=settings.org_poll_s)
+        org = orgchart.follower(org_source, poll_s=settings.org_poll_s, store=TableStore(
+            runtime.uow, OrgTreeSnapshot, items="units", count="unit_count"))
     places = orgchart.Places(org, wait=True)  # an address waits for the tree rather than going unplaced
     reference = Reference(
         categories=categories or CategoryTable.load(),

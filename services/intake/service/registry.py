@@ -9,11 +9,11 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from services.intake.adapters import registry_store
 from services.intake.adapters.grid_client import GridLocation, RegistrySnapshot
-from shared.events.envelope import utcnow
+from services.intake.adapters.orm import GridRegistrySnapshot
 from shared.gridindex import GridIndex, IndexedGrid
 from shared.messaging import TransientError
+from shared.snapshot_store import TableStore
 from shared.snapshots import Fixed, Follower, Snapshot
 from shared.uow import UnitOfWork
 
@@ -40,24 +40,6 @@ class _Feed:
         return Snapshot(found.version, found.grids)
 
 
-class _StoredCopy:
-    """Intake's database as the follower's store: the newest snapshot, nothing older."""
-
-    def __init__(self, new_uow: Callable[[], UnitOfWork]) -> None:
-        self.new_uow = new_uow
-
-    async def load(self) -> Snapshot | None:
-        async with self.new_uow() as uow:
-            row = await registry_store.latest(uow.session)
-        return None if row is None else Snapshot(row.version, row.grids)
-
-    async def save(self, snapshot: Snapshot) -> None:
-        async with self.new_uow() as uow:
-            await registry_store.replace(uow.session, version=snapshot.version, grids=snapshot.payload,
-                                         fetched_at=utcnow())
-            await uow.commit()
-
-
 def _index(grids: list[dict[str, Any]]) -> GridIndex:
     index = GridIndex([IndexedGrid.from_dict(g) for g in grids])
     log.info("grid registry indexed", extra={"grids": len(index)})
@@ -66,7 +48,8 @@ def _index(grids: list[dict[str, Any]]) -> GridIndex:
 
 def follower(*, source: RegistrySource, new_uow: Callable[[], UnitOfWork], poll_s: float) -> Follower[GridIndex]:
     """The job that keeps intake's copy at grid's version (started with the app, stopped with it)."""
-    return Follower("grid-registry", source=_Feed(source), build=_index, store=_StoredCopy(new_uow), poll_s=poll_s)
+    return Follower("grid-registry", source=_Feed(source), build=_index, poll_s=poll_s,
+                    store=TableStore(new_uow, GridRegistrySnapshot, items="grids", count="grid_count"))
 
 
 class RegistryProjection:

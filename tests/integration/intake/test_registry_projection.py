@@ -18,15 +18,15 @@ from services.grid import bootstrap as grid_bootstrap
 from services.grid.adapters.orm import metadata as grid_metadata
 from services.grid.config import GridSettings
 from services.intake import bootstrap
-from services.intake.adapters import registry_store
 from services.intake.adapters.grid_client import GridClient
-from services.intake.adapters.orm import metadata
+from services.intake.adapters.orm import GridRegistrySnapshot, metadata
 from services.intake.config import IntakeSettings
 from shared.democity import grids
 from shared.events.catalog import INCIDENT_REPORTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import Channel, Coordinates, IncidentReported, Location
 from shared.outbox import build_event
+from shared.snapshot_store import latest_row
 from tests.conftest import Database, _pg_exec
 from tests.integration.grid.conftest import TOWN_A, Grid, first_grid, inside
 from tests.support.apps import jetstream, make_runtime, running, stream_messages
@@ -151,7 +151,7 @@ async def test_intake_locates_every_point_as_grid_does_and_still_does_after_a_re
     async with start_intake_on(SwitchableGrid(down=True)) as (app, client), jetstream(nats_url) as js:
         assert app.state.registry.version == version
         async with app.state.runtime.sessions() as session:
-            stored = await registry_store.latest(session)
+            stored = await latest_row(session, GridRegistrySnapshot)
         assert stored is not None and stored.version == version and stored.grid_count == len(list(grids()))
         assert [local(app, *p) for p in points] == expected
         a = first_grid(TOWN_A)
@@ -216,6 +216,6 @@ async def test_a_registry_import_reaches_intakes_copy_and_its_lookup(start_grid,
         assert local(app, *point) == await grids_answer(grid, *point)
         assert local(app, *point)[0] == second.code
         async with app.state.runtime.sessions() as session:
-            stored = await registry_store.latest(session)
+            stored = await latest_row(session, GridRegistrySnapshot)
         assert stored.version == app.state.registry.version
         assert json.dumps(stored.grids).count(second.code) >= 1

@@ -19,14 +19,15 @@ from services.dispatch import bootstrap as dispatch_bootstrap
 from services.dispatch.adapters.orm import metadata as dispatch_metadata
 from services.dispatch.config import DispatchSettings
 from services.hotline import bootstrap as hotline_bootstrap
+from services.hotline.adapters.orm import OrgTreeSnapshot as HotlineTree
 from services.hotline.adapters.orm import metadata as hotline_metadata
 from services.hotline.config import HotlineSettings
-from services.hotline.service import org_tree as hotline_org_tree
 from services.intake import bootstrap as intake_bootstrap
+from services.intake.adapters.orm import OrgTreeSnapshot as IntakeTree
 from services.intake.adapters.orm import metadata as intake_metadata
 from services.intake.config import IntakeSettings
-from services.intake.service import org_tree
 from shared import orgchart
+from shared.snapshot_store import TableStore
 from tests.conftest import Database, _pg_exec
 from tests.integration.hotline.support import token
 from tests.integration.intake.conftest import GRID, FakeGrid, Intake
@@ -34,6 +35,12 @@ from tests.support.apps import make_runtime, running
 from tests.support.dispatch import ADMIN, CC_TOWN, CHONGCHUAN, TERRITORIAL
 from tests.support.geo import first_grid_point
 from tests.support.polling import eventually
+
+
+def stored_tree(source: Any, runtime: Any, table: Any) -> Any:
+    """The service's follower of dispatch's tree, stored in its own database as its composition root builds it."""
+    return orgchart.follower(source, poll_s=0.1, store=TableStore(runtime.uow, table, items="units",
+                                                                   count="unit_count"))
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +97,7 @@ def services(db, databases, nats_url, redis_url):
         runtime = make_runtime("intake", IntakeSettings, intake_metadata, db=intake_db, **servers)
         source = orgchart.dispatch_source("http://dispatch", transport=switch)
         app = intake_bootstrap.build(runtime.settings, runtime=runtime, locator=FakeGrid(),
-                                     org=org_tree.follower(source=source, new_uow=runtime.uow, poll_s=0.1))
+                                     org=stored_tree(source, runtime, IntakeTree))
         try:
             async with running(app) as client:
                 yield Intake(app, client)
@@ -102,7 +109,7 @@ def services(db, databases, nats_url, redis_url):
         runtime = make_runtime("hotline", HotlineSettings, hotline_metadata, db=hotline_db,
                                seed_knowledge=False, **servers)
         source = orgchart.dispatch_source("http://dispatch", transport=switch)
-        org = hotline_org_tree.follower(source=source, new_uow=runtime.uow, poll_s=0.1)
+        org = stored_tree(source, runtime, HotlineTree)
         app = hotline_bootstrap.build(runtime=runtime, org=org)
         try:
             async with running(app) as client:
