@@ -162,7 +162,7 @@ class OrderRepository:
         result = await self.session.execute(update(ORDERS).where(ORDERS.c.id == row.id, ORDERS.c.version == row.version)
                                             .values(**values))
         if result.rowcount != 1:
-            raise StaleOrder(f"order {row.number} changed meanwhile (version {row.version})")
+            raise StaleOrder(f"工单已被他人更新：{row.number}（第 {row.version} 版），请核对后重试")
         # The row now only describes what was written: detach it so the session never flushes it a second time.
         if row in self.session:
             self.session.expunge(row)
@@ -182,7 +182,7 @@ class OrderRepository:
                 update(ORDERS).where(ORDERS.c.id == bindparam("b_id"), ORDERS.c.version == bindparam("b_version")),
                 params)
             if self.session.bind.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
-                raise StaleOrder(f"{len(params) - result.rowcount} of {len(params)} orders changed meanwhile")
+                raise StaleOrder(f"工单已被他人更新：{len(params)} 张中有 {len(params) - result.rowcount} 张，请核对后重试")
 
     async def set_attachments(self, row: WorkOrder, attachments: list[dict[str, Any]]) -> None:
         """Replace the order's attachments (in the transaction that already moved its version on)."""

@@ -43,7 +43,7 @@ class FakeOrders:
     async def save(self, row: Any, values: dict[str, Any]) -> None:
         stored = self.rows.get(row.id)
         if stored is None or stored.version != row.version:
-            raise StaleOrder(f"order {row.number} changed meanwhile (version {row.version})")
+            raise StaleOrder(f"工单已被他人更新：{row.number}（第 {row.version} 版），请核对后重试")
         vars(stored).update(copy.deepcopy(values))
         for key, value in values.items():
             setattr(row, key, value)

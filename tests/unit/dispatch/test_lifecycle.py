@@ -333,7 +333,7 @@ def test_nothing_is_dispatched_to_a_village(org):
 
 
 def test_a_county_reassigns_only_within_its_county(org):
-    with pytest.raises(NotPermitted, match="outside your area"):
+    with pytest.raises(NotPermitted, match="不在您的辖区内"):
         decide(order_in(OrderState.SIGNED), Action.REASSIGN, TONGZHOU_DISPATCHER, NOW, org=org, to_unit=HEPING,
                reason="r")
     by_city = decide(order_in(OrderState.SIGNED), Action.REASSIGN, CITY_DISPATCHER, NOW, org=org, calendar=CAL,

@@ -115,7 +115,7 @@ def _send(ctx: _Ctx, target: str, *, restart: bool, upward: bool = False) -> Ord
                                  "community committee)")
         raise InvalidCommand(f"unknown dispatch target {target!r}")
     if not upward and ctx.actor.role in (Role.COUNTY, Role.CITY) and not can_act(ctx.actor.role, ctx.actor.unit_code, target, org):
-        raise NotPermitted(f"{target} lies outside your area")
+        raise NotPermitted(f"{target} 不在您的辖区内")
     limits = ctx.limits or Limits()
     if restart and (limits.sign is None or limits.handle is None):
         raise InvalidCommand("sign and handle limits are required to dispatch")

@@ -86,10 +86,10 @@ async def take_action(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: A
     async with uow:
         row = await uow.orders.get(order_ref)
         if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
-            raise OrderNotVisible(f"no work order {order_ref}")
+            raise OrderNotVisible(f"未找到工单 {order_ref}")
         if command.expected_version is not None and command.expected_version != row.version:
-            raise repository.StaleOrder(f"order {row.number} is at version {row.version}, not "
-                                        f"{command.expected_version}")
+            raise repository.StaleOrder(f"工单已被他人更新：{row.number} 现为第 {row.version} 版，不是第 "
+                                        f"{command.expected_version} 版，请核对后重试")
         master_row = await uow.orders.get(command.master) if command.master else None
         if command.master and (master_row is None
                                or not can_act(actor.role, actor.unit_code, master_row.unit_code, policy.org)):

@@ -40,7 +40,7 @@ async def read_order(*, uow: DispatchUnitOfWork, holder: PolicyHolder, actor: Ac
     async with uow:
         row = await uow.orders.get(order_ref)
         if row is None or not can_act(actor.role, actor.unit_code, row.unit_code, policy.org):
-            raise OrderNotVisible(f"no work order {order_ref}")
+            raise OrderNotVisible(f"未找到工单 {order_ref}")
         history = None
         if view == "history":
             history = await uow.orders.history(row.id)

@@ -27,12 +27,11 @@ def check_key_scope(report: IncidentReported, *, key: ApiKey, reference: Referen
         return
     loc = report.location
     if loc.grid_code and not loc.grid_code.startswith(key.scope_unit):
-        raise OutOfScope("grid_code", f"this key reports for {key.scope_unit} only, not grid {loc.grid_code}")
+        raise OutOfScope("grid_code", f"此密钥只能上报 {key.scope_unit} 辖区内的事件，网格 {loc.grid_code} 不在其内")
     located, _, _ = locate(report, locator=reference.locator, places=reference.places)
     if located.town_code is None and located.county_code is None:
-        raise OutOfScope("location", f"this key reports for {key.scope_unit} only: give coordinates or an "
-                                     f"address that can be placed inside it")
+        raise OutOfScope("location", f"此密钥只能上报 {key.scope_unit} 辖区内的事件：请给出坐标，或能在辖区内定位的地址")
     if not key_scope(key.scope_unit).covers(town_code=located.town_code, county_code=located.county_code):
         field = "coordinates" if loc.coordinates is not None else "address"
-        raise OutOfScope(field, f"this key reports for {key.scope_unit} only; the {field} lie in "
+        raise OutOfScope(field, f"此密钥只能上报 {key.scope_unit} 辖区内的事件：该位置在 "
                                 f"{located.town_code or located.county_code}")
