@@ -9,16 +9,19 @@ pinned version in `static/` (see static/VENDORED.md): nothing is fetched from a 
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
+from pydantic import ValidationError
 
+from shared.errors import Invalid, Problem
 from shared.events.envelope import utcnow
 
 HERE = Path(__file__).resolve().parent
@@ -131,3 +134,25 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
     context.setdefault("now", utcnow())
     context.setdefault("principal", getattr(request.state, "principal", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+T = TypeVar("T")
+
+
+async def or_refusal(call: Awaitable[T], *refusals: type[Exception]) -> tuple[T | None, Exception | None]:
+    """The handler's answer, or its refusal as a value: the one place a page catches. A page shows a refusal
+    to a person inside the form or fragment it answers (HTML), where the API answers shared/http.py's JSON
+    problem. `refusals` are the kinds this page shows (default: every shared Problem); anything else goes on
+    to the one handler. A form the request models refuse (pydantic's ValidationError) comes back as the
+    field-level Invalid when the page shows Invalid refusals."""
+    kinds = refusals or (Problem,)
+    try:
+        return await call, None
+    except ValidationError as exc:
+        if not any(issubclass(Invalid, kind) for kind in kinds):
+            raise
+        from shared.http import field_errors  # shared.http builds apps that mount these pages
+
+        return None, Invalid.of(field_errors(exc.errors()))
+    except kinds as exc:
+        return None, exc

@@ -17,7 +17,7 @@ from services.dispatch.service import accounts as service
 from shared import sessions
 from shared.auth import Principal
 from shared.roles import Role
-from shared.web import render
+from shared.web import or_refusal, render
 from shared.web.session import page_principal
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +58,7 @@ async def create_from_page(request: Request, admin: AdminPage, login: Annotated[
                            role: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
     form = {"login": login.strip().lower(), "display_name": display_name.strip(), "unit_code": unit_code.strip(),
             "role": role}
-    try:
+    async def create() -> None:
         if not form["display_name"] or len(form["display_name"]) > 100:
             raise AccountRuleBroken("display_name", "姓名须为 1–100 个字符")
         await service.create_account(
@@ -66,8 +66,10 @@ async def create_from_page(request: Request, admin: AdminPage, login: Annotated[
             command=service.CreateAccount(login=form["login"], display_name=form["display_name"],
                                           unit_code=form["unit_code"], role=_role(role), password=password),
             min_password=request.app.state.settings.password_min_length)
-    except (AccountRuleBroken, service.AccountNotFound, service.LoginTaken) as exc:  # a form: shown again with why
-        return await _page(request, admin, message=str(exc), bad=True, form=form, status_code=422)
+
+    _, refusal = await or_refusal(create(), AccountRuleBroken, service.AccountNotFound, service.LoginTaken)
+    if refusal is not None:  # a form: shown again with why
+        return await _page(request, admin, message=str(refusal), bad=True, form=form, status_code=422)
     return RedirectResponse("/admin/accounts?done=created", status_code=303)
 
 
@@ -76,27 +78,25 @@ async def change_from_page(request: Request, account_id: str, admin: AdminPage, 
                            unit_code: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "") -> Response:
     changes: dict[str, Any] = {"active": op == "enable"} if op in ("enable", "disable") else {
         "unit_code": unit_code.strip() or None, "role": _role(role) if role else None}
-    try:
-        await service.change_account(uow=request.app.state.runtime.uow(), org=org(request), admin=admin,
-                                     who=service.Who.of(admin),
-                                     command=service.ChangeAccount(account_id=account_id, **changes),
-                                     end_sessions=end_sessions_for(request))
-    except AccountRuleBroken as exc:  # a form: the page is shown again with why
-        return await _page(request, admin, message=str(exc), bad=True, status_code=422)
+    _, refusal = await or_refusal(service.change_account(
+        uow=request.app.state.runtime.uow(), org=org(request), admin=admin, who=service.Who.of(admin),
+        command=service.ChangeAccount(account_id=account_id, **changes), end_sessions=end_sessions_for(request)),
+        AccountRuleBroken)
+    if refusal is not None:  # a form: the page is shown again with why
+        return await _page(request, admin, message=str(refusal), bad=True, status_code=422)
     done = {"enable": "enabled", "disable": "disabled"}.get(op, "saved")
     return RedirectResponse(f"/admin/accounts?done={done}", status_code=303)
 
 
 @router.post("/admin/accounts/{account_id}/password")
 async def password_from_page(request: Request, account_id: str, admin: AdminPage, password: Annotated[str, Form()] = "") -> Response:
-    try:
-        await service.reset_password(uow=request.app.state.runtime.uow(), org=org(request), admin=admin,
-                                     who=service.Who.of(admin),
-                                     command=service.ResetPassword(account_id=account_id, password=password),
-                                     min_password=request.app.state.settings.password_min_length,
-                                     end_sessions=end_sessions_for(request))
-    except AccountRuleBroken as exc:  # a form: the page is shown again with why
-        return await _page(request, admin, message=str(exc), bad=True, status_code=422)
+    _, refusal = await or_refusal(service.reset_password(
+        uow=request.app.state.runtime.uow(), org=org(request), admin=admin, who=service.Who.of(admin),
+        command=service.ResetPassword(account_id=account_id, password=password),
+        min_password=request.app.state.settings.password_min_length, end_sessions=end_sessions_for(request)),
+        AccountRuleBroken)
+    if refusal is not None:  # a form: the page is shown again with why
+        return await _page(request, admin, message=str(refusal), bad=True, status_code=422)
     return RedirectResponse("/admin/accounts?done=password", status_code=303)
 
 

@@ -16,7 +16,7 @@ from shared.errors import Problem
 from shared.events.envelope import utcnow
 from shared.gridindex import largest_part
 from shared.roles import Role
-from shared.web import render
+from shared.web import or_refusal, render
 from shared.web.session import ensure_csrf_cookie, page_principal
 
 router = APIRouter(include_in_schema=False)
@@ -88,13 +88,11 @@ async def city_live(request: Request, _: CityPage) -> HTMLResponse:
 @router.post("/city/supervise/{ref}", response_class=HTMLResponse)
 async def supervise(request: Request, ref: str, principal: CityPage) -> HTMLResponse:
     """督办: the same lifecycle action the board and the API take."""
-    message, error = None, None
-    try:
-        outcome = await handlers.take_action(uow=request.app.state.runtime.uow(), holder=_holder(request),
-                                             actor=Actor.of(principal), order_ref=ref,
-                                             command=handlers.TakeAction(action=Action.SUPERVISE))
-        message = f"已督办：工单 {outcome.row.number}"
-    except (Problem, ValueError) as exc:  # a page, not an API: the refusal is shown above the refreshed picture
-        error = str(exc)
+    outcome, refusal = await or_refusal(handlers.take_action(
+        uow=request.app.state.runtime.uow(), holder=_holder(request), actor=Actor.of(principal), order_ref=ref,
+        command=handlers.TakeAction(action=Action.SUPERVISE)), Problem, ValueError)
+    # A page, not an API: the refusal is shown above the refreshed picture.
+    error = None if refusal is None else str(refusal)
+    message = None if outcome is None else f"已督办：工单 {outcome.row.number}"
     return render(request, "_city_live.html", w=MAP_W, h=MAP_H, message=message, error=error,
                   status_code=200 if error is None else 409, **await _picture(request))

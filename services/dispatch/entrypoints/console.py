@@ -6,7 +6,7 @@ service/board.py. The keys shown for an order are the actions the state machine 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,15 +20,15 @@ from services.dispatch.domain.lifecycle import (
     OrderState,
 )
 from services.dispatch.domain.org import UnitKind
-from services.dispatch.domain.sla import CHINA_TZ, Duration
+from services.dispatch.domain.sla import Duration
 from services.dispatch.service import board, handlers
-from services.dispatch.service.board import Search, StaleOrder
+from services.dispatch.service.board import StaleOrder, board_filter
 from shared.auth import Principal
 from shared.deps import UowDep
 from shared.errors import NotFound, Problem
 from shared.gridindex import largest_part
 from shared.roles import Role
-from shared.web import render
+from shared.web import or_refusal, render
 from shared.web.session import ensure_csrf_cookie, page_principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -100,14 +100,6 @@ def _deadline(row: Any) -> tuple[datetime | None, float]:
     return end, max(span * 0.25, 60)
 
 
-def _date(text: str, *, end: bool = False) -> datetime | None:
-    if not text:
-        return None
-    day = datetime.fromisoformat(text)
-    day = day.replace(tzinfo=CHINA_TZ) if day.tzinfo is None else day  # the form's dates are the city's days
-    return day + timedelta(days=1) if end else day
-
-
 @router.get("/board", response_class=HTMLResponse)
 async def board_page(request: Request, principal: DispatcherPage) -> HTMLResponse:
     categories = [(c.code, c.name) for c in _holder(request).policy.categories if len(c.code) <= 4]
@@ -119,13 +111,8 @@ async def board_page(request: Request, principal: DispatcherPage) -> HTMLRespons
 def _board_filters(view: str, town: str, category: str, urgency: str, q: str, number: str, since: str,
                    until: str, *, limit: int = 100) -> handlers.QueueFilter:
     """The board's filter form as the list query (the one the JSON API runs)."""
-    try:
-        search = Search(text=q.strip() or None, number=number.strip() or None, since=_date(since),
-                        until=_date(until, end=True))
-    except ValueError:  # a half-typed date in the filter form narrows nothing rather than failing the queue
-        search = Search(text=q.strip() or None, number=number.strip() or None)
-    return handlers.QueueFilter(view=view if view in VIEWS else "open", town_code=town or None,
-                                category_code=category or None, urgency=urgency or None, search=search, limit=limit)
+    return board_filter(view=view if view in VIEWS else "open", town=town, category=category, urgency=urgency,
+                        q=q, number=number, since=since, until=until, limit=limit)
 
 
 @router.get("/board/queue", response_class=HTMLResponse)
@@ -167,11 +154,11 @@ async def _town_shape(request: Request, town: str | None) -> tuple[tuple[float, 
 
 async def _detail(request: Request, uow: Any, principal: Principal, ref: str, *, message: str | None = None,
                   error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    try:
-        row, history, allowed = await handlers.read_order(uow=uow, holder=_holder(request),
-                                                          actor=Actor.of(principal), order_ref=ref, view="history")
-    except OrderNotVisible:  # a page fragment, not an API: it says so in place of the order
+    found, refusal = await or_refusal(handlers.read_order(
+        uow=uow, holder=_holder(request), actor=Actor.of(principal), order_ref=ref, view="history"), OrderNotVisible)
+    if found is None or refusal is not None:  # a page fragment, not an API: it says so in place of the order
         return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
+    row, history, allowed = found
     names = {u.code: u.name for u in _holder(request).policy.org}
     actions = [(a.value, ACTIONS[a]) for a in allowed if a in ACTIONS]
     evidence = [e for h in history or () for e in (h.details or {}).get("evidence", [])
@@ -219,7 +206,9 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
     store = request.app.state.attachments
     items = [e for e in (evidence.strip(),) if e]
     uploading = evidence_file is not None and bool(evidence_file.filename)
-    try:
+
+    async def act() -> Any:
+        nonlocal uploading
         if uploading:
             content = await evidence_file.read(store.max_bytes + 1)  # type: ignore[union-attr]
             items.append(f"attachment:{(await handlers.upload_attachment(store=store, content=content)).id}")
@@ -229,12 +218,14 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
             extension=Duration.parse(extension.strip()) if extension.strip() else None,
             result=result.strip() or None, evidence=tuple(items),
             expected_version=int(expected_version) if expected_version.isdigit() else None)
-        outcome = await handlers.take_action(uow=uow, holder=_holder(request), actor=Actor.of(principal),
-                                             order_ref=ref, command=command, store=store)
-    except (Problem, ValueError) as exc:  # a form, not an API: the refusal is shown in the re-rendered order
-        if isinstance(exc, NotFound):
+        return await handlers.take_action(uow=uow, holder=_holder(request), actor=Actor.of(principal),
+                                          order_ref=ref, command=command, store=store)
+
+    outcome, refusal = await or_refusal(act(), Problem, ValueError)
+    if refusal is not None:  # a form, not an API: the refusal is shown in the re-rendered order
+        if isinstance(refusal, NotFound):
             return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
-        return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=_said(exc),
+        return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=_said(refusal),
                              status_code=422 if uploading else 409)
     label = ACTIONS.get(action, {"label": action.value})["label"]
     response = await _detail(request, request.app.state.runtime.uow(), principal, outcome.row.number,

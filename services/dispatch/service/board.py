@@ -8,6 +8,7 @@ is written to the access log, as the JSON API's reads are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.dispatch.adapters.board_queries import Search
@@ -17,10 +18,11 @@ from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.handling_rates import league
 from services.dispatch.domain.lifecycle import Action, Actor, allowed_actions
 from services.dispatch.domain.org import UnitKind
+from services.dispatch.domain.sla import CHINA_TZ
 from services.dispatch.service import handlers
 from shared.events.envelope import utcnow
 
-__all__ = ["QueueRow", "Search", "StaleOrder", "city_picture", "queue"]
+__all__ = ["QueueRow", "Search", "StaleOrder", "board_filter", "city_picture", "queue"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,23 @@ async def city_picture(*, uow: DispatchUnitOfWork, holder: handlers.PolicyHolder
         "black": [(names.get(r.unit, r.unit), s) for r, s in table.black],
         "feed": [(audit, number) for audit, number in feed], "month": month,
     }
+
+
+def _day(text: str, *, end: bool = False) -> datetime | None:
+    if not text:
+        return None
+    day = datetime.fromisoformat(text)
+    day = day.replace(tzinfo=CHINA_TZ) if day.tzinfo is None else day  # the form's dates are the city's days
+    return day + timedelta(days=1) if end else day
+
+
+def board_filter(*, view: str, town: str, category: str, urgency: str, q: str, number: str, since: str,
+                 until: str, limit: int = 100) -> handlers.QueueFilter:
+    """The board's filter form (plain strings, blank for none) as the queue's query."""
+    try:
+        search = Search(text=q.strip() or None, number=number.strip() or None, since=_day(since),
+                        until=_day(until, end=True))
+    except ValueError:  # a half-typed date in the filter form narrows nothing rather than failing the queue
+        search = Search(text=q.strip() or None, number=number.strip() or None)
+    return handlers.QueueFilter(view=view, town_code=town or None, category_code=category or None,
+                                urgency=urgency or None, search=search, limit=limit)

@@ -16,7 +16,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
 from services.hotline.domain.appeal import APPEAL_TYPE_NAMES
 from services.hotline.domain.privacy import phone_or_none
@@ -26,10 +25,9 @@ from shared.auth import Principal
 from shared.deps import RuntimeDep, UowDep
 from shared.errors import Conflict, Invalid, Problem
 from shared.events.v1 import Coordinates
-from shared.http import field_errors
 from shared.idempotency import IdempotencyConflict
 from shared.roles import Role
-from shared.web import render
+from shared.web import or_refusal, render
 from shared.web.session import ensure_csrf_cookie, page_principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -47,18 +45,12 @@ T = TypeVar("T")
 
 
 async def _or_refusal(call: Awaitable[T]) -> tuple[T | None, Problem | None]:
-    """The handler's answer, or its refusal as a value. A page shows a refusal to a person inside the form or
-    fragment it answers (HTML), not as the API's JSON problem that shared/http.py answers: this is the one
-    place the console catches. A form the API's models refuse, and a form submitted twice with other
-    contents, are refusals of the same kind."""
-    try:
-        return await call, None
-    except (Problem, ValidationError, IdempotencyConflict) as exc:
-        if isinstance(exc, ValidationError):
-            return None, Invalid.of(field_errors(exc.errors()))
-        if isinstance(exc, IdempotencyConflict):
-            return None, Conflict("这张表单已提交过：按 F2 开始新的来电")
-        return None, exc
+    """The handler's answer, or its refusal as a value (shared.web.or_refusal): a form the API's models
+    refuse, and a form submitted twice with other contents, are refusals of the same kind."""
+    answer, refusal = await or_refusal(call, Problem, IdempotencyConflict)
+    if isinstance(refusal, IdempotencyConflict):
+        return None, Conflict("这张表单已提交过：按 F2 开始新的来电")
+    return answer, refusal  # type: ignore[return-value]
 
 
 def _messages(problem: Problem) -> list[dict[str, str]]:
