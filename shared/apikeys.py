@@ -109,8 +109,8 @@ class KeyCache:
         return hit[0] if hit is not None and hit[1] > now else None
 
     def put(self, digest: str, key: ApiKey, now: float) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
+        if len(self._entries) >= self.max_entries:  # the oldest goes (dicts keep insertion order)
+            self._entries.pop(next(iter(self._entries)))
         self._entries[digest] = (key, now + self.ttl_s)
 
     def forget(self, key_id: str) -> None:

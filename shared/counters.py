@@ -22,10 +22,9 @@ from collections import deque
 from collections.abc import Sequence
 
 from sqlalchemy import Column, Integer, MetaData, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared.db import create_engine, is_sqlite
+from shared.db import create_engine, is_sqlite, upsert_insert
 
 
 def counter_table(metadata: MetaData) -> Table:
@@ -35,9 +34,7 @@ def counter_table(metadata: MetaData) -> Table:
 
 async def _advance(db: AsyncSession | AsyncConnection, table: Table, name: str, count: int) -> int:
     """Add `count` to the counter `name` (creating it) in one statement; the new last value."""
-    dialect = db.dialect if isinstance(db, AsyncConnection) else db.get_bind().dialect
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(name=name, value=count)
+    stmt = upsert_insert(db)(table).values(name=name, value=count)
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.name],
                                       set_={"value": table.c.value + stmt.excluded.value})
     return int((await db.execute(stmt.returning(table.c.value))).scalar_one())

@@ -8,8 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator, event, false, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from shared import metrics
 from shared.scope import Scope
@@ -27,6 +34,12 @@ def async_url(url: str) -> str:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def upsert_insert(db: AsyncSession | AsyncConnection) -> Any:
+    """The dialect's `insert` (PostgreSQL's or SQLite's), the one with `on_conflict_do_update/do_nothing`."""
+    dialect = db.dialect if isinstance(db, AsyncConnection) else db.get_bind().dialect
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:

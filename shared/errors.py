@@ -15,6 +15,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
+def _said(detail: Any) -> str:
+    """What `str()` of a refusal reads: its message, or its fields' messages (a page shows them to a person)."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and all(isinstance(e, Mapping) and "message" in e for e in detail):
+        return "；".join(str(e["message"]) for e in detail)
+    return repr(detail)
+
+
 class Problem(Exception):
     """A 4xx decided by a use case. `status` is the HTTP status; `detail` what the documented shape carries."""
 
@@ -22,7 +31,7 @@ class Problem(Exception):
     code = "refused"
 
     def __init__(self, detail: Any, *, code: str | None = None) -> None:
-        super().__init__(detail if isinstance(detail, str) else repr(detail))
+        super().__init__(_said(detail))
         self.detail = detail
         if code is not None:
             self.code = code

@@ -87,9 +87,7 @@ class IdempotencyKeys:
 
     async def lookup(self, *, scope: str, key: str, fingerprint: str) -> Stored | None:
         """The stored result for this key, or None; IdempotencyConflict when the key came with another request."""
-        table = self.table
-        row = (await self.session.execute(select(table.c.fingerprint, table.c.status_code, table.c.body)
-                                          .where(table.c.scope == scope, table.c.key == key))).first()
+        row = (await self.find([(scope, key)])).get((scope, key))
         if row is None:
             return None
         if row.fingerprint != fingerprint:

@@ -162,6 +162,9 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._reset_backoff = False
         self.healthy = True
+        # Where a poll nobody nudged asks first whether any row waits (PostgreSQL; see _rows_waiting).
+        engine = sessions.kw.get("bind")
+        self._probe = engine if engine is not None and engine.dialect.name == "postgresql" else None
 
     async def run(self) -> None:
         backoff = self.poll_s
@@ -190,11 +193,10 @@ class OutboxRelay:
     async def _rows_waiting(self) -> bool:
         """Whether the outbox holds any row, asked in one round trip outside a transaction (PostgreSQL: no
         BEGIN, no ROLLBACK, no lock). SQLite answers True: the relay's own read is as cheap in-process."""
-        engine = self.sessions.kw.get("bind")
-        if engine is None or engine.dialect.name != "postgresql":
+        if self._probe is None:
             return True
         table = self.outbox.table
-        async with engine.connect() as conn:
+        async with self._probe.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return (await conn.execute(select(table.c.id).limit(1))).first() is not None
 

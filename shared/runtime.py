@@ -67,8 +67,8 @@ class Runtime:
         """Connect to NATS in the background and start publishing the outbox."""
         self.bus.on_reconnect(self.relay.wake)
         await self.bus.start()
-        self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox"))
-        self.background.append(asyncio.create_task(self._gauges(), name=f"{self.service}-gauges"))
+        self.spawn(self.relay.run(), name=f"{self.service}-outbox")
+        self.spawn(self._gauges(), name=f"{self.service}-gauges")
 
     def spawn(self, job: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         """Run a background job (a poller, a follower) for as long as the runtime runs: `stop` cancels it."""

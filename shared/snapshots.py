@@ -67,7 +67,6 @@ class Follower(Generic[T]):
         self.poll_s, self.waiting_poll_s = poll_s, waiting_poll_s
         self.value: T | None = None
         self.version: int | None = None
-        self.installed = asyncio.Event()
         self.failing = False  # the last poll did not reach the source (or the store)
         self._task: asyncio.Task[None] | None = None
 
@@ -75,7 +74,6 @@ class Follower(Generic[T]):
         """Serve this snapshot from now on."""
         value = await asyncio.to_thread(self.build, snapshot.payload)
         self.value, self.version = value, snapshot.version
-        self.installed.set()
         log.info("%s installed", self.name, extra={"snapshot": self.name, "version": snapshot.version})
 
     async def load_stored(self) -> bool:
@@ -145,8 +143,6 @@ class Fixed(Generic[T]):
     def __init__(self, value: T) -> None:
         self.value: T | None = value
         self.version: int | None = 0
-        self.installed = asyncio.Event()
-        self.installed.set()
 
     async def start(self, runtime: Runtime) -> None:
         return None

@@ -58,5 +58,14 @@ def english_refusals() -> list[str]:
     return found
 
 
+def test_the_check_finds_the_refusals_it_reads():
+    # An empty list below must mean "all in Chinese", not "nothing found": the subclasses are discovered and a
+    # known refusal of each kind is matched.
+    assert {"OrderNotVisible", "StaleOrder", "LoginTaken", "AccountRuleBroken", "OutOfScope"} <= refusal_classes()
+    messages = [m for path in sources() for m in refusal_pattern().finditer(path.read_text())]
+    assert len(messages) > 100
+    assert any((m.group("a") or "").startswith("未找到工单") for m in messages)
+
+
 def test_every_refusal_message_in_the_code_starts_in_chinese():
     assert english_refusals() == []

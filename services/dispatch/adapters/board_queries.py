@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import OrderAudit, WorkOrder
@@ -113,13 +113,15 @@ class OrderReads:
         return rows, total
 
     async def backlog_by_area(self, *, now: datetime) -> dict[str, dict[str, dict[str, int]]]:
-        """{"town": {code: {open, overdue}}, "county": {...}} over every open order."""
-        overdue = func.sum(func.cast(overdue_condition(now), Integer()))
+        """{"town": {code: {open, overdue}}, "county": {...}} over every open order: the (county, town) counts
+        of one query, added up per town and per county (the groups part the orders, so the sums are exact)."""
         out: dict[str, dict[str, dict[str, int]]] = {"town": {}, "county": {}}
-        for level, column in (("town", WorkOrder.town_code), ("county", WorkOrder.county_code)):
-            rows = (await self.session.execute(select(column, func.count(), overdue)
-                                               .where(WorkOrder.state.in_(_OPEN)).group_by(column))).all()
-            out[level] = {code: {"open": int(n), "overdue": int(late or 0)} for code, n, late in rows if code}
+        for county, town, n, late in await self.open_by_town(now=now):
+            for level, code in (("town", town), ("county", county)):
+                if code:
+                    area = out[level].setdefault(code, {"open": 0, "overdue": 0})
+                    area["open"] += int(n)
+                    area["overdue"] += int(late or 0)
         return out
 
     async def open_by_town(self, *, now: datetime) -> list[tuple[str | None, str | None, int, int | None]]:

@@ -9,21 +9,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import EarlyWarning, IncidentBucket
-from shared.db import scope_where
+from shared.db import scope_where, upsert_insert
 from shared.scope import EVERYTHING, Scope
 
 Key = tuple[datetime, str, str]  # (window start, area code, category group)
 BUCKETS = IncidentBucket.__table__  # type: ignore[attr-defined]
 WARNINGS = EarlyWarning.__table__  # type: ignore[attr-defined]
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 async def bump_buckets(session: AsyncSession, counts: dict[Key, int]) -> dict[Key, int]:
@@ -35,7 +29,7 @@ async def bump_buckets(session: AsyncSession, counts: dict[Key, int]) -> dict[Ke
             for (w, a, g), n in sorted(counts.items())]
     # The rows as executemany parameters (sent as one multi-row upsert): a `.values(rows)` statement has no
     # cache key, so SQLAlchemy compiled it afresh for every batch.
-    statement = _insert(session)(BUCKETS)
+    statement = upsert_insert(session)(BUCKETS)
     statement = statement.on_conflict_do_update(
         index_elements=["window_start", "area_code", "category_group"],
         set_={"count": BUCKETS.c.count + statement.excluded.count},
@@ -80,7 +74,7 @@ async def warned(session: AsyncSession, keys: Iterable[Key]) -> set[Key]:
 
 async def insert_warning(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Record an alert unless this area, class and window already has one; True when it is new."""
-    result = await session.execute(_insert(session)(WARNINGS).values(**values).on_conflict_do_nothing(
+    result = await session.execute(upsert_insert(session)(WARNINGS).values(**values).on_conflict_do_nothing(
         index_elements=["window_start", "area_code", "category_group"]))
     return bool(result.rowcount)
 

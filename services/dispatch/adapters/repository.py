@@ -9,8 +9,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import DispositionDay, OrderAudit, WorkOrder
@@ -24,6 +22,7 @@ from services.dispatch.domain.lifecycle import (
 )
 from services.dispatch.domain.org import Tier
 from services.dispatch.domain.sla import Clock, Duration, TimeUnit, WarningLevel
+from shared.db import upsert_insert
 from shared.errors import Conflict
 
 
@@ -250,8 +249,7 @@ class DispositionRepository:
         if not counts:
             return
         table = DispositionDay.__table__  # type: ignore[attr-defined]
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(table)
+        statement = upsert_insert(self.session)(table)
         # executemany parameters, not `.values([...])`: a multi-values INSERT is compiled afresh on every call.
         await self.session.execute(statement.on_conflict_do_update(
             index_elements=["day", "disposition", "county_code"],

@@ -43,9 +43,6 @@ class AccountRuleBroken(Invalid, ValueError):
         Invalid.__init__(self, field, message, type="account_rule")
         self.field, self.message = field, message
 
-    def __str__(self) -> str:
-        return self.message
-
 
 def check_login(login: str) -> str:
     """The login, or AccountRuleBroken: 3–64 lower-case letters, digits, '.', '_' or '-'."""

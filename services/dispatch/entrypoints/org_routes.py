@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from services.dispatch.entrypoints.topology_routes import UnitOut
 from services.dispatch.service import org_feed
 from shared.deps import UowDep
 
@@ -19,17 +20,9 @@ class TreeVersion(BaseModel):
     version: int
 
 
-class TreeUnit(BaseModel):
-    code: str
-    name: str
-    kind: str
-    parent_code: str | None
-    function: str | None
-
-
 class Tree(BaseModel):
     version: int
-    units: list[TreeUnit]
+    units: list[UnitOut]  # as GET /api/v1/units answers them
 
 
 @router.get("/version", response_model=TreeVersion, summary="the organisation tree's version (poll this)")

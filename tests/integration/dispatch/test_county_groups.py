@@ -52,3 +52,17 @@ async def test_a_dispatch_pinned_to_one_county_routes_its_incidents_only_and_ano
 async def _all(found, n: int):
     result = await found
     return result if len(result) >= n else None
+
+
+async def test_overlapping_groups_route_a_shared_incident_in_both_and_make_its_order_once(start_dispatch, nats_url):
+    # docs/operations.md: a pinned group beside the default one costs work, never a second order.
+    incident = accepted_incident()
+    async with jetstream(nats_url) as js, start_dispatch() as everyone, start_dispatch(counties=TONGZHOU):
+        await js.publish(INCIDENT_ACCEPTED.subject_for(incident.data), incident.to_json(),
+                         headers={"Nats-Msg-Id": incident.id})
+        await eventually(lambda: caught_up(js, "dispatch-incidents"), message="default group caught up")
+        await eventually(lambda: caught_up(js, f"dispatch-incidents-{TONGZHOU}"), message="pinned caught up")
+        assert await orders_by_incident(everyone) == {incident.data.incident_id: TONGZHOU}
+        dispatched = await eventually(  # the relay publishes after the commit
+            lambda: stream_messages(js, "MCC_ORDERS", ORDER_EVENTS["dispatched"].wildcard))
+        assert [m.subject for m in dispatched] == [f"mcc.order.dispatched.{TONGZHOU}"]

@@ -35,6 +35,7 @@ async def test_the_board_shows_a_refused_action_in_the_order_and_reads_a_half_ty
                                    data={"result": "已处理"})
             assert refused.status_code == 409 and "text/html" in refused.headers["content-type"]
             assert order["number"] in refused.text  # the order re-rendered, with the refusal in it
+            assert "不能执行 close" in refused.text  # why, in Chinese
             missing = await c.post("/board/orders/NO-SUCH-ORDER/actions/sign", headers=_csrf(c), data={})
             assert missing.status_code == 404 and "工单不存在或不在您的辖区" in missing.text
 

@@ -119,3 +119,7 @@ async def test_a_verified_key_is_answered_from_the_cache_until_it_expires_or_its
     assert await apikeys.verify_cached(counting_uow, table, plaintext, cache) is None
     assert await apikeys.verify_cached(counting_uow, table, plaintext, apikeys.KeyCache(ttl_s=0)) is None
     assert len(opened) == 3 and await apikeys.verify_cached(counting_uow, table, "not-a-key", cache) is None
+    # An entry lasts ttl_s from when it was verified, then the key is looked up again.
+    timed = apikeys.KeyCache(ttl_s=10)
+    timed.put("digest", record, now=100.0)
+    assert timed.get("digest", now=109.9) is record and timed.get("digest", now=110.0) is None

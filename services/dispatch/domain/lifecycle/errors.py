@@ -32,14 +32,13 @@ class ForbiddenTransition(LifecycleError, Conflict):
 
     def __init__(self, current_state: OrderState, allowed_actions: Sequence[Action], message: str | None = None,
                  *, allowed_for_actor: Sequence[Action] | None = None) -> None:
-        self.current_state = current_state
         self.allowed_actions = tuple(allowed_actions)
         self.allowed_for_actor = tuple(allowed_for_actor) if allowed_for_actor is not None else None
         shown = self.allowed_for_actor if self.allowed_for_actor is not None else self.allowed_actions
         Conflict.__init__(self, message or f"not allowed in state {current_state.value}; allowed: "
                                            f"{', '.join(a.value for a in self.allowed_actions) or 'none'}",
                           allowed=[a.value for a in shown])
-        self.current_state = current_state
+        self.current_state = current_state  # after Conflict.__init__, which sets it to None
 
 
 class RuleViolated(ForbiddenTransition):
@@ -54,6 +53,3 @@ class InvalidCommand(LifecycleError, Invalid, ValueError):
     def __init__(self, message: str) -> None:
         Invalid.__init__(self, "body", message, type="invalid_command")
         self.message = message
-
-    def __str__(self) -> str:
-        return self.message

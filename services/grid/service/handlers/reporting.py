@@ -64,11 +64,14 @@ async def _missing_photos(uow: GridUnitOfWork, ids: Iterable[str]) -> set[str]:
     return wanted - await uow.grid_events.known_photos(wanted)
 
 
-async def _report_up(uow: GridUnitOfWork, row: dict[str, Any]) -> None:
+async def _report_up(uow: GridUnitOfWork, row: dict[str, Any],
+                     types: dict[str, tuple[str, int]] | None = None) -> None:
     # The photos travel with the incident to its work order (the bytes are in the shared attachment store).
+    # `types`: the photos' (content type, size) when the caller read them already (a batch reads them once).
     photos = [(pid, "photo") for pid in row.get("photo_ids") or ()] + [
         (pid, "after_photo") for pid in row.get("after_photo_ids") or ()]
-    types = await uow.grid_events.photo_types([pid for pid, _ in photos])
+    if types is None:
+        types = await uow.grid_events.photo_types([pid for pid, _ in photos])
     attachments = tuple(Attachment(id=pid, content_type=types[pid][0], size=types[pid][1], kind=kind)
                         for pid, kind in photos if pid in types)
     report = IncidentReported(
@@ -107,7 +110,8 @@ async def _create_events(uow: GridUnitOfWork, entries: Sequence[_Entry], outcome
         rows = await uow.grid_events.by_client_ids({e.key.id for e in entries}, client_ids)
         existing = {(str(e.key_id), e.client_id): _view(_row(e)) for e in rows if e.client_id}
     wanted = {p for e in entries for p in (*e.item.photo_ids, *e.item.after_photo_ids)}
-    known = await uow.grid_events.known_photos(wanted)
+    types = await uow.grid_events.photo_types(wanted)  # what is known, and what _report_up sends on
+    known = types.keys()
     now = utcnow()
     new_rows: list[tuple[int, dict[str, Any]]] = []
     for e in entries:
@@ -148,7 +152,7 @@ async def _create_events(uow: GridUnitOfWork, entries: Sequence[_Entry], outcome
     await uow.grid_events.add([row for _, row in new_rows])
     for index, row in new_rows:
         if row["state"] == EventState.REPORTED:
-            await _report_up(uow, row)
+            await _report_up(uow, row, types)
             outcomes.counts.append("reported")
         elif row["state"] == EventState.RESOLVED_ON_SPOT:
             outcomes.counts.append("resolved_on_spot")

@@ -7,10 +7,7 @@ from services.intake.service.handlers.common import (
     CONSUMER_REPORTED,
     MAX_QUEUE,
     AddressMatcher,
-    Conflict,
-    Forbidden,
     Locator,
-    NotFound,
     Reference,
 )
 from services.intake.service.handlers.detections import SubmitDetection, submit_detection
@@ -32,8 +29,8 @@ from services.intake.service.handlers.orders import handle_order_changed, handle
 from services.intake.service.handlers.review import approve_held, list_incidents, reject_held
 
 __all__ = [
-    "API_KEYS", "CONSUMER_ORDERS", "CONSUMER_REPORTED", "MAX_QUEUE", "AddressMatcher", "Conflict", "SubmitDetection", "Forbidden",
-    "Locator", "NotFound", "Reference", "approve_held", "create_open311_request", "get_incident",
+    "API_KEYS", "CONSUMER_ORDERS", "CONSUMER_REPORTED", "MAX_QUEUE", "AddressMatcher", "SubmitDetection",
+    "Locator", "Reference", "approve_held", "create_open311_request", "get_incident",
     "handle_incident_reported", "handle_incidents_reported", "handle_order_changed", "handle_orders_changed",
     "list_incidents", "locate", "open311_request", "open311_requests", "open311_service", "open311_services",
     "open311_token", "reject_held", "submit_detection",

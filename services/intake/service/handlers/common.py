@@ -12,10 +12,7 @@ from services.intake.adapters.orm import Incident, metadata
 from services.intake.domain.normalise import DetectionPolicy, category_group
 from shared import metrics
 from shared.categories import CategoryTable
-from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.v1 import IncidentReported, LocatedBy, Location, Urgency
-
-__all__ = ["Conflict", "Forbidden", "NotFound"]  # the shared refusals, re-exported for `handlers.<name>`
 
 CONSUMER_REPORTED = "intake-reported"
 CONSUMER_ORDERS = "intake-orders"

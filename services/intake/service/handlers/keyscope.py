@@ -4,9 +4,10 @@ neither coordinates nor an address can carry it elsewhere."""
 
 from __future__ import annotations
 
-from services.intake.service.handlers.common import Forbidden, Reference
+from services.intake.service.handlers.common import Reference
 from services.intake.service.handlers.incidents import locate
 from shared.apikeys import ApiKey
+from shared.errors import Forbidden
 from shared.events.v1 import IncidentReported
 from shared.scope import key_scope
 

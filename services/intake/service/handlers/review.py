@@ -10,11 +10,10 @@ from services.intake.domain.normalise import (
 )
 from services.intake.service.handlers.common import (
     MAX_QUEUE,
-    Conflict,
-    NotFound,
     count_accepted,
 )
 from shared import metrics
+from shared.errors import Conflict, NotFound
 from shared.events.catalog import INCIDENT_ACCEPTED
 from shared.events.envelope import utcnow
 from shared.events.v1 import (
