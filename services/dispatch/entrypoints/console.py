@@ -205,16 +205,14 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
     chosen as evidence is stored first and named in the close as `attachment:<id>`."""
     store = request.app.state.attachments
     items = [e for e in (evidence.strip(),) if e]
-    if evidence_file is not None and evidence_file.filename:
-        content = await evidence_file.read(store.max_bytes + 1)
-        uploaded, refusal = await or_refusal(handlers.upload_attachment(store=store, content=content),
-                                             Problem, ValueError)
-        if refusal is not None:  # a form, not an API: the refused file is named in the re-rendered order
-            return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=_said(refusal),
-                                 status_code=422)
-        items.append(f"attachment:{uploaded.id}")
+    uploading = evidence_file is not None and bool(evidence_file.filename)
 
     async def act() -> Any:
+        nonlocal uploading
+        if uploading:
+            content = await evidence_file.read(store.max_bytes + 1)  # type: ignore[union-attr]
+            items.append(f"attachment:{(await handlers.upload_attachment(store=store, content=content)).id}")
+        uploading = False
         command = handlers.TakeAction(
             action=action, reason=reason.strip() or None, to_unit=to_unit.strip() or None,
             extension=Duration.parse(extension.strip()) if extension.strip() else None,
@@ -228,7 +226,7 @@ async def order_action(request: Request, ref: str, action: Action, uow: UowDep, 
         if isinstance(refusal, NotFound):
             return render(request, "_detail.html", row=None, error="工单不存在或不在您的辖区", status_code=404)
         return await _detail(request, request.app.state.runtime.uow(), principal, ref, error=_said(refusal),
-                             status_code=409)
+                             status_code=422 if uploading else 409)
     label = ACTIONS.get(action, {"label": action.value})["label"]
     response = await _detail(request, request.app.state.runtime.uow(), principal, outcome.row.number,
                              message=f"已{label}：工单 {outcome.row.number}")
