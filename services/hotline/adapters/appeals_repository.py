@@ -119,10 +119,9 @@ class AppealRepository:
     async def recent_by_callers(self, *, phones: list[str], since: datetime, limit: int) -> Sequence[Any]:
         return await appeal_queries.recent_by_callers(self.session, phones=phones, since=since, limit=limit)
 
-    async def recent_in_cells(self, *, categories: list[str], cells: list[int] | None, since: datetime,
-                              limit: int) -> Sequence[Any]:
-        return await appeal_queries.recent_in_cells(self.session, categories=categories, cells=cells, since=since,
-                                                    limit=limit)
+    async def recent_in_boxes(self, *, boxes: list[tuple[str, tuple[float, float, float, float]]],
+                              cells: list[int] | None, since: datetime, limit: int) -> Sequence[Any]:
+        return await appeal_queries.recent_in_boxes(self.session, boxes=boxes, cells=cells, since=since, limit=limit)
 
-    async def by_numbers(self, numbers: list[str]) -> dict[str, Appeal]:
+    async def by_numbers(self, numbers: list[str]) -> dict[str, Any]:
         return await appeal_queries.by_numbers(self.session, numbers)

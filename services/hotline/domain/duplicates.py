@@ -7,6 +7,7 @@ never automatic, because two neighbours' leaking pipes are not always one pipe.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ def haversine_m(a: Point, b: Point) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+@functools.lru_cache(maxsize=4096)  # the same recent callers are compared with every new call
 def _phone_key(phone: str | None) -> str | None:
     if not phone:
         return None

@@ -60,10 +60,14 @@ class FakeAppeals:
     async def recent_by_callers(self, *, phones: list[str], since: datetime, limit: int) -> list[SimpleNamespace]:
         return self._recent(lambda r: r.caller_phone in phones, since, limit)
 
-    async def recent_in_cells(self, *, categories: list[str], cells: list[int] | None, since: datetime,
-                              limit: int) -> list[SimpleNamespace]:
-        return self._recent(lambda r: r.category_code in categories and r.lat is not None
-                            and (cells is None or r.cell in cells), since, limit)
+    async def recent_in_boxes(self, *, boxes: list[tuple[str, tuple[float, float, float, float]]],
+                              cells: list[int] | None, since: datetime, limit: int) -> list[SimpleNamespace]:
+        def inside(r: SimpleNamespace) -> bool:
+            return r.lat is not None and any(r.category_code == category and west <= r.lon <= east
+                                             and south <= r.lat <= north
+                                             for category, (west, south, east, north) in boxes)
+
+        return self._recent(lambda r: inside(r) and (cells is None or r.cell in cells), since, limit)
 
 
 class FakeKnowledge:
