@@ -5,13 +5,17 @@ How: nats-server and redis-server are started on free ports with temporary data;
 the demo city; intake on a fresh SQLite file, or on a fresh PostgreSQL database made from `--database-url`
 and dropped afterwards). Each run publishes `--incidents` hotline reports with coordinates inside random
 demo-city grids (so every one is located), as fast as JetStream acks them, and counts until every one has
-been published again as `mcc.incident.accepted.<county>` by intake's outbox. Printed per run: incidents/s (first
+been published again as `mcc.incident.accepted.<county>` by intake's outbox. `--rate R` publishes R a second
+instead (a trickle, as the whole pipeline feeds intake: fetches return one or a few messages, so per-message costs
+show); `--orders` also publishes one `mcc.order.dispatched.<county>` per incident (as dispatch does) and waits until
+intake's order consumer has taken every one, for its Open311 status projection. Printed per run: incidents/s (first
 publish → last accepted), intake's CPU (user+sys from /proc) per incident, grid's CPU per incident, and the
 load average; then the range over the runs.
 
     .venv/bin/python benchmarks/intake_stage.py
     .venv/bin/python benchmarks/intake_stage.py --incidents 2000 --runs 3
     .venv/bin/python benchmarks/intake_stage.py --database-url postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python benchmarks/intake_stage.py --rate 67 --orders --incidents 1000   # the pipeline's trickle
 """
 
 from __future__ import annotations
@@ -36,9 +40,17 @@ from sqlalchemy import make_url  # noqa: E402
 from services.cli import ServiceProcess, start_service, wait_ready  # noqa: E402
 from shared.democity import grids  # noqa: E402
 from shared.devservers import free_port, nats_server, redis_server  # noqa: E402
-from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_REPORTED  # noqa: E402
+from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_REPORTED, ORDER_EVENTS  # noqa: E402
 from shared.events.envelope import utcnow  # noqa: E402
-from shared.events.v1 import Channel, Coordinates, IncidentReported, Location  # noqa: E402
+from shared.events.v1 import (  # noqa: E402
+    AppealType,
+    Channel,
+    Coordinates,
+    IncidentReported,
+    Location,
+    OrderChanged,
+    OrderState,
+)
 from shared.outbox import build_event  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -50,7 +62,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def reports(n: int, rng: random.Random, pool: list) -> list[bytes]:
+DISPATCHED = ORDER_EVENTS["dispatched"]
+
+
+def order_dispatched(report: IncidentReported, county: str) -> tuple[str, bytes]:
+    """The `mcc.order.dispatched` dispatch would publish for this incident: (subject, CloudEvent JSON)."""
+    change = OrderChanged(order_id=f"o-{report.incident_id}", order_number=f"N{report.source_ref}",
+                          incident_id=report.incident_id, action="dispatch", from_state=OrderState.ACCEPTED,
+                          to_state=OrderState.DISPATCHED, version=2, unit_code="u1", tier="town", county_code=county,
+                          category_code=report.category_code, appeal_type=AppealType.COMPLAINT,
+                          channel=report.channel, source_ref=report.source_ref, actor="system:bench",
+                          occurred_at=utcnow())
+    return DISPATCHED.subject_for(change), build_event(DISPATCHED, change, source="/bench").to_json()
+
+
+def reports(n: int, rng: random.Random, pool: list, *, orders: bool = False) -> list[tuple[str, bytes]]:
+    """(subject, payload) to publish: each report, and after it its order's dispatch when `orders`."""
     out = []
     for _ in range(n):
         g = rng.choice(pool)
@@ -62,7 +89,9 @@ def reports(n: int, rng: random.Random, pool: list) -> list[bytes]:
                                   category_code="010201", description="路灯不亮已经一周",
                                   location=Location(coordinates=Coordinates(lon=lon, lat=lat)),
                                   reported_at=utcnow())
-        out.append(build_event(INCIDENT_REPORTED, report, source="/bench").to_json())
+        out.append((INCIDENT_REPORTED.subject, build_event(INCIDENT_REPORTED, report, source="/bench").to_json()))
+        if orders:
+            out.append(order_dispatched(report, g.county_code))
     return out
 
 
@@ -71,22 +100,48 @@ async def accepted_count(js) -> int:
     return sum((info.state.subjects or {}).values())  # one subject per county
 
 
-async def one_run(js, payloads: list[bytes], intake: ServiceProcess, grid: ServiceProcess,
-                  timeout: float) -> dict[str, float]:
+async def orders_left(js) -> int:
+    """Order events intake's order consumer has not yet acknowledged (0 before it exists)."""
+    try:
+        info = await js.consumer_info("MCC_ORDERS", "intake-orders")
+    except Exception:
+        return 0
+    return info.num_pending + info.num_ack_pending
+
+
+async def publish(js, payloads: list[tuple[str, bytes]], rate: float | None) -> None:
+    def send(subject: str, payload: bytes):
+        return js.publish(subject, payload, headers={"Nats-Msg-Id": str(uuid.uuid4())})
+
+    if rate is None:
+        for chunk in range(0, len(payloads), 200):  # 200 publishes in flight, each acked by JetStream
+            await asyncio.gather(*(send(s, p) for s, p in payloads[chunk:chunk + 200]))
+        return
+    # On schedule, whatever intake does: each report (with its order event) at its time, acks awaited aside.
+    per_report = 2 if payloads and payloads[-1][0] != INCIDENT_REPORTED.subject else 1
+    started, pending = time.monotonic(), []
+    for n in range(0, len(payloads), per_report):
+        delay = started + (n // per_report) / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending += [asyncio.ensure_future(send(s, p)) for s, p in payloads[n:n + per_report]]
+    await asyncio.gather(*pending)
+
+
+async def one_run(js, payloads: list[tuple[str, bytes]], intake: ServiceProcess, grid: ServiceProcess,
+                  timeout: float, rate: float | None = None) -> dict[str, float]:
     start_count = await accepted_count(js)
+    n = sum(1 for subject, _ in payloads if subject == INCIDENT_REPORTED.subject)
     cpu_intake, cpu_grid = cpu_seconds(intake.proc.pid), cpu_seconds(grid.proc.pid)
     started = time.monotonic()
-    for chunk in range(0, len(payloads), 200):  # 200 publishes in flight, each acked by JetStream
-        await asyncio.gather(*(js.publish(INCIDENT_REPORTED.subject, p, headers={"Nats-Msg-Id": str(uuid.uuid4())})
-                               for p in payloads[chunk:chunk + 200]))
+    await publish(js, payloads, rate)
     published = time.monotonic() - started
-    target = start_count + len(payloads)
-    while (done := await accepted_count(js)) < target:
+    target = start_count + n
+    while (done := await accepted_count(js)) < target or await orders_left(js):
         if time.monotonic() - started > timeout:
-            raise TimeoutError(f"only {done - start_count}/{len(payloads)} accepted after {timeout} s")
+            raise TimeoutError(f"only {done - start_count}/{n} accepted after {timeout} s")
         await asyncio.sleep(0.05)
     elapsed = time.monotonic() - started
-    n = len(payloads)
     return {"rate": n / elapsed, "seconds": elapsed, "publish_s": published,
             "intake_cpu_ms": (cpu_seconds(intake.proc.pid) - cpu_intake) * 1000 / n,
             "grid_cpu_ms": (cpu_seconds(grid.proc.pid) - cpu_grid) * 1000 / n,
@@ -138,11 +193,13 @@ async def main(args: argparse.Namespace) -> None:
                 js = nc.jetstream(timeout=10)
                 pool = list(grids())
                 rng = random.Random(args.seed)
-                warm = await one_run(js, reports(50, rng, pool), intake_proc, grid_proc, args.timeout)
+                warm = await one_run(js, reports(50, rng, pool, orders=args.orders), intake_proc, grid_proc,
+                                     args.timeout)
                 print(f"warm-up: 50 incidents in {warm['seconds']:.1f} s")
                 results = []
                 for i in range(args.runs):
-                    r = await one_run(js, reports(args.incidents, rng, pool), intake_proc, grid_proc, args.timeout)
+                    r = await one_run(js, reports(args.incidents, rng, pool, orders=args.orders), intake_proc,
+                                      grid_proc, args.timeout, args.rate)
                     results.append(r)
                     print(f"run {i + 1}: {args.incidents} incidents in {r['seconds']:.1f} s = {r['rate']:.0f}/s "
                           f"(published in {r['publish_s']:.1f} s); CPU per incident: intake {r['intake_cpu_ms']:.2f} "
@@ -154,7 +211,9 @@ async def main(args: argparse.Namespace) -> None:
                     return f"{format(min(values), fmt)}–{format(max(values), fmt)}"
 
                 db = "PostgreSQL" if args.database_url else "SQLite"
-                print(f"\nintake stage, {db}, {args.runs} runs of {args.incidents}: {span('rate', '.0f')} incidents/s; "
+                offered = f"at {args.rate:g}/s" if args.rate else "as fast as acked"
+                with_orders = " with an order event each" if args.orders else ""
+                print(f"\nintake stage, {db}, {args.runs} runs of {args.incidents}{with_orders} {offered}: {span('rate', '.0f')} incidents/s; "
                       f"CPU per incident intake {span('intake_cpu_ms', '.2f')} ms, grid {span('grid_cpu_ms', '.2f')} ms; "
                       f"load1 {span('load1', '.2f')} on {os.cpu_count()} cores ({platform.processor() or platform.machine()})")
         finally:
@@ -173,5 +232,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600, help="seconds a run may take")
+    parser.add_argument("--rate", type=float, help="incidents published per second (default: as fast as acked)")
+    parser.add_argument("--orders", action="store_true", help="one order.dispatched event per incident too")
     parser.add_argument("--database-url", help="a PostgreSQL server URL: intake gets a fresh database on it")
     asyncio.run(main(parser.parse_args()))

@@ -278,16 +278,26 @@ async def mark_processed_many(session: AsyncSession, inbox: Table, *, consumer: 
     """Record a batch of event ids in one statement; the ids `consumer` had not seen before."""
     if not event_ids:
         return set()
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
-    # The rows go as executemany parameters, not `.values([...])`: SQLAlchemy compiles a multi-values INSERT
-    # afresh on every call (it has no cache key), a tenth of a consumer's CPU; this statement is compiled
-    # once and sent as one multi-row INSERT all the same (insertmanyvalues).
-    stmt = (insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(inbox.c.event_id))
     rows = [{"consumer": consumer, "event_id": e, "processed_at": now} for e in dict.fromkeys(event_ids)]
-    return set((await session.execute(stmt, rows)).scalars())
+    return set((await session.execute(_first_time(session.bind.dialect.name, inbox), rows)).scalars())
+
+
+_FIRST_TIME: dict[tuple[str, Table], Any] = {}
+
+
+def _first_time(dialect: str, inbox: Table) -> Any:
+    """The inbox's INSERT … ON CONFLICT DO NOTHING RETURNING event_id, built once per dialect and table. The rows
+    go as executemany parameters, not `.values([...])`: SQLAlchemy compiles a multi-values INSERT afresh on every
+    call (it has no cache key), a tenth of a consumer's CPU; this statement is compiled once and sent as one
+    multi-row INSERT all the same (insertmanyvalues). Built once, it also keeps its cache key, which SQLAlchemy
+    would otherwise derive again for every batch."""
+    stmt = _FIRST_TIME.get((dialect, inbox))
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = _FIRST_TIME[dialect, inbox] = (
+            insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(inbox.c.event_id))
+    return stmt
 
 
 async def mark_processed(session: AsyncSession, inbox: Table, *, consumer: str, event_id: str) -> bool:

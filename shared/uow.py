@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table
+from sqlalchemy import Insert, Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.counters import Numbers
@@ -17,6 +17,17 @@ from shared.events.catalog import EventSpec
 from shared.events.envelope import CloudEvent
 from shared.idempotency import IdempotencyKeys
 from shared.outbox import Outbox, mark_processed, mark_processed_many
+
+_INSERTS: dict[Table, Insert] = {}
+
+
+def _insert(table: Table) -> Insert:
+    """`table.insert()`, built once: a statement object keeps its cache key, which SQLAlchemy would otherwise
+    derive again for every commit."""
+    statement = _INSERTS.get(table)
+    if statement is None:
+        statement = _INSERTS[table] = table.insert()
+    return statement
 
 
 class UnitOfWork:
@@ -63,7 +74,7 @@ class UnitOfWork:
     async def flush_staged(self) -> None:
         for table, rows in self._staged.items():
             if rows:
-                await self.session.execute(table.insert(), rows)
+                await self.session.execute(_insert(table), rows)
         self._staged = {}
 
     async def first_delivery(self, *, consumer: str, event_id: str) -> bool:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import String, any_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.adapters.orm import Incident, Open311Request, OrderStatus, metadata
@@ -16,8 +17,33 @@ from shared.counters import next_number
 from shared.db import scope_where
 from shared.scope import Scope
 
+_INCIDENT = Incident.__table__  # type: ignore[attr-defined]
 _STATUS = OrderStatus.__table__  # type: ignore[attr-defined]
 _COUNTERS = metadata.tables["counter"]
+
+
+def _hot_statements(dialect: str) -> dict[str, Any]:
+    """The consumers' statements, built once per dialect: a statement object remembers its cache key, where one
+    built per call has SQLAlchemy construct its operators and derive its key again on every message. Keys go
+    as one bound array on PostgreSQL (`= ANY($1::VARCHAR[])`), where an expanding IN renders a cast per key on
+    every execution; SQLite has no arrays."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect == "postgresql":
+        keys = any_(bindparam("keys", type_=postgresql.ARRAY(String)))
+        status_of = _STATUS.c.incident_id == keys
+    else:
+        status_of = _STATUS.c.incident_id.in_(bindparam("keys", expanding=True))
+    return {
+        "new_incidents": insert(_INCIDENT).on_conflict_do_nothing(index_elements=["id"]).returning(_INCIDENT.c.id),
+        "statuses_of": select(*_STATUS.c).where(status_of).with_for_update(),
+    }
+
+
+_HOT = {dialect: _hot_statements(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _hot(session: AsyncSession, name: str) -> Any:
+    return _HOT[session.get_bind().dialect.name][name]
 
 
 class IncidentRepository:
@@ -29,15 +55,13 @@ class IncidentRepository:
     async def get(self, incident_id: str, *, for_update: bool = False) -> Incident | None:
         return await self.session.get(Incident, incident_id, with_for_update=for_update)
 
-    def add(self, row: Incident) -> None:
-        self.session.add(row)
-
-    async def known(self, incident_ids: Collection[str]) -> set[str]:
-        """Which of these incident ids intake has recorded already."""
-        if not incident_ids:
+    async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Record these incidents (plain values, every column, distinct ids) in one multi-row INSERT, passing over
+        those already recorded; the ids it recorded. No ORM objects: nothing reads these rows back in the
+        transaction, and the unit of work's bookkeeping per object cost more than the INSERT."""
+        if not rows:
             return set()
-        found = await self.session.execute(select(Incident.id).where(Incident.id.in_(list(incident_ids))))
-        return set(found.scalars())
+        return set((await self.session.execute(_hot(self.session, "new_incidents"), rows)).scalars())
 
     async def with_status(self, status: str, *, scope: Scope, limit: int) -> list[Incident]:
         """Incidents in this status within the scope, oldest first."""
@@ -95,8 +119,8 @@ class OrderStatusRepository:
         commit)."""
         if not incident_ids:
             return {}
-        query = select(*_STATUS.c).where(_STATUS.c.incident_id.in_(sorted(incident_ids))).with_for_update()
-        return {row["incident_id"]: dict(row) for row in (await self.session.execute(query)).mappings()}
+        found = await self.session.execute(_hot(self.session, "statuses_of"), {"keys": sorted(incident_ids)})
+        return {row["incident_id"]: dict(row) for row in found.mappings()}
 
     async def write(self, *, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
         """New order-status rows in one multi-row INSERT, changed ones in one executemany UPDATE."""

@@ -1,4 +1,4 @@
-"""Intake's unit of work in memory: uow.incidents keeps Incident rows, no database.
+"""Intake's unit of work in memory: uow.incidents keeps incident rows (their values as attributes), no database.
 
 Each fake method answers what its SQL twin in services/intake/adapters/repository.py would; a method no test
 reaches is left out rather than faked half-way.
@@ -6,7 +6,7 @@ reaches is left out rather than faked half-way.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from types import SimpleNamespace
 from typing import Any
 
 from tests.support.fake_uow import FakeUnitOfWork
@@ -19,11 +19,10 @@ class FakeIncidents:
     async def get(self, incident_id: str, *, for_update: bool = False) -> Any:
         return self.rows.get(incident_id)
 
-    def add(self, row: Any) -> None:
-        self.rows[row.id] = row
-
-    async def known(self, incident_ids: Collection[str]) -> set[str]:
-        return set(incident_ids) & set(self.rows)
+    async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        new = [row for row in rows if row["id"] not in self.rows]
+        self.rows.update((row["id"], SimpleNamespace(**row)) for row in new)
+        return {row["id"] for row in new}
 
 
 class FakeIntakeUnitOfWork(FakeUnitOfWork):

@@ -7,11 +7,13 @@ import uuid
 
 import pytest
 
+from services.intake.adapters.orm import Incident
 from services.intake.service import handlers
+from services.intake.service.handlers.common import incident_row
 from shared.categories import CategoryTable
 from shared.events.catalog import INCIDENT_ACCEPTED, INCIDENT_REPORTED
 from shared.events.envelope import utcnow
-from shared.events.v1 import Channel, IncidentReported, Location
+from shared.events.v1 import Channel, IncidentReported, LocatedBy, Location
 from shared.outbox import build_event
 
 from .fakes import FakeIntakeUnitOfWork
@@ -60,3 +62,11 @@ async def test_a_report_in_an_unknown_category_is_kept_as_rejected_with_its_reas
     row = uow.incidents.rows[bad.data.incident_id]
     assert row.status == "rejected" and row.reason.startswith("category_code")
     assert [e.subject for e in uow.events] == [good.data.incident_id]
+
+
+def test_an_incident_row_carries_every_column_of_the_incident_table():
+    # The rows go to one multi-row INSERT as plain values: a column left out would be NULL, silently.
+    report = _delivery().data
+    row = incident_row(report, status="accepted", location=report.location, located_by=LocatedBy.GRID,
+                       now=utcnow())
+    assert set(row) == set(Incident.__table__.c.keys())

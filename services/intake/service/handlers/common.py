@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.intake.adapters.grid_client import GridLocation
-from services.intake.adapters.orm import Incident, metadata
+from services.intake.adapters.orm import metadata
 from services.intake.domain.normalise import DetectionPolicy, category_group
 from shared import metrics
 from shared.categories import CategoryTable
@@ -45,14 +45,17 @@ class Reference:
 
 
 def incident_row(report: IncidentReported, *, status: str, location: Location, located_by: LocatedBy,
-                 now: datetime, reason: str | None = None, keep_report: bool = False) -> Incident:
-    return Incident(
+                 now: datetime, reason: str | None = None, keep_report: bool = False) -> dict[str, Any]:
+    """The incident's row as plain values, every column of intake's incident table (one multi-row INSERT takes
+    a batch of them: `uow.incidents.add_new`)."""
+    return dict(
         id=report.incident_id, channel=report.channel.value, source_ref=report.source_ref,
         appeal_type=report.appeal_type.value, category_code=report.category_code,
         urgency=(report.urgency or Urgency.NORMAL).value, status=status, located_by=located_by.value,
         grid_code=location.grid_code, village_code=location.village_code, town_code=location.town_code,
         county_code=location.county_code, reason=reason[:500] if reason else None, reported_at=report.reported_at,
-        accepted_at=now, report=report.model_dump(mode="json") if keep_report else None)
+        accepted_at=now, reviewed_by=None, reviewed_at=None,
+        report=report.model_dump(mode="json") if keep_report else None)
 
 
 def count_accepted(report: IncidentReported) -> None:

@@ -73,7 +73,7 @@ class _Decision:
 
     event_id: str
     report: IncidentReported
-    row: Incident
+    row: dict[str, Any]  # the incident's row, plain values (common.incident_row)
     outcome: str  # accepted | held | rejected
     announce: tuple[EventSpec, BaseModel] | None = None
 
@@ -126,20 +126,19 @@ async def handle_incidents_reported(events: Sequence[CloudEvent[Any]], *, uow: I
     now = utcnow()
     # Located before the transaction opens: in-process, but it may refuse (no copy of the registry yet).
     decisions = [_decide(e, locator=locator, reference=reference, places=places, now=now) for e in events]
-    written: list[_Decision] = []
     async with uow:
         first = await uow.first_deliveries(consumer=CONSUMER_REPORTED, event_ids=[d.event_id for d in decisions])
-        fresh = [d for d in decisions if d.event_id in first]
-        known = await uow.incidents.known({d.report.incident_id for d in fresh})
-        for decision in fresh:
-            if decision.report.incident_id in known:
-                continue
-            known.add(decision.report.incident_id)
-            uow.incidents.add(decision.row)
+        fresh: dict[str, _Decision] = {}  # by incident id: the first delivery of each incident in the batch
+        for decision in decisions:
+            if decision.event_id in first:
+                fresh.setdefault(decision.report.incident_id, decision)
+        # One statement records the new incidents and tells which were new: one recorded before stays as it was.
+        recorded = await uow.incidents.add_new([d.row for d in fresh.values()])
+        written = [d for d in fresh.values() if d.report.incident_id in recorded]
+        for decision in written:
             if decision.announce is not None:
                 spec, data = decision.announce
                 await uow.emit(spec, data, subject=decision.report.incident_id)
-            written.append(decision)
         await uow.commit()
     for decision in written:
         _count(decision)
@@ -148,9 +147,9 @@ async def handle_incidents_reported(events: Sequence[CloudEvent[Any]], *, uow: I
 def _count(decision: _Decision) -> None:
     report = decision.report
     if decision.outcome == "rejected":
-        log.warning("incident %s rejected: %s", report.incident_id, decision.row.reason)
+        log.warning("incident %s rejected: %s", report.incident_id, decision.row["reason"])
     elif decision.outcome == "held":
-        log.warning("incident %s held for review: %s", report.incident_id, decision.row.reason)
+        log.warning("incident %s held for review: %s", report.incident_id, decision.row["reason"])
         if report.detection is not None:
             metrics.DETECTIONS.labels("review").inc()
     else:
