@@ -1,8 +1,9 @@
 """Transactional outbox and inbox.
 
 A service writes its state change and the event that announces it in one database transaction (the
-outbox row). A relay publishes outbox rows to JetStream with `Nats-Msg-Id` = event id and deletes them
-once the server has acknowledged them. If NATS is down the rows wait; nothing committed is lost, and a
+outbox row). A relay (shared/relay.py) publishes outbox rows to JetStream with `Nats-Msg-Id` = event id and
+deletes them once the server has acknowledged them: the rows a process committed itself are handed to its
+relay in memory after the commit, and a sweep of the table publishes whatever nobody handed over. If NATS is down the rows wait; nothing committed is lost, and a
 row published twice (a relay killed between ack and delete) is dropped by JetStream's dedup window and,
 past it, by the consumers' inbox.
 
@@ -13,21 +14,19 @@ as the effect, so a redelivered event has no second effect.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections import deque
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, delete, select
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import UTCDateTime
 from shared.events.catalog import EventSpec
 from shared.events.envelope import CloudEvent, utcnow
-
-log = logging.getLogger("mcc.outbox")
 
 
 def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -67,13 +66,33 @@ def build_event(spec: EventSpec, data: BaseModel, *, source: str, subject: str |
     return CloudEvent[Any](**fields)
 
 
-class Outbox:
-    """Adds events to the outbox inside a caller's transaction and wakes the relay after commit."""
+class Queued(NamedTuple):
+    """A committed outbox row handed to the relay by the process that committed it."""
 
-    def __init__(self, table: Table, *, source: str) -> None:
+    id: str
+    subject: str
+    payload: bytes
+
+
+class Outbox:
+    """Adds events to the outbox inside a caller's transaction and, after commit, hands the relay what it wrote.
+
+    `committed(rows)` queues a commit's rows in memory, in commit order, for the relay to publish without
+    reading the table (see shared/relay.py). The table stays the truth: a queued copy may always be dropped
+    (past `queue_cap`, or after a failed publish: `refuse`), and the relay's sweep then publishes the row from
+    the table, in its write order, before anything queued later.
+    """
+
+    def __init__(self, table: Table, *, source: str, queue_cap: int = 10_000) -> None:
         self.table = table
         self.source = source
+        self.queue_cap = queue_cap
+        self.queue: deque[Queued] = deque()
+        # False after `refuse` until the relay's catch-up sweep has begun: rows committed meanwhile are only
+        # in the table, and a later row must not overtake them by the queue.
+        self.accepting = True
         self._wake = asyncio.Event()
+        self._sweep_asked = False
         self._seq = 0
 
     def _next_seq(self) -> int:
@@ -91,186 +110,61 @@ class Outbox:
 
     async def add(self, session: AsyncSession, spec: EventSpec, data: BaseModel, *,
                   subject: str | None = None, event_id: str | None = None) -> CloudEvent[Any]:
-        """Write an event into the session's transaction; it is published only if the transaction commits."""
+        """Write an event into the session's transaction; it is published only if the transaction commits
+        (call `nudge` after the commit, or the relay's next sweep finds it)."""
         event, row = self.row(spec, data, subject=subject, event_id=event_id)
         await session.execute(self.table.insert().values(**row))
         return event
 
-    def nudge(self) -> None:
-        """Tell the relay there is something to publish now rather than at its next poll."""
+    def committed(self, rows: list[dict[str, Any]]) -> None:
+        """Rows of `self.table` that were just committed: the relay publishes them from memory."""
+        if not rows:
+            return
+        if not self.accepting:
+            return  # the relay is catching up from the table (it reads these there)
+        if len(self.queue) + len(rows) > self.queue_cap:
+            # The relay is far behind (NATS slow or away): keep memory bounded. Every dropped copy is in the
+            # table, and the sweep publishes them all in write order before anything queued after.
+            self.refuse()
+            self._wake.set()
+            return
+        self.queue.extend(Queued(r["id"], r["subject"], r["payload"]) for r in rows)
         self._wake.set()
 
-    async def wait(self, timeout: float) -> bool:
-        """Until nudged or `timeout` passed; True if nudged."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
-        nudged = self._wake.is_set()
+    def refuse(self) -> None:
+        """Drop the queued copies and queue nothing until `accept`: the table alone holds what waits."""
+        self.accepting = False
+        self.queue.clear()
+
+    def accept(self) -> None:
+        self.accepting = True
+
+    def take(self, limit: int) -> list[Queued]:
+        """Up to `limit` queued rows, oldest first, removed from the queue."""
+        queue = self.queue
+        return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
+    def nudge(self) -> None:
+        """Tell the relay rows were committed that it was not handed (`add`, another writer): sweep now
+        rather than at its next poll."""
+        self._sweep_asked = True
+        self._wake.set()
+
+    @property
+    def sweep_pending(self) -> bool:
+        return self._sweep_asked
+
+    def sweep_asked(self) -> bool:
+        """Whether `nudge` was called since the last time this was asked."""
+        asked, self._sweep_asked = self._sweep_asked, False
+        return asked
+
+    async def wait(self, timeout: float) -> None:
+        """Until something was queued or nudged, or `timeout` passed."""
+        if not self._wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
-        return nudged
-
-
-Publish = Callable[[str, bytes, str], Awaitable[None]]  # (subject, payload, msg_id): returns once acked
-# (subject, payload, msg_id): sends the message and returns a future that resolves with the server's ack.
-StartPublish = Callable[[str, bytes, str], Awaitable["asyncio.Future[Any]"]]
-
-
-def pipelined(publish: Publish) -> StartPublish:
-    """A start-publish function from one that awaits its ack (tests, other transports): one task each."""
-
-    async def start(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
-        return asyncio.ensure_future(publish(subject, payload, msg_id))
-
-    return start
-
-
-def jetstream_publisher(bus: Any) -> StartPublish:
-    """Pipelined JetStream publishes on a Bus's connection (`publish_async`): each message goes out at
-    once, in order, with `Nats-Msg-Id`, and its ack arrives on a future; no task and no round trip each."""
-
-    async def start(subject: str, payload: bytes, msg_id: str) -> asyncio.Future[Any]:
-        if not bus.is_ready():
-            raise ConnectionError("NATS is not connected")
-        return await bus.js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}, wait_stall=5)
-
-    return start
-
-
-class OutboxRelay:
-    """Publishes committed outbox rows, oldest first, a whole batch in flight; deletes them once acknowledged.
-
-    Each batch is read in (created_at, seq) order and sent in that order without waiting in between, so the
-    stream stores one aggregate's events in the order they were written; then the relay waits for all the
-    acks (at most `ack_timeout_s`) and deletes the acknowledged rows in one statement. A row whose ack did
-    not come stays and is sent again later with the same `Nats-Msg-Id`, which JetStream drops if the first
-    copy did arrive (consumers version-guard against the rare reordering this can cause).
-    """
-
-    def __init__(self, outbox: Outbox, sessions: async_sessionmaker[AsyncSession], publish: Publish | None = None,
-                 *, start_publish: StartPublish | None = None, batch_size: int = 1000, poll_s: float = 1.0,
-                 ack_timeout_s: float = 10.0, on_published: Callable[[str], None] | None = None):
-        if (publish is None) == (start_publish is None):
-            raise TypeError("give either publish or start_publish")
-        self.outbox = outbox
-        self.sessions = sessions
-        self.start_publish = start_publish or pipelined(publish)  # type: ignore[arg-type]
-        self.batch_size = batch_size
-        self.poll_s = poll_s
-        self.ack_timeout_s = ack_timeout_s
-        self.on_published = on_published
-        self._stopping = asyncio.Event()
-        self._reset_backoff = False
-        self.healthy = True
-        # Where a poll nobody nudged asks first whether any row waits (PostgreSQL; see _rows_waiting).
-        engine = sessions.kw.get("bind")
-        self._probe = engine if engine is not None and engine.dialect.name == "postgresql" else None
-
-    async def run(self) -> None:
-        backoff = self.poll_s
-        nudged = True  # the first round reads whatever an earlier process left
-        while not self._stopping.is_set():
-            try:
-                # A poll nobody nudged (this process committed nothing since) first asks whether any row
-                # waits at all (another process's, an old one's): most polls find nothing, and the locking
-                # read costs three round trips and a session where the question costs one.
-                if nudged or not self.healthy or await self._rows_waiting():
-                    sent = await self.relay_once()
-                    self.healthy = True
-                    backoff = self.poll_s
-                    if sent == self.batch_size:
-                        continue  # more waiting: don't sleep
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS down, DB busy: rows stay, try again later
-                self.healthy = False
-                log.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
-                backoff = min(backoff * 2, 5.0)
-            nudged = await self.outbox.wait(backoff)
-            if self._reset_backoff:
-                self._reset_backoff, backoff = False, self.poll_s
-
-    async def _rows_waiting(self) -> bool:
-        """Whether the outbox holds any row, asked in one round trip outside a transaction (PostgreSQL: no
-        BEGIN, no ROLLBACK, no lock). SQLite answers True: the relay's own read is as cheap in-process."""
-        if self._probe is None:
-            return True
-        table = self.outbox.table
-        async with self._probe.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return (await conn.execute(select(table.c.id).limit(1))).first() is not None
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.outbox.nudge()
-
-    def wake(self) -> None:
-        """Try again now (NATS is back), whatever the backoff said."""
-        self._reset_backoff = True
-        self.outbox.nudge()
-
-    async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were published and removed."""
-        table = self.outbox.table
-        query = select(table.c.id, table.c.subject, table.c.payload).order_by(
-            table.c.created_at, table.c.seq).limit(self.batch_size)
-        async with self.sessions() as session:
-            on_postgres = session.bind.dialect.name == "postgresql"
-            if on_postgres:
-                # Two relays (two processes of a service) take disjoint batches; row locks block no writer.
-                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
-                done, failed = await self._publish(rows)
-                await self._settle(session, done, failed)
-            else:
-                rows = (await session.execute(query)).all()
-        if not on_postgres:
-            # SQLite's transactions take the database's write lock: never hold it while waiting for
-            # JetStream. Read, publish, then settle in a second short transaction. A row published twice
-            # by two relays is dropped by JetStream's duplicate window and, past it, by consumers' inboxes.
-            done, failed = await self._publish(rows)
-            async with self.sessions() as settle:
-                await self._settle(settle, done, failed)
-        if self.on_published:
-            published = set(done)
-            for row in rows:
-                if row.id in published:
-                    self.on_published(row.subject)
-        if failed:
-            raise RuntimeError(f"{len(failed)} of {len(rows)} outbox events not published: {failed[0][1]!r}")
-        return len(done)
-
-    async def _publish(self, rows: Sequence[Any]) -> tuple[list[str], list[tuple[str, BaseException]]]:
-        """Send every row in order, then wait for their acks together; (acked ids, failures)."""
-        futures: list[asyncio.Future[Any]] = []
-        failed: list[tuple[str, BaseException]] = []
-        for n, row in enumerate(rows):
-            try:
-                futures.append(await self.start_publish(row.subject, row.payload, row.id))
-            except Exception as exc:  # not even sent (NATS gone): the rest of the batch waits for next time
-                failed.extend((r.id, exc) for r in rows[n:])
-                break
-        if futures:
-            _, pending = await asyncio.wait(futures, timeout=self.ack_timeout_s)
-            for future in pending:
-                future.cancel()
-        done: list[str] = []
-        for row, future in zip(rows, futures, strict=False):
-            exc = TimeoutError("no JetStream ack in time") if future.cancelled() else future.exception()
-            if exc is None:
-                done.append(row.id)
-            else:
-                failed.append((row.id, exc))
-        return done, failed
-
-    async def _settle(self, session: AsyncSession, done: list[str], failed: list[tuple[str, BaseException]]) -> None:
-        table = self.outbox.table
-        if done:
-            await session.execute(delete(table).where(table.c.id.in_(done)))
-        for row_id, exc in failed[:50]:
-            await session.execute(table.update().where(table.c.id == row_id).values(
-                attempts=table.c.attempts + 1, last_error=repr(exc)[:1000]))
-        if done or failed:  # an empty poll ends in a rollback: nothing to make durable
-            await session.commit()
 
 
 async def mark_processed_many(session: AsyncSession, inbox: Table, *, consumer: str,

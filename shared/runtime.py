@@ -21,7 +21,8 @@ from shared import metrics
 from shared.counters import Numbers
 from shared.db import create_engine, session_factory
 from shared.messaging import Bus
-from shared.outbox import Outbox, OutboxRelay, jetstream_publisher
+from shared.outbox import Outbox
+from shared.relay import OutboxRelay, jetstream_publisher
 from shared.settings import ServiceSettings
 from shared.uow import UnitOfWork
 

@@ -106,7 +106,8 @@ class UnitOfWork:
         await self.session.rollback()
 
     async def commit(self) -> None:
+        events = self._staged.get(self.outbox.table, [])
         await self.flush_staged()
         await self.session.commit()
-        if self.events:
-            self.outbox.nudge()
+        # Committed: the relay publishes these from memory, no read of the table (it is the fallback).
+        self.outbox.committed(events)

@@ -23,7 +23,8 @@ from shared.events.catalog import INCIDENT_ACCEPTED, ORDER_EVENTS
 from shared.events.envelope import CloudEvent, utcnow
 from shared.events.v1 import AppealType, Channel, OrderChanged, OrderState
 from shared.messaging import Bus, ConsumerSpec
-from shared.outbox import Outbox, OutboxRelay, jetstream_publisher, messaging_tables
+from shared.outbox import Outbox, messaging_tables
+from shared.relay import OutboxRelay, jetstream_publisher
 from tests.support.apps import stream_messages
 from tests.support.dispatch import CHONGCHUAN, TONGZHOU, accepted_incident
 from tests.support.polling import eventually

@@ -16,7 +16,8 @@ from sqlalchemy import MetaData, func, select
 from shared.db import create_engine, session_factory
 from shared.events.envelope import utcnow
 from shared.messaging import Bus
-from shared.outbox import Outbox, OutboxRelay, jetstream_publisher, messaging_tables
+from shared.outbox import Outbox, messaging_tables
+from shared.relay import OutboxRelay, jetstream_publisher
 from tests.support.apps import stream_messages
 from tests.support.polling import eventually
 
