@@ -9,8 +9,11 @@ the database until every order is committed. Rate = orders / (last order seen co
 Each order is the full use case: inbox dedup row, order number, routing by the duties list, the SLA deadlines,
 the order row, its audit row and its `dispatched` outbox event (which the relay publishes meanwhile).
 Target: 2,000 orders/s on 2 cores. `--profile` runs dispatch under cProfile and prints its top functions.
+Also printed: dispatch's CPU (user + system, psutil) per order over the same span, and the load average; with
+`--rate` the events are published at that steady rate instead (small batches, as the whole pipeline sends them).
 
     .venv/bin/python benchmarks/dispatch_routing.py
+    .venv/bin/python benchmarks/dispatch_routing.py --orders 3000 --rate 100   # CPU per order at 100 incidents/s
     .venv/bin/python benchmarks/dispatch_routing.py --orders 3000 --profile /tmp/dispatch.prof
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import pstats
 import random
 import shutil
@@ -65,17 +69,27 @@ def incident(i: int, town: str, county: str) -> CloudEvent[IncidentAccepted]:
                                         subject=data.incident_id)
 
 
-async def publish_all(nats_url: str, events: list[CloudEvent[IncidentAccepted]], window: int = 256) -> float:
-    """Publish with up to `window` acks outstanding; the wall time it took."""
+async def publish_all(nats_url: str, events: list[CloudEvent[IncidentAccepted]], window: int = 256,
+                      rate: float | None = None) -> float:
+    """Publish with up to `window` acks outstanding (or each on schedule at `rate` per second); the wall time
+    it took."""
     import nats
 
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     payloads = [(INCIDENT_ACCEPTED.subject_for(e.data), e.to_json(), e.id) for e in events]
     t = time.monotonic()
-    for start in range(0, len(payloads), window):
-        await asyncio.gather(*(js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
-                               for subject, body, msg_id in payloads[start:start + window]))
+    if rate:
+        pending = []
+        for i, (subject, body, msg_id) in enumerate(payloads):
+            if (delay := t + i / rate - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            pending.append(asyncio.ensure_future(js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})))
+        await asyncio.gather(*pending)
+    else:
+        for start in range(0, len(payloads), window):
+            await asyncio.gather(*(js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
+                                   for subject, body, msg_id in payloads[start:start + window]))
     elapsed = time.monotonic() - t
     await nc.close()
     return elapsed
@@ -106,14 +120,16 @@ async def run(args: argparse.Namespace) -> int:
                     async with engine.connect() as conn:
                         return (await conn.execute(select(func.count()).select_from(WorkOrder))).scalar_one()
 
+                cpu0 = cpu_seconds(process.proc.pid)
                 t0 = time.monotonic()
-                publisher = asyncio.create_task(publish_all(servers.nats_url, events))
+                publisher = asyncio.create_task(publish_all(servers.nats_url, events, rate=args.rate))
                 deadline = t0 + args.timeout
                 seen = 0
                 while time.monotonic() < deadline:
                     seen = await count()
                     if seen >= args.orders:
                         committed_at = time.monotonic()
+                        cpu = cpu_seconds(process.proc.pid) - cpu0
                         break
                     await asyncio.sleep(0.05)
                 published_s = await publisher
@@ -134,6 +150,8 @@ async def run(args: argparse.Namespace) -> int:
         rate = args.orders / elapsed
         print(f"routed:   {args.orders} orders committed in {elapsed:.2f} s from the first publish: {rate:.0f} "
               f"orders/s (target 2000/s); states {states}; outbox rows left {outbox}")
+        print(f"dispatch CPU: {cpu:.2f} s user+sys, {cpu / args.orders * 1000:.3f} ms per order "
+              f"({cpu / elapsed * 100:.0f} % of a core); load average {os.getloadavg()[0]:.1f}")
         print(f"dispatch peak RSS: {rss:.0f} MiB" if rss else "dispatch peak RSS: unknown")
         print(f"total time {time.monotonic() - started:.0f} s")
         if args.profile:
@@ -151,11 +169,21 @@ async def run(args: argparse.Namespace) -> int:
             shutil.rmtree(var, ignore_errors=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--database-url", default=DEFAULT_PG, help="PostgreSQL server URL; a fresh database is "
                                                                "created on it and dropped after (default: %(default)s)")
     p.add_argument("--orders", type=int, default=10_000, help="IncidentAccepted events (default: %(default)s)")
+    p.add_argument("--rate", type=float, help="publish this many events per second instead of as fast as "
+                                              "JetStream acknowledges them")
     p.add_argument("--timeout", type=float, default=120, help="give up after this many seconds "
                                                                "(default: %(default)s)")
     p.add_argument("--profile", metavar="PATH", help="run dispatch under cProfile, write the stats to PATH and "
