@@ -18,6 +18,7 @@ from shared.scope import EVERYTHING, Scope
 Key = tuple[datetime, str, str]  # (window start, area code, category group)
 BUCKETS = IncidentBucket.__table__  # type: ignore[attr-defined]
 WARNINGS = EarlyWarning.__table__  # type: ignore[attr-defined]
+_BUMP: dict[str, Any] = {}  # bump_buckets' statement per dialect
 
 
 async def bump_buckets(session: AsyncSession, counts: dict[Key, int]) -> dict[Key, int]:
@@ -28,12 +29,16 @@ async def bump_buckets(session: AsyncSession, counts: dict[Key, int]) -> dict[Ke
     rows = [{"window_start": w, "area_code": a, "category_group": g, "count": n}
             for (w, a, g), n in sorted(counts.items())]
     # The rows as executemany parameters (sent as one multi-row upsert): a `.values(rows)` statement has no
-    # cache key, so SQLAlchemy compiled it afresh for every batch.
-    statement = upsert_insert(session)(BUCKETS)
-    statement = statement.on_conflict_do_update(
-        index_elements=["window_start", "area_code", "category_group"],
-        set_={"count": BUCKETS.c.count + statement.excluded.count},
-    ).returning(BUCKETS.c.window_start, BUCKETS.c.area_code, BUCKETS.c.category_group, BUCKETS.c.count)
+    # cache key, so SQLAlchemy compiled it afresh for every batch. The statement is built once per dialect:
+    # building it (its `excluded` alias above all) cost as much as executing it.
+    dialect = session.get_bind().dialect.name
+    statement = _BUMP.get(dialect)
+    if statement is None:
+        insert = upsert_insert(session)(BUCKETS)
+        statement = _BUMP.setdefault(dialect, insert.on_conflict_do_update(
+            index_elements=["window_start", "area_code", "category_group"],
+            set_={"count": BUCKETS.c.count + insert.excluded.count},
+        ).returning(BUCKETS.c.window_start, BUCKETS.c.area_code, BUCKETS.c.category_group, BUCKETS.c.count))
     return {(w, a, g): n for w, a, g, n in (await session.execute(statement, rows)).all()}
 
 

@@ -3,7 +3,6 @@ order repository (`uow.orders`), whose writes only succeed against the version t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -129,6 +128,7 @@ def row_values(row: WorkOrder, decision: Decision, *, next_due_at: datetime | No
 
 
 ORDERS = WorkOrder.__table__  # type: ignore[attr-defined]
+_ADD_NEW: dict[str, Any] = {}  # add_new's statement per dialect, built once (its cache key is then memoized)
 
 # What a timer reschedule reads of an open order: to_domain's columns, the version and the current instant.
 _TIMING = ("id", "state", "unit_code", "tier", "lifecycle", "merged_into", "supervised", "signed_at", "closed_at",
@@ -146,15 +146,19 @@ class OrderRepository:
         result = await self.session.execute(select(WorkOrder).where((WorkOrder.id == ref) | (WorkOrder.number == ref)))
         return result.scalar_one_or_none()
 
-    async def known_incidents(self, incident_ids: Iterable[str]) -> set[str]:
-        """Which of these incidents already have an order (a republished incident makes none)."""
-        return set((await self.session.execute(
-            select(WorkOrder.incident_id).where(WorkOrder.incident_id.in_(list(incident_ids))))).scalars())
-
-    async def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """New orders' column values, in one multi-row INSERT."""
-        if rows:
-            await self.session.execute(ORDERS.insert(), rows)
+    async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert new orders' column values in one multi-row INSERT, skipping those whose incident already has an
+        order (a redelivered or republished incident); the incident ids that got their order now."""
+        if not rows:
+            return set()
+        statement = _ADD_NEW.get(self.session.get_bind().dialect.name)
+        if statement is None:
+            insert = upsert_insert(self.session)(ORDERS)
+            statement = _ADD_NEW.setdefault(self.session.get_bind().dialect.name, insert.on_conflict_do_nothing(
+                index_elements=[ORDERS.c.incident_id]).returning(ORDERS.c.incident_id))
+        # Sorted by incident: two processes inserting overlapping batches take the index locks in one order.
+        # Executemany parameters, sent as one multi-row INSERT (a `.values(rows)` statement is compiled afresh).
+        return set((await self.session.execute(statement, sorted(rows, key=lambda r: r["incident_id"]))).scalars())
 
     async def save(self, row: WorkOrder, values: dict[str, Any]) -> None:
         """Write the new values if the row still has the version that was read; StaleOrder otherwise."""

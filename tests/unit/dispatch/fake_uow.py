@@ -32,13 +32,13 @@ class FakeOrders:
         found = next((r for r in self.rows.values() if ref in (r.id, r.number)), None)
         return copy.deepcopy(found)
 
-    async def known_incidents(self, incident_ids: Iterable[str]) -> set[str]:
-        wanted = set(incident_ids)
-        return {r.incident_id for r in self.rows.values() if r.incident_id in wanted}
-
-    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+    async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
+        known = {r.incident_id for r in self.rows.values()}
+        added = {values["incident_id"] for values in rows if values["incident_id"] not in known}
         for values in rows:
-            self.put(**values)
+            if values["incident_id"] in added:
+                self.put(**values)
+        return added
 
     async def save(self, row: Any, values: dict[str, Any]) -> None:
         stored = self.rows.get(row.id)
@@ -59,10 +59,13 @@ class FakeOrders:
 
 
 class FakeSurges:
-    """The detector's counts: a batch's own counts are its totals (no history, so no warning below the bar)."""
+    """The detector's counts: a batch's own counts are its totals (no history, so no warning below the bar).
+    `reads` counts the history and warning reads, which a key below its bar must not cost."""
 
     def __init__(self) -> None:
         self.counts: dict[Any, int] = {}
+        self.warnings: dict[Any, dict[str, Any]] = {}
+        self.reads = 0
 
     async def bump(self, counts: dict[Any, int]) -> dict[Any, int]:
         for key, n in counts.items():
@@ -70,12 +73,18 @@ class FakeSurges:
         return {key: self.counts[key] for key in counts}
 
     async def histories(self, keys: Iterable[Any], *, windows: int, step: Any) -> dict[Any, list[int]]:
+        self.reads += 1
         return {key: [0] * windows for key in keys}
 
     async def warned(self, keys: Iterable[Any]) -> set[Any]:
-        return set()
+        self.reads += 1
+        return {key for key in keys if key in self.warnings}
 
     async def add_warning(self, values: dict[str, Any]) -> bool:
+        key = (values["window_start"], values["area_code"], values["category_group"])
+        if key in self.warnings:
+            return False
+        self.warnings[key] = values
         return True
 
 

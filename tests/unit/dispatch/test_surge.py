@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from services.dispatch.domain.surge import SurgeSettings, assess, poisson_tail
+from services.dispatch.adapters import reference
+from services.dispatch.config import DispatchSettings
+from services.dispatch.domain.org import OrgTree
+from services.dispatch.domain.surge import SurgeBars, SurgeSettings, assess, poisson_tail, surge_threshold
+from services.dispatch.service import handlers
+from shared.events.catalog import EARLY_WARNING_RAISED
+from tests.support.dispatch import TZ_TOWN_A, accepted_incident
+from tests.unit.dispatch.fake_uow import FakeDispatchUnitOfWork
 
 HOUR = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
@@ -50,3 +57,54 @@ def _poisson(rng: random.Random, mean: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+def test_the_threshold_is_the_least_count_the_assessment_flags_against_that_history():
+    rng = random.Random(20261203)
+    settings = SurgeSettings()
+    for rate in (0.0, 0.05, 0.5, 2.0, 6.0, 40.0, 300.0):
+        history = [_poisson(rng, rate) for _ in range(168)] if rate < 50 else [int(rate)] * 168
+        bar = surge_threshold(history, settings)
+        assert assess(area="t", category_group="01", window_start=HOUR, count=bar, history=history) is not None
+        for count in range(max(0, bar - 30), bar):
+            assert assess(area="t", category_group="01", window_start=HOUR, count=count, history=history) is None
+
+
+def test_a_history_that_grew_never_lowers_the_threshold():
+    rng = random.Random(7)
+    for _ in range(50):
+        history = [_poisson(rng, 3.0) for _ in range(168)]
+        grown = [n + rng.randrange(3) for n in history]
+        assert surge_threshold(history) <= surge_threshold(grown)
+
+
+def test_the_bars_forget_windows_two_hours_older_than_the_newest():
+    bars = SurgeBars()
+    bars.learn({(HOUR, "t", "01"): 7.0})
+    bars.learn({(HOUR + timedelta(hours=2), "t", "01"): 9.0})
+    assert bars.bar((HOUR, "t", "01")) == 7.0
+    bars.learn({(HOUR + timedelta(hours=3), "t", "01"): math.inf})
+    assert bars.bar((HOUR, "t", "01")) == 0 and bars.bar((HOUR + timedelta(hours=3), "t", "01")) == math.inf
+
+
+async def test_a_window_once_announced_costs_no_further_reads_and_is_announced_once():
+    settings = DispatchSettings()
+    holder = handlers.PolicyHolder(reference.build_policy(settings, OrgTree.from_units(reference.initial_units(settings))))
+    uow = FakeDispatchUnitOfWork()
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    reads = []
+    for _ in range(8):  # one a batch, all in one hour: the fifth reaches min_count and is a surge on no history
+        event = accepted_incident(town=TZ_TOWN_A, category="030202")
+        event = event.model_copy(update={"data": event.data.model_copy(update={"accepted_at": hour})})
+        await handlers.handle_incidents_accepted([event], uow=uow, holder=holder)
+        reads.append(uow.surges.reads)
+    assert reads == [0, 0, 0, 0, 2, 2, 2, 2]  # history and warning read once, at the fifth
+    assert [e.type for e in uow.events].count(EARLY_WARNING_RAISED.type) == 1 and len(uow.surges.warnings) == 1
+    assert len(uow.orders.rows) == 8
+
+    fresh = handlers.PolicyHolder(holder.policy)  # another process: it looks once, finds the warning, then not
+    for _ in range(2):
+        event = accepted_incident(town=TZ_TOWN_A, category="030202")
+        event = event.model_copy(update={"data": event.data.model_copy(update={"accepted_at": hour})})
+        await handlers.handle_incidents_accepted([event], uow=uow, holder=fresh)
+    assert uow.surges.reads == 4 and [e.type for e in uow.events].count(EARLY_WARNING_RAISED.type) == 1

@@ -20,7 +20,7 @@ from services.dispatch.domain.lifecycle import (
     OrderState,
 )
 from services.dispatch.domain.policy import DispatchPolicy
-from services.dispatch.domain.surge import SurgeSettings
+from services.dispatch.domain.surge import SurgeBars, SurgeSettings
 from services.dispatch.domain.timers import next_due
 from shared import metrics
 from shared.events.catalog import ORDER_EVENTS
@@ -47,6 +47,7 @@ class PolicyHolder:
         self.topology_version = 0
         self.ready = asyncio.Event()
         self.surge = SurgeSettings()
+        self.surge_bars = SurgeBars()  # learnt under `surge`: what needs no history read (routing.py)
 
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from services.dispatch.adapters import repository
+from services.dispatch.adapters.buckets import Key
 from services.dispatch.adapters.unit_of_work import DispatchUnitOfWork
 from services.dispatch.domain.lifecycle import (
     Action,
@@ -19,10 +21,9 @@ from services.dispatch.domain.lifecycle import (
     decide,
 )
 from services.dispatch.domain.policy import DispatchPolicy
-from services.dispatch.domain.surge import Surge, SurgeSettings, assess
+from services.dispatch.domain.surge import Surge, SurgeBars, SurgeSettings, assess, surge_threshold
 from services.dispatch.domain.timers import next_due
 from services.dispatch.service.handlers.common import (
-    CONSUMER_INCIDENTS,
     ORDER_TABLE,
     PolicyHolder,
     count,
@@ -45,34 +46,36 @@ async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: 
 
 async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted]], *, uow: DispatchUnitOfWork,
                                     holder: PolicyHolder) -> None:
-    """Turn a batch of located incidents into work orders in one transaction (each once, whatever NATS
-    redelivers: the inbox holds event ids, the unique incident id holds republished incidents)."""
+    """Turn a batch of located incidents into work orders in one transaction, each incident once whatever NATS
+    redelivers. The order's unique incident id is this consumer's inbox: the batch's orders go in one INSERT
+    that skips every incident already holding an order (a redelivered event, a republished incident, an
+    overlapping county group's copy), and only the orders it inserted get their audit row, event and count.
+    A skipped order's number is not reused (numbers may have gaps, shared/counters.py)."""
     policy = holder.policy
     decisions: list[tuple[Decision, Any]] = []
     surges: list[Surge] = []
+    learnt: dict[Key, float] = {}
+    fresh: dict[str, IncidentAccepted] = {}
+    for event in events:
+        fresh.setdefault(event.data.incident_id, event.data)
     async with uow:
-        first = await uow.first_deliveries(consumer=CONSUMER_INCIDENTS, event_ids=[e.id for e in events])
-        fresh: dict[str, IncidentAccepted] = {}
-        for event in events:
-            if event.id in first:
-                fresh.setdefault(event.data.incident_id, event.data)
-        if fresh:
-            known = await uow.orders.known_incidents(fresh)
-            incidents = [i for incident_id, i in fresh.items() if incident_id not in known]
-            now = utcnow()
-            numbers = await uow.take_numbers(prefix="GD", day=now.strftime("%Y%m%d"), count=len(incidents))
-            rows = []
-            for incident, number in zip(incidents, numbers, strict=True):
-                row, decision = _new_order(incident, number, now, policy)
-                rows.append(row)
+        now = utcnow()
+        numbers = await uow.take_numbers(prefix="GD", day=now.strftime("%Y%m%d"), count=len(fresh))
+        built = [_new_order(incident, number, now, policy) for incident, number in zip(fresh.values(), numbers,
+                                                                                      strict=True)]
+        added = await uow.orders.add_new([row for row, _ in built])
+        for row, decision in built:
+            if row["incident_id"] in added:
                 decisions.append((decision, SimpleNamespace(**row)))
-            await uow.orders.add_many(rows)
-            for decision, row in decisions:
-                await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
-                                        from_state=None, actor=decision.actor.subject, reason=decision.reason,
-                                        details=dict(decision.details))
-            surges = await _watch_for_surges(uow, incidents, holder.surge)
+        for decision, row in decisions:
+            await record_transition(uow, row, event_name=decision.event, action=decision.action.value,
+                                    from_state=None, actor=decision.actor.subject, reason=decision.reason,
+                                    details=dict(decision.details))
+        if added:
+            surges, learnt = await _watch_for_surges(uow, [i for i in fresh.values() if i.incident_id in added],
+                                                     holder.surge, holder.surge_bars)
         await uow.commit()
+    holder.surge_bars.learn(learnt)
     for decision, row in decisions:
         count(decision, row)
     for surge in surges:
@@ -80,13 +83,16 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
 
 
 WINDOW = timedelta(hours=1)
+_COLUMNS = tuple(ORDER_TABLE.columns.keys())  # every column of a new order's row, None unless set
 
 
-async def _watch_for_surges(uow: DispatchUnitOfWork, incidents: Sequence[IncidentAccepted],
-                            settings: SurgeSettings) -> list[Surge]:
+async def _watch_for_surges(uow: DispatchUnitOfWork, incidents: Sequence[IncidentAccepted], settings: SurgeSettings,
+                            bars: SurgeBars) -> tuple[list[Surge], dict[Key, float]]:
     """Count the incidents per hour, town and category class, and raise an early warning (one per window)
-    where a count is far above its baseline."""
-    counts: dict[tuple[datetime, str, str], int] = {}
+    where a count is far above its baseline; the surges raised and the bars learnt (SurgeBars: to be kept once
+    the transaction commits). A key whose total is below its bar is skipped: no history read, no assessment,
+    no look for its warning (a window once announced, or steady traffic below its threshold, costs one upsert)."""
+    counts: dict[Key, int] = {}
     counties: dict[str, str | None] = {}
     for incident in incidents:
         loc = incident.location
@@ -98,15 +104,22 @@ async def _watch_for_surges(uow: DispatchUnitOfWork, incidents: Sequence[Inciden
         key = (window, area, incident.category_code[:2])
         counts[key] = counts.get(key, 0) + 1
         counties[area] = loc.county_code
-    raised = []
+    raised: list[Surge] = []
+    learnt: dict[Key, float] = {}
     totals = await uow.surges.bump(counts)
-    busy = {key: total for key, total in totals.items() if total >= settings.min_count}
+    busy = {key: total for key, total in totals.items() if total >= max(settings.min_count, bars.bar(key))}
     if not busy:
-        return raised
+        return raised, learnt
     histories = await uow.surges.histories(busy, windows=settings.history, step=WINDOW)
-    surges = {key: surge for key, total in busy.items()
-              if (surge := assess(area=key[1], category_group=key[2], window_start=key[0], count=total,
-                                  history=histories[key], settings=settings)) is not None}
+    surges: dict[Key, Surge] = {}
+    for key, total in busy.items():
+        surge = assess(area=key[1], category_group=key[2], window_start=key[0], count=total,
+                       history=histories[key], settings=settings)
+        if surge is None:
+            learnt[key] = surge_threshold(histories[key], settings)
+        else:
+            surges[key] = surge
+            learnt[key] = math.inf  # announced now, or already: never again for this window
     already = await uow.surges.warned(surges) if surges else set()
     for (window, area, group), surge in surges.items():
         if (window, area, group) in already:
@@ -122,7 +135,7 @@ async def _watch_for_surges(uow: DispatchUnitOfWork, incidents: Sequence[Inciden
                 window_start=window, window_end=window + WINDOW, count=total, baseline=surge.baseline,
                 p_value=surge.p_value, reason=surge.reason, raised_at=now), subject=area)
             raised.append(surge)
-    return raised
+    return raised, learnt
 
 
 def _new_order(incident: IncidentAccepted, number: str, now: datetime,
@@ -131,7 +144,7 @@ def _new_order(incident: IncidentAccepted, number: str, now: datetime,
     Plain values, not ORM objects: a batch of them goes in one multi-row INSERT."""
     loc = incident.location
     routing = policy.route(incident.category_code, loc.village_code, loc.town_code, loc.county_code)
-    row: dict[str, Any] = dict.fromkeys(ORDER_TABLE.columns.keys())
+    row: dict[str, Any] = dict.fromkeys(_COLUMNS)
     row.update(
         id=str(uuid.uuid4()), number=number, incident_id=incident.incident_id, state=OrderState.ACCEPTED.value,
         version=0, unit_code=routing.unit_code or policy.org.city_code, tier=(routing.tier or "city"),
