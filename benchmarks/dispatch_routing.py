@@ -6,8 +6,9 @@ How: a fresh PostgreSQL database; nats-server and redis-server; one dispatch pro
 IncidentAccepted events (subject mcc.incident.accepted.<county>, each with its Nats-Msg-Id; towns all over the demo
 city, a mix of town-owned and department-owned categories) as fast as JetStream acknowledges them, and polls
 the database until every order is committed. Rate = orders / (last order seen committed - first publish).
-Each order is the full use case: inbox dedup row, order number, routing by the duties list, the SLA deadlines,
-the order row, its audit row and its `dispatched` outbox event (which the relay publishes meanwhile).
+Each order is the full use case: order number, routing by the duties list, the SLA deadlines, the order row (its
+INSERT skips incidents that already have one: the dedup), the surge count, its audit row and its `dispatched`
+outbox event (which the relay publishes meanwhile).
 Target: 2,000 orders/s on 2 cores. `--profile` runs dispatch under cProfile and prints its top functions.
 Also printed: dispatch's CPU (user + system, psutil) per order over the same span, and the load average; with
 `--rate` the events are published at that steady rate instead (small batches, as the whole pipeline sends them).
@@ -120,7 +121,7 @@ async def run(args: argparse.Namespace) -> int:
                     async with engine.connect() as conn:
                         return (await conn.execute(select(func.count()).select_from(WorkOrder))).scalar_one()
 
-                cpu0 = cpu_seconds(process.proc.pid)
+                commits0, cpu0 = await commits(process.url), cpu_seconds(process.proc.pid)
                 t0 = time.monotonic()
                 publisher = asyncio.create_task(publish_all(servers.nats_url, events, rate=args.rate))
                 deadline = t0 + args.timeout
@@ -130,6 +131,7 @@ async def run(args: argparse.Namespace) -> int:
                     if seen >= args.orders:
                         committed_at = time.monotonic()
                         cpu = cpu_seconds(process.proc.pid) - cpu0
+                        committed = await commits(process.url) - commits0
                         break
                     await asyncio.sleep(0.05)
                 published_s = await publisher
@@ -151,7 +153,8 @@ async def run(args: argparse.Namespace) -> int:
         print(f"routed:   {args.orders} orders committed in {elapsed:.2f} s from the first publish: {rate:.0f} "
               f"orders/s (target 2000/s); states {states}; outbox rows left {outbox}")
         print(f"dispatch CPU: {cpu:.2f} s user+sys, {cpu / args.orders * 1000:.3f} ms per order "
-              f"({cpu / elapsed * 100:.0f} % of a core); load average {os.getloadavg()[0]:.1f}")
+              f"({cpu / elapsed * 100:.0f} % of a core); load average {os.getloadavg()[0]:.1f}; {committed} commits "
+              f"({args.orders / committed:.1f} orders each, {cpu / committed * 1000:.2f} ms CPU per commit)")
         print(f"dispatch peak RSS: {rss:.0f} MiB" if rss else "dispatch peak RSS: unknown")
         print(f"total time {time.monotonic() - started:.0f} s")
         if args.profile:
@@ -175,6 +178,15 @@ def cpu_seconds(pid: int) -> float:
 
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system
+
+
+async def commits(url: str) -> int:
+    """Database transactions the process has committed so far (its mcc_db_commits_total): batches, relay rounds."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        text = (await client.get(f"{url}/metrics")).text
+    return int(sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("mcc_db_commits_total")))
 
 
 def main() -> int:

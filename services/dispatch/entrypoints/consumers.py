@@ -35,8 +35,8 @@ def consumers(runtime: Runtime, holder: handlers.PolicyHolder,
     async def on_dispositions(events: list[CloudEvent[Any]]) -> None:
         await handlers.handle_appeals_disposed(events, uow=runtime.uow())
 
-    # The inbox is keyed by the handler's consumer name, not the durable's: groups whose counties overlap, or
-    # a pinned group beside the default one, do the work twice but apply it once.
+    # Groups whose counties overlap, or a pinned group beside the default one, do the work twice but apply it
+    # once: an incident has one order (unique incident id), and the handler's INSERT skips those that have one.
     incidents = handlers.CONSUMER_INCIDENTS
     if counties:
         incidents += "-" + "-".join(sorted({county_token(c) for c in counties}))  # a set: order is no matter
