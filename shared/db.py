@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, TypeDecorator, event, false, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -71,6 +72,16 @@ def _count_commit(_conn: object) -> None:
     metrics.DB_COMMITS.inc()
 
 
+def _json_dumps(value: Any) -> str:
+    # Keys that are not strings become strings, as the json module makes them.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (an order's lifecycle, an audit row's details) through orjson: a tenth of the json module's cost
+# per value, and a timer pass writes two per transition and reads one per order.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 def _create_engine(url: str, *, schema: str | None, pool_size: int) -> AsyncEngine:
     if is_sqlite(url):
         database = make_url(url).database
@@ -80,7 +91,7 @@ def _create_engine(url: str, *, schema: str | None, pool_size: int) -> AsyncEngi
         if synchronous not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"MCC_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {synchronous!r}")
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                     pool_timeout=300)
+                                     pool_timeout=300, **_JSON_CODEC)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
@@ -107,7 +118,7 @@ def _create_engine(url: str, *, schema: str | None, pool_size: int) -> AsyncEngi
     # costs a Parse/Describe round trip before the statement runs.
     connect_args["prepared_statement_cache_size"] = 500
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args, **_JSON_CODEC
     )
     engine.dialect.do_ping = _ping_by_socket  # type: ignore[method-assign]
     return engine

@@ -63,7 +63,10 @@ def build_event(spec: EventSpec, data: BaseModel, *, source: str, subject: str |
         fields["id"] = event_id
     if time:
         fields["time"] = time
-    return CloudEvent[Any](**fields)
+    return _ANY_EVENT(**fields)
+
+
+_ANY_EVENT = CloudEvent[Any]  # parametrised once: the subscript is a lookup of its own on every event
 
 
 class Queued(NamedTuple):
