@@ -12,6 +12,7 @@ chosen as whole words, so 火锅 never meets 着火/火灾 in the first place.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -184,6 +185,7 @@ class OperatorChoice:
         return cls(ScopeKind.OUT_OF_SCOPE, rule=rule, reason=reason, channel=channel)
 
 
+@functools.lru_cache(maxsize=256)  # one call's description is checked against every rule
 def _fold(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split()).lower()
 
@@ -198,9 +200,11 @@ def _occurrences(text: str, word: str) -> Iterable[int]:
 def find_keywords(text: str, keywords: Iterable[str], exclusions: Iterable[str] = ()) -> tuple[str, ...]:
     """The keywords present in `text` outside every exclusion phrase (text folded as the rules are)."""
     folded = _fold(text)
-    covered = [(s, s + len(e)) for e in exclusions for s in _occurrences(folded, e)]
+    covered = [(s, s + len(e)) for e in exclusions if e in folded for s in _occurrences(folded, e)]
     found = []
     for word in keywords:
+        if word not in folded:  # most words of most rules: no generator to start
+            continue
         for start in _occurrences(folded, word):
             end = start + len(word)
             if not any(s <= start and end <= e for s, e in covered):
