@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import String, any_, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox
@@ -91,8 +92,19 @@ class OutboxRelay:
         # no COMMIT); SQLite's own transactions cost no round trip.
         engine = sessions.kw.get("bind")
         self._autocommit = engine if engine is not None and engine.dialect.name == "postgresql" else None
+        self._conn: AsyncConnection | None = None
+        # PostgreSQL: `id = ANY(:ids)`, one array: one statement prepared once whatever the number of ids (an
+        # IN list is rendered afresh on every call, and is a new prepared statement for every length).
+        self._delete_any = delete(outbox.table).where(
+            outbox.table.c.id == any_(bindparam("ids", type_=ARRAY(String))))
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self.close()
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         backoff = self.poll_s
         catching_up = True  # the table may hold rows nobody queued (an earlier process's)
@@ -139,6 +151,32 @@ class OutboxRelay:
                 await self.relay_queued()
             await self._flush()
 
+    @contextlib.asynccontextmanager
+    async def _outside_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """The relay's own autocommit connection, kept from round to round: checking one out of the pool and
+        setting and resetting its isolation level each time cost more CPU than the DELETE. Dropped on any error
+        (a server restart, a cancelled round), and a fresh one taken next time."""
+        assert self._autocommit is not None
+        if self._conn is None:
+            conn = await self._autocommit.connect()
+            try:
+                self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            except BaseException:
+                await conn.close()
+                raise
+        try:
+            yield self._conn
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Give back the relay's connection (`run` does on its way out)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
     def _more(self, sent: int) -> bool:
         """Whether a sweep that published `sent` rows should read again at once (its batch was full)."""
         return sent > 0 and self._last_read == self.batch_size
@@ -150,8 +188,7 @@ class OutboxRelay:
             return True
         table = self.outbox.table
         cutoff = utcnow() - timedelta(seconds=self.sweep_age_s)
-        async with self._autocommit.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with self._outside_transaction() as conn:
             return (await conn.execute(select(table.c.id).where(table.c.created_at < cutoff).limit(1))).first() \
                 is not None
 
@@ -186,8 +223,7 @@ class OutboxRelay:
             return
         try:
             if self._autocommit is not None:
-                async with self._autocommit.connect() as conn:
-                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                async with self._outside_transaction() as conn:
                     await self._settle(conn, done, failed)
             else:
                 async with self.sessions() as session:
@@ -271,7 +307,9 @@ class OutboxRelay:
     async def _settle(self, conn: Any, done: list[str], failed: Sequence[tuple[str, BaseException]]) -> None:
         """Delete the published rows and count the failures (a session or a connection; the caller commits)."""
         table = self.outbox.table
-        if done:
+        if done and self._autocommit is not None:
+            await conn.execute(self._delete_any, {"ids": done})
+        elif done:
             await conn.execute(delete(table).where(table.c.id.in_(done)))
         for row_id, exc in failed[:50]:
             await conn.execute(table.update().where(table.c.id == row_id).values(
