@@ -46,17 +46,19 @@ def nearby_query(*, category_code: str, cells: list[int] | None, box: tuple[floa
 
 
 # What the duplicate check compares, read as plain rows: an ORM object per row cost more than the check itself.
-_COMPARED = (Appeal.id, Appeal.number, Appeal.master_number, Appeal.caller_phone, Appeal.category_code, Appeal.lon,
-             Appeal.lat, Appeal.cell, Appeal.created_at)
+# Core columns, not the entity's attributes: a statement of ORM attributes goes through the ORM's compile and
+# loading steps for nothing (about 0.1 ms more per statement).
+_COMPARED = tuple(TABLE.c[name] for name in ("id", "number", "master_number", "caller_phone", "category_code", "lon",
+                                             "lat", "cell", "created_at"))
 
 
 async def recent_by_callers(session: AsyncSession, *, phones: list[str], since: datetime,
                             limit: int) -> Sequence[Any]:
     """Several callers' appeals with an order since `since`, newest first (index on caller, time)."""
+    c = TABLE.c
     return (await session.execute(
-        select(*_COMPARED).where(Appeal.caller_phone.in_(phones), Appeal.created_at >= since,
-                                 Appeal.disposition.in_(_WITH_ORDER))
-        .order_by(Appeal.created_at.desc()).limit(limit))).all()
+        select(*_COMPARED).where(c.caller_phone.in_(phones), c.created_at >= since, c.disposition.in_(_WITH_ORDER))
+        .order_by(c.created_at.desc()).limit(limit))).all()
 
 
 async def recent_in_boxes(session: AsyncSession, *, boxes: list[tuple[str, tuple[float, float, float, float]]],
@@ -89,8 +91,8 @@ def _in_boxes(boxes: int, *, all_cells: bool) -> Select[Any]:
     return query.order_by(c.created_at.desc()).limit(bindparam("limit", type_=Integer))
 
 
-_LISTED = (Appeal.number, Appeal.order_number, Appeal.status, Appeal.category_code, Appeal.description,
-           Appeal.linked_count)
+_LISTED = tuple(TABLE.c[name] for name in ("number", "order_number", "status", "category_code", "description",
+                                           "linked_count"))
 
 
 async def by_numbers(session: AsyncSession, numbers: list[str]) -> dict[str, Any]:
@@ -98,5 +100,5 @@ async def by_numbers(session: AsyncSession, numbers: list[str]) -> dict[str, Any
     category_code, description, linked_count)."""
     if not numbers:
         return {}
-    rows = (await session.execute(select(*_LISTED).where(Appeal.number.in_(numbers)))).all()
+    rows = (await session.execute(select(*_LISTED).where(TABLE.c.number.in_(numbers)))).all()
     return {r.number: r for r in rows}

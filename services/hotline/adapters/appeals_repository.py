@@ -92,10 +92,10 @@ class AppealRepository:
         order_version, county_code, town_code)."""
         if not incident_ids:
             return []
+        c = TABLE.c  # Core columns: the ORM's compile and loading steps cost more than this read
         return (await self.session.execute(
-            select(Appeal.incident_id, Appeal.id, Appeal.number, Appeal.order_id, Appeal.order_version,
-                   Appeal.county_code, Appeal.town_code)
-            .where(Appeal.incident_id.in_(incident_ids)))).all()
+            select(c.incident_id, c.id, c.number, c.order_id, c.order_version, c.county_code, c.town_code)
+            .where(c.incident_id.in_(incident_ids)))).all()
 
     async def count_by_caller(self, phone: str) -> int:
         return (await self.session.execute(
