@@ -13,6 +13,7 @@ keeps its documented refusal (grid's and intake's 401 field errors, Open311's 40
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -103,13 +104,14 @@ class KeyCache:
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s, self.max_entries = ttl_s, max_entries
         self._entries: dict[str, tuple[ApiKey, float]] = {}
+        self.lookups: dict[str, asyncio.Future[ApiKey | None]] = {}  # digest → the lookup under way
 
     def get(self, digest: str, now: float) -> ApiKey | None:
         hit = self._entries.get(digest)
         return hit[0] if hit is not None and hit[1] > now else None
 
     def put(self, digest: str, key: ApiKey, now: float) -> None:
-        if len(self._entries) >= self.max_entries:  # the oldest goes (dicts keep insertion order)
+        if digest not in self._entries and len(self._entries) >= self.max_entries:  # the oldest goes
             self._entries.pop(next(iter(self._entries)))
         self._entries[digest] = (key, now + self.ttl_s)
 
@@ -121,14 +123,28 @@ class KeyCache:
 async def verify_cached(new_uow: Callable[[], Any], table: Table, plaintext: str | None,
                         cache: KeyCache | None = None) -> ApiKey | None:
     """`verify` in a unit of work of its own, answered from the cache while a verified key's entry lasts."""
+    if cache is None or cache.ttl_s <= 0:
+        return await _verify_in_own_uow(new_uow, table, plaintext)
     now, digest = time.monotonic(), _digest(plaintext or "")
-    if cache is not None and cache.ttl_s > 0 and (hit := cache.get(digest, now)) is not None:
+    if (hit := cache.get(digest, now)) is not None:
         return hit
-    async with new_uow() as uow:
-        key = await verify(uow.session, table, plaintext)
-    if key is not None and cache is not None and cache.ttl_s > 0:
+    # The requests of a busy app that miss together (its entry just expired) share one lookup, not one
+    # transaction each. Shielded: a client that goes away does not cancel the others' lookup.
+    lookup = cache.lookups.get(digest)
+    if lookup is None:
+        lookup = cache.lookups[digest] = asyncio.ensure_future(_verify_in_own_uow(new_uow, table, plaintext))
+        lookup.add_done_callback(lambda _: cache.lookups.pop(digest, None))
+    key = await asyncio.shield(lookup)
+    if key is not None:
         cache.put(digest, key, now)
     return key
+
+
+async def _verify_in_own_uow(new_uow: Callable[[], Any], table: Table, plaintext: str | None) -> ApiKey | None:
+    if not _KEY.match(plaintext or ""):
+        return None  # malformed: nothing to look up
+    async with new_uow() as uow:
+        return await verify(uow.session, table, plaintext)
 
 
 Refusal = Callable[[], Exception]

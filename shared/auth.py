@@ -158,8 +158,11 @@ async def within_key_rate(request: Request, key: Any) -> None:
     limit = getattr(request.app.state.settings, "rate_limit_per_minute", None)
     if limit is None:
         return
-    service = request.app.state.runtime.service
-    decision = await ratelimit.hit(request.app.state.runtime.redis, name=f"{service}:{key.id}", limit=limit)
+    state = request.app.state
+    rates = getattr(state, "key_rates", None)
+    if rates is None:  # one per app: a process's concurrent requests share their round trips to Redis
+        rates = state.key_rates = ratelimit.KeyRates()
+    decision = await rates.hit(state.runtime.redis, name=f"{state.runtime.service}:{key.id}", limit=limit)
     if not decision.allowed:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers=decision.headers(),
                             detail=f"密钥 {key.id} 已达每分钟 {decision.limit} 次的上限，请 "

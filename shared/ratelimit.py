@@ -3,13 +3,19 @@
 Fixed windows allow a burst of up to twice the limit across a window boundary; for protecting a service from
 a runaway phone app that is fine, and it costs one round trip. When Redis is unreachable the request is let
 through and the failure logged: reporting an incident matters more than enforcing a quota.
+
+`KeyRates` counts the requests of one process that arrive together in one round trip (INCRBY by how many
+came, per key): each request is still given its own place in the window's count, so the answers are those of
+one INCR each, at a fraction of the round trips and of the client's CPU under load.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -45,6 +51,76 @@ async def hit(redis: Redis, *, name: str, limit: int, window_s: int = 60) -> Rat
         return RateDecision(True, limit, limit, 0)
     retry_after = window_s - int(time.time() % window_s)
     return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)
+
+
+@dataclass
+class _Hit:
+    redis: Redis
+    name: str
+    limit: int
+    window_s: int
+    future: asyncio.Future[RateDecision] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class KeyRates:
+    """`hit` for the requests of one process: those waiting while a count is in flight go together in the next.
+
+    Whoever finds no count in flight takes every request queued so far (any keys) and counts them in one
+    MULTI/EXEC: INCRBY n and EXPIRE per key and window. The i-th of a key's n requests gets the count
+    total - n + i, the value its own INCR would have answered, so the limit and the 429s are unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[_Hit] = []
+        self._lock = asyncio.Lock()
+
+    async def hit(self, redis: Redis, *, name: str, limit: int, window_s: int = 60) -> RateDecision:
+        request = _Hit(redis, name, limit, window_s)
+        self._queue.append(request)
+        while not request.future.done():
+            async with self._lock:
+                if request.future.done():
+                    break
+                group = [h for h in self._queue if h.redis is redis]
+                self._queue = [h for h in self._queue if h.redis is not redis]
+                if group:
+                    # Shielded: a client that goes away must not leave the others of its group unanswered.
+                    await asyncio.shield(self._count(redis, group))
+                    continue
+            await asyncio.wait([request.future])  # in a count whose caller went away; it ends all the same
+        return request.future.result()
+
+    async def _count(self, redis: Redis, group: list[_Hit]) -> None:
+        now = time.time()
+        slots: dict[tuple[str, int, int], list[_Hit]] = defaultdict(list)
+        for h in group:
+            slots[(h.name, h.window_s, int(now // h.window_s))].append(h)
+        try:
+            async with redis.pipeline(transaction=True) as pipe:
+                for name, window_s, window in slots:
+                    key = f"mcc:rl:{name}:{window}"
+                    pipe.incrby(key, len(slots[(name, window_s, window)]))
+                    pipe.expire(key, window_s + 1)
+                counts = (await pipe.execute())[::2]
+        except (RedisError, OSError) as exc:
+            log.warning("rate limit not enforced: redis unavailable", extra={"error": str(exc)})
+            counts = None
+        except BaseException as exc:  # noqa: BLE001 - whatever it was, no request of the group may hang
+            for h in group:
+                if not h.future.done():
+                    h.future.set_exception(exc)
+            raise
+        for n, ((_, window_s, _), hits) in enumerate(slots.items()):
+            retry_after = window_s - int(now % window_s)
+            first = counts[n] - len(hits) if counts is not None else 0
+            for i, h in enumerate(hits, start=1):
+                if counts is None:
+                    decision = RateDecision(True, h.limit, h.limit, 0)
+                else:
+                    count = first + i
+                    decision = RateDecision(count <= h.limit, h.limit, max(0, h.limit - count), retry_after)
+                if not h.future.done():
+                    h.future.set_result(decision)
 
 
 class FailedAuthentications:

@@ -97,6 +97,52 @@ async def test_the_rate_limit_lets_requests_through_when_redis_is_down():
         await redis.aclose()
 
 
+async def test_requests_counted_together_get_the_answers_one_count_each_would_have_given(redis_url):
+    redis = Redis.from_url(redis_url)
+    rates = ratelimit.KeyRates()
+    try:
+        assert (await rates.hit(redis, name="together", limit=4)).remaining == 3
+        decisions = await asyncio.gather(*[rates.hit(redis, name=name, limit=4)
+                                           for name in ["together"] * 5 + ["other"]])
+        mine = decisions[:5]
+        assert sorted(d.remaining for d in mine) == [0, 0, 0, 1, 2]
+        assert sum(d.allowed for d in mine) == 3 and decisions[5].allowed and decisions[5].remaining == 3
+        refused = [d for d in mine if not d.allowed]
+        assert all(0 < int(d.headers()["Retry-After"]) <= 60 for d in refused)
+        # one process's requests share a count with another's (the same Redis key): 1 + 5 + 1 so far
+        assert not (await ratelimit.hit(redis, name="together", limit=6)).allowed
+    finally:
+        await redis.aclose()
+
+
+async def test_requests_counted_together_go_through_when_redis_is_down():
+    redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        decisions = await asyncio.gather(*[ratelimit.KeyRates().hit(redis, name="k", limit=1) for _ in range(3)])
+        assert all(d.allowed for d in decisions)
+    finally:
+        await redis.aclose()
+
+
+async def test_requests_that_miss_the_key_cache_together_share_one_lookup(runtime):
+    table, opened = metadata.tables["api_key"], []
+
+    def counting_uow():
+        opened.append(1)
+        return runtime.uow()
+
+    async with runtime.uow() as uow:
+        record, plaintext = await apikeys.issue(uow.session, table, name="网格通", scope_unit=None)
+        await uow.commit()
+    cache = apikeys.KeyCache(ttl_s=60)
+    found = await asyncio.gather(*[apikeys.verify_cached(counting_uow, table, plaintext, cache) for _ in range(8)])
+    assert {k.id for k in found} == {record.id} and len(opened) == 1 and not cache.lookups
+    wrong = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
+    assert await asyncio.gather(*[apikeys.verify_cached(counting_uow, table, wrong, cache) for _ in range(3)]) \
+        == [None] * 3
+    assert len(opened) == 2  # a wrong key is looked up too (once for the three), and not kept
+
+
 async def test_a_verified_key_is_answered_from_the_cache_until_it_expires_or_its_revoker_forgets_it(runtime):
     table, opened = metadata.tables["api_key"], []
 

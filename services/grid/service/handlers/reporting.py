@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from services.grid.adapters.uow import GridUnitOfWork
@@ -40,7 +40,11 @@ class ReportGridEvent:
     client_id: str | None = None
 
     def fingerprint_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        # The fields as they are (all flat: strings, numbers, tuples of ids), not asdict's deep copy: the same JSON
+        return {name: getattr(self, name) for name in _REPORT_FIELDS}
+
+
+_REPORT_FIELDS = tuple(f.name for f in fields(ReportGridEvent))
 
 
 def _item_problems(item: ReportGridEvent, categories: CategoryTable, prefix: str) -> list[dict[str, Any]]:
