@@ -70,6 +70,10 @@ class ConsumerSpec:
     # Optional: handle a whole fetched batch in one call (one transaction). If it raises, the batch is
     # handled again one message at a time through `handler`, so one bad message cannot hold up the rest.
     batch_handler: BatchHandler | None = None
+    # Optional, with a batch handler: when a fetch brings fewer than `batch` (a trickle, one message a fetch),
+    # wait this long and take what came meanwhile into the same batch: one transaction for several messages
+    # instead of one each, at the cost of up to twice this in latency. 0 hands each fetch over as it is.
+    gather_s: float = 0.0
 
 
 class Consuming:
@@ -124,6 +128,10 @@ class Consuming:
             self._idle.clear()
             keep_alive = asyncio.create_task(self._keep_alive(msgs), name=f"{spec.durable}-progress")
             try:
+                if spec.gather_s > 0 and spec.batch_handler is not None and len(msgs) < spec.batch:
+                    # In flight already, so a bus stopping meanwhile waits for their outcome; extended in
+                    # place, so the keep-alive covers the gathered ones too.
+                    msgs += await self._gather(spec, sub, spec.batch - len(msgs))
                 if spec.batch_handler is not None and len(msgs) > 1:
                     msgs = await self._handle_batch(spec, msgs)
                 for i, msg in enumerate(msgs):
@@ -142,6 +150,24 @@ class Consuming:
                 self._inflight -= 1
                 if self._inflight == 0:
                     self._idle.set()
+
+    async def _gather(self, spec: ConsumerSpec, sub: Any, room: int) -> list[Msg]:
+        """Up to `room` more messages that arrived within `spec.gather_s` (none if the bus is stopping). The
+        server keeps routing new messages to this subscription's still-open pull, so they wait in its queue;
+        the second fetch takes them, or asks the server once and gives up after `gather_s`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), spec.gather_s)
+        if self._stopping.is_set():
+            return []
+        try:
+            return await sub.fetch(room, timeout=spec.gather_s)  # type: ignore[no-any-return]
+        except (TimeoutError, NatsTimeoutError):
+            return []
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # what was fetched first is still handled; the next fetch meets the trouble
+            log.warning("gathering more messages failed", extra={"consumer": spec.durable, "error": repr(exc)})
+            return []
 
     async def _keep_alive(self, msgs: list[Msg]) -> None:
         """Tell JetStream the fetched messages are still being worked on while a retry waits."""
