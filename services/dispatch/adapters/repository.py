@@ -205,10 +205,6 @@ class OrderRepository:
                  .limit(limit).with_for_update(skip_locked=True))
         return [SimpleNamespace(**mapping) for mapping in (await self.session.execute(query)).mappings()]
 
-    async def earliest_due(self) -> datetime | None:
-        """The earliest pending timer instant of any order (min over the timer index: its first entry)."""
-        return (await self.session.execute(select(func.min(ORDERS.c.next_due_at)))).scalar_one()
-
     async def open_timing(self, *, states: list[str]) -> list[Any]:
         """Every open order's timing columns, as plain rows (no ORM objects: a reschedule reads them all)."""
         query = select(*(ORDERS.c[name] for name in _TIMING)).where(ORDERS.c.state.in_(states))

@@ -4,10 +4,8 @@ Why a database poller and not Redis or JetStream scheduling: the deadline alread
 the same transaction as every transition, so there is one source of truth and nothing to keep in step. A
 Redis restart or a nats-server restart loses nothing (events wait in the outbox), a killed dispatch loses
 nothing (the next poll of any process finds the overdue rows: the poll *is* the sweeper), and two processes
-share the work through FOR UPDATE SKIP LOCKED. The cost is a few indexed queries per pass: after a pass that
-left nothing due, the loop reads the earliest pending instant and sleeps until then, for at most
-`MCC_DISPATCH_TIMER_POLL_S` (an order another process or a handler scheduled meanwhile is found by then) and
-at least a fifth of it (timers falling due close together fire as one set, not one pass each).
+share the work through FOR UPDATE SKIP LOCKED. The cost is one indexed query per poll interval
+(`MCC_DISPATCH_TIMER_POLL_S`), which also bounds the firing lag.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import time
 
 from services.dispatch.config import DispatchSettings
 from services.dispatch.service import handlers
-from shared.events.envelope import utcnow
 from shared.runtime import Runtime
 
 log = logging.getLogger("mcc.dispatch.timers")
@@ -45,18 +42,15 @@ class TimerLoop:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def run(self) -> None:
-        poll, batch = self.settings.timer_poll_s, self.settings.timer_batch
         while True:
-            wait = poll
             try:
-                done = await handlers.fire_timer_pass(uow=self.runtime.uow(), holder=self.holder, batch=batch)
-                if done.claimed >= batch:
-                    continue  # a full set: more are due, keep going without waiting
-                if done.next_due is not None:
-                    wait = min(poll, max(poll / 5, (done.next_due - utcnow()).total_seconds()))
+                fired = await handlers.fire_due_timers(uow=self.runtime.uow(), holder=self.holder,
+                                                       batch=self.settings.timer_batch)
+                if fired:
+                    continue  # more may be due: keep going without waiting
             except Exception:  # a loop that must outlive a pass: the database may be briefly away (cancel still stops it)
                 log.exception("timer pass failed")
-            await asyncio.sleep(wait)
+            await asyncio.sleep(self.settings.timer_poll_s)
 
     async def housekeeping(self) -> None:
         next_topology = next_gauges = 0.0

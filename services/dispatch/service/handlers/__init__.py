@@ -36,9 +36,7 @@ from services.dispatch.service.handlers.reading import (
 )
 from services.dispatch.service.handlers.routing import handle_incident_accepted, handle_incidents_accepted
 from services.dispatch.service.handlers.timers import (
-    TimerPass,
     fire_due_timers,
-    fire_timer_pass,
     refresh_gauges,
     reschedule_all,
     reschedule_if_policy_changed,
@@ -55,7 +53,7 @@ from services.dispatch.service.handlers.topology import (
 __all__ = [
     "AUDIT_TABLE", "CONSUMER_DISPOSITIONS", "CONSUMER_FOLLOWUPS", "CONSUMER_INCIDENTS", "ORDER_TABLE",
     "EXPORT_LIMIT", "TIER_KINDS", "TOPOLOGY_COUNTER", "ActionTaken", "TakeAction", "PolicyHolder", "QueueFilter", "Search", "access_log", "export_orders", "order_attachment", "upload_attachment",
-    "apply_decision", "count", "delete_unit", "edit_units", "remove_unit", "replace_topology", "fire_due_timers", "fire_timer_pass", "TimerPass", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
+    "apply_decision", "count", "delete_unit", "edit_units", "remove_unit", "replace_topology", "fire_due_timers", "handle_appeal_disposed", "handle_appeals_disposed", "handle_follow_up",
     "handle_incident_accepted", "handle_incidents_accepted", "handling_rates", "list_alerts", "list_orders",
     "load_org", "order_changed", "prune_access_log", "read_order", "record_transition", "refresh_gauges",
     "replace_units", "reschedule_all", "reschedule_if_policy_changed", "take_action",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -27,40 +26,22 @@ from shared.events.envelope import utcnow
 log = logging.getLogger("mcc.dispatch.timers")
 
 
-@dataclass(frozen=True)
-class TimerPass:
-    """What one pass did: transitions fired, orders claimed (a full set: more may be due at once), and the
-    earliest instant still pending after it (read only when the set was not full: the loop sleeps until then)."""
-
-    fired: int
-    claimed: int
-    next_due: datetime | None
-
-
 async def fire_due_timers(*, uow: DispatchUnitOfWork, holder: PolicyHolder, now: datetime | None = None,
                           batch: int = 200) -> int:
-    """Take every warning and escalation step due on up to `batch` overdue orders; the number of transitions."""
-    return (await fire_timer_pass(uow=uow, holder=holder, now=now, batch=batch)).fired
-
-
-async def fire_timer_pass(*, uow: DispatchUnitOfWork, holder: PolicyHolder, now: datetime | None = None,
-                          batch: int = 200) -> TimerPass:
-    """One set: every warning and escalation step due on up to `batch` overdue orders.
+    """Take every warning and escalation step due on up to `batch` overdue orders; the number of transitions.
 
     Rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL), so several dispatch processes share the work
     without waiting on each other; SQLite serialises writers. What is due is computed from the order's own
-    log, so a duplicate or stale firing does nothing. The whole set is written in one transaction, with
-    one UPDATE statement per set of changed columns (not one per transition) and one INSERT each for its
-    events and audit rows: a killed process fires none of it, and the next pass fires all of it, exactly once.
+    log, so a duplicate or stale firing does nothing. The whole batch is written in one transaction, with
+    one UPDATE statement per set of changed columns (not one per transition): a killed process fires
+    none of it, and the next poll fires all of it, exactly once.
     """
     policy = holder.policy
     now = now or utcnow()
     fired: list[tuple[Decision, SimpleNamespace]] = []
     writes: list[tuple[str, int, dict[str, Any]]] = []
-    next_at = None
     async with uow:
-        rows = await uow.orders.claim_due(now=now, limit=batch)
-        for row in rows:
+        for row in await uow.orders.claim_due(now=now, limit=batch):
             read_version = row.version
             order = repository.to_domain(row)
             decisions = due_decisions(order, now, policy.timer)
@@ -78,12 +59,10 @@ async def fire_timer_pass(*, uow: DispatchUnitOfWork, holder: PolicyHolder, now:
                 fired.append((decision, row))
             writes.append((row.id, read_version, changed))
         await uow.orders.save_many(writes)
-        if len(rows) < batch:  # in this transaction: one round trip, and it sees the instants just written
-            next_at = await uow.orders.earliest_due()
         await uow.commit()
     for decision, row in fired:
         count(decision, row)
-    return TimerPass(len(fired), len(rows), next_at)
+    return len(fired)
 
 
 TIMER_POLICY_COUNTER = "timer-policy"  # the fingerprint of the SLA and escalation files open orders follow
