@@ -179,7 +179,8 @@ async def main(args: argparse.Namespace) -> None:
         try:
             async with fresh_database(args.database_url, var) as intake_db:
                 ports = {"grid": free_port(), "intake": free_port()}
-                env = dict(os.environ, MCC_NATS_URL=f"nats://127.0.0.1:{nats_proc.port}",
+                # A demo stack, as `mcc up` runs one: the default token secret is allowed (refused otherwise).
+                env = dict(os.environ, MCC_DEMO=os.environ.get("MCC_DEMO", "true"), MCC_NATS_URL=f"nats://127.0.0.1:{nats_proc.port}",
                            MCC_REDIS_URL=f"redis://127.0.0.1:{redis_proc.port}", MCC_LOG_JSON="false",
                            MCC_INTAKE_GRID_URL=f"http://127.0.0.1:{ports['grid']}",
                            MCC_GRID_DATABASE_URL=f"sqlite:///{var / 'grid.db'}", MCC_GRID_PORT=str(ports["grid"]),
