@@ -83,7 +83,12 @@
       if (el.closest("[hidden]") || el.disabled) continue;
       e.preventDefault();
       if (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT") { el.focus(); if (el.select) el.select(); }
-      else { el.click(); }
+      else {
+        // htmx wires the buttons of swapped-in content only when it settles (20 ms later): a key pressed in
+        // between clicked a button without its hx-post and was lost. Wiring it now is a no-op if already done.
+        if (window.htmx) htmx.process(el);
+        el.click();
+      }
       return;
     }
   });
