@@ -9,14 +9,17 @@ too): ~0.1 ms per request. It is for benchmarks only: no TLS, no redirects, no p
     status, body = await pool.request("POST", "/api/v1/appeals", json_body={...}, headers={...})
     await pool.close()
 
-A connection the server closed while idle (keep-alive timeout) is reported as `ConnectionError` for the
-request that found it so; the caller decides whether to try again (with the same Idempotency-Key).
+A connection idle for longer than `idle_s` (below uvicorn's 5 s keep-alive timeout) is closed rather than reused:
+an open-loop run at 200/s over a pool of 200 left some connections idle that long, the server had closed them,
+and the posts that found them failed. A connection that breaks anyway is reported as `ConnectionError`; the
+caller decides whether to try again (with the same Idempotency-Key).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 
@@ -63,9 +66,9 @@ class _Connection:
 class Pool:
     """Up to `size` keep-alive connections to one server; a request waits for a free one."""
 
-    def __init__(self, host: str, port: int, *, size: int = 64, timeout: float = 60.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self._free: list[_Connection] = []
+    def __init__(self, host: str, port: int, *, size: int = 64, timeout: float = 60.0, idle_s: float = 3.0) -> None:
+        self.host, self.port, self.timeout, self.idle_s = host, port, timeout, idle_s
+        self._free: list[tuple[_Connection, float]] = []  # (connection, when it was last answered)
         self._slots = asyncio.Semaphore(size)
 
     @classmethod
@@ -85,23 +88,31 @@ class Pool:
         lines.extend(f"{k}: {v}" for k, v in (headers or {}).items())
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         async with self._slots:
-            conn = self._free.pop() if self._free else await self._connect()
+            conn = await self._acquire()
             try:
                 status, answer, keep = await asyncio.wait_for(conn.exchange(request), self.timeout)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
                 conn.close()
                 raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
             if keep:
-                self._free.append(conn)
+                self._free.append((conn, time.monotonic()))
             else:
                 conn.close()
             return status, answer
+
+    async def _acquire(self) -> _Connection:
+        while self._free:
+            conn, last = self._free.pop()
+            if time.monotonic() - last < self.idle_s:
+                return conn
+            conn.close()  # the server may have closed it already: never send a request into that
+        return await self._connect()
 
     async def _connect(self) -> _Connection:
         reader, writer = await asyncio.open_connection(self.host, self.port)
         return _Connection(reader, writer)
 
     async def close(self) -> None:
-        for conn in self._free:
+        for conn, _ in self._free:
             conn.close()
         self._free = []
