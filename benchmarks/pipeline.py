@@ -61,6 +61,7 @@ class Run:
     orders: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    sent_offsets: list[float] = field(default_factory=list)  # when each latency's post left, s after the start
     retries: int = 0  # posts tried again after a broken connection (same Idempotency-Key)
     cpu_services: float = 0.0
     cpu_nats: float = 0.0
@@ -90,6 +91,14 @@ class Run:
                 + (f"; {self.retries} retried" if self.retries else "")
                 + (f"; ERRORS {self.errors}" if self.errors else ""))
 
+
+    def timeline(self) -> str:
+        """Latency by the second its posts left: where a tail comes from (a start, a pause, a steady drift)."""
+        seconds: dict[int, list[float]] = {}
+        for at, latency in zip(self.sent_offsets, self.latencies, strict=True):
+            seconds.setdefault(int(at), []).append(latency)
+        return "\n".join(f"    second {s:3d}: {len(v):4d} posts, p50 {pct(v, .5):.3f} s, max {max(v):.3f} s"
+                         for s, v in sorted(seconds.items()))
 
     def counts(self) -> str:
         per = 1 / max(1, self.orders)
@@ -334,6 +343,7 @@ async def drive(p: Pipeline, *, mode: str, rate: float, seconds: float, concurre
     if orders:
         run.seconds = max(t.timestamp() for t in orders.values()) - started
     run.latencies = [orders[n].timestamp() - sent_at[n] for n in orders]
+    run.sent_offsets = [sent_at[n] - started for n in orders]
     run.load = os.getloadavg()
     return run
 
@@ -350,6 +360,8 @@ async def one_backend(backend: str, args: argparse.Namespace) -> list[Run]:
                                       concurrency=args.concurrency, appeals=args.appeals, timeout=args.timeout,
                                       profile=args.profile)
                     print(run.line(), flush=True)
+                    if args.timeline:
+                        print(run.timeline(), flush=True)
                     runs.append(run)
         finally:
             if args.keep:
@@ -397,6 +409,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=60, help="give up on orders after this long without progress")
     p.add_argument("--quick", action="store_true", help="a handful of appeals per mode, one run (smoke test)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directories (logs)")
+    p.add_argument("--timeline", action="store_true",
+                   help="print each run's latency by the second its posts left (where a p99 comes from)")
     p.add_argument("--profile", type=Path, help="py-spy each service during the measured phase; collapsed "
                                                 "stacks into this directory (pip install py-spy)")
     args = p.parse_args()
