@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,13 +74,26 @@ def _count_commit(_conn: object) -> None:
 
 
 def _json_dumps(value: Any) -> str:
-    # Keys that are not strings become strings, as the json module makes them.
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    # Keys that are not strings become strings, as the json module makes them. What orjson refuses (an integer
+    # past 64 bits, a lone surrogate) the json module writes, as it did before orjson.
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    # Rows written by the json module may hold what orjson will not read (NaN, Infinity, an escaped lone
+    # surrogate): read those as they were written, never fail a read over them.
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 # JSON columns (an order's lifecycle, an audit row's details) through orjson: a tenth of the json module's cost
 # per value, and a timer pass writes two per transition and reads one per order.
-_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
 
 
 def _create_engine(url: str, *, schema: str | None, pool_size: int) -> AsyncEngine:

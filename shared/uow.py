@@ -108,6 +108,15 @@ class UnitOfWork:
     async def commit(self) -> None:
         events = self._staged.get(self.outbox.table, [])
         await self.flush_staged()
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except BaseException:
+            if events:
+                # The COMMIT may have reached the server before the error (a dropped connection, a cancel):
+                # then these rows are in the table. Queue nothing newer until the sweep has read the table in
+                # order, so a later event of the same aggregate cannot overtake them on the stream.
+                self.outbox.refuse()
+                self.outbox.nudge()
+            raise
         # Committed: the relay publishes these from memory, no read of the table (it is the fallback).
         self.outbox.committed(events)
