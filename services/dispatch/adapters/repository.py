@@ -7,7 +7,8 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import String, any_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import DispositionDay, OrderAudit, WorkOrder
@@ -129,6 +130,13 @@ def row_values(row: WorkOrder, decision: Decision, *, next_due_at: datetime | No
 
 ORDERS = WorkOrder.__table__  # type: ignore[attr-defined]
 _ADD_NEW: dict[str, Any] = {}  # add_new's statement per dialect, built once (its cache key is then memoized)
+# holding_orders' statement per dialect, built once: one bound array on PostgreSQL (an expanding IN renders a cast
+# per id on every execution), an expanding IN on SQLite, which has no arrays.
+_HOLDING = {
+    "postgresql": select(ORDERS.c.incident_id).where(
+        ORDERS.c.incident_id == any_(bindparam("ids", type_=postgresql.ARRAY(String)))),
+    "sqlite": select(ORDERS.c.incident_id).where(ORDERS.c.incident_id.in_(bindparam("ids", expanding=True))),
+}
 
 # What a timer reschedule reads of an open order: to_domain's columns, the version and the current instant.
 _TIMING = ("id", "state", "unit_code", "tier", "lifecycle", "merged_into", "supervised", "signed_at", "closed_at",
@@ -145,6 +153,13 @@ class OrderRepository:
         """The order with this id or number, if any."""
         result = await self.session.execute(select(WorkOrder).where((WorkOrder.id == ref) | (WorkOrder.number == ref)))
         return result.scalar_one_or_none()
+
+    async def holding_orders(self, incident_ids: list[str]) -> set[str]:
+        """Which of these incidents already have an order (a redelivered batch, an overlapping county group)."""
+        if not incident_ids:
+            return set()
+        statement = _HOLDING[self.session.get_bind().dialect.name]
+        return set((await self.session.execute(statement, {"ids": incident_ids})).scalars())
 
     async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
         """Insert new orders' column values in one multi-row INSERT, skipping those whose incident already has an

@@ -91,3 +91,26 @@ async def _nonempty(client, incident_id: str):
     response = await client.get("/api/v1/orders", params={"incident_id": incident_id, "view": "all"},
                                 headers=CITY_CENTRE)
     return response.json()["items"] or None
+
+
+async def test_an_incident_that_already_has_its_order_takes_no_number_when_it_comes_again(db, nats_url, redis_url):
+    runtime = make_runtime("dispatch", DispatchSettings, metadata, db=db, nats_url=nats_url, redis_url=redis_url)
+    app = bootstrap.build(runtime=runtime)
+    first, second = accepted_incident(), accepted_incident()
+    async with running(app) as client, jetstream(nats_url) as js:
+        await js.publish(INCIDENT_ACCEPTED.subject, first.to_json(), headers={"Nats-Msg-Id": first.id})
+        await eventually(lambda: _nonempty(client, first.data.incident_id))
+        # The same incident again, after its order exists (a producer past its dedup window), then a new one.
+        again = first.model_copy(update={"id": str(uuid.uuid4())})
+        await js.publish(INCIDENT_ACCEPTED.subject, again.to_json(), headers={"Nats-Msg-Id": again.id})
+        await eventually(lambda: _consumer_done(js, "dispatch-incidents"), message="consumer caught up")
+        await js.publish(INCIDENT_ACCEPTED.subject, second.to_json(), headers={"Nats-Msg-Id": second.id})
+        await eventually(lambda: _nonempty(client, second.data.incident_id))
+        numbers = []
+        for incident in (first, second):
+            items = (await client.get("/api/v1/orders", params={"incident_id": incident.data.incident_id,
+                                                                "view": "all"}, headers=CITY_CENTRE)).json()["items"]
+            assert len(items) == 1
+            numbers.append(int(items[0]["number"][-6:]))
+        assert numbers[1] == numbers[0] + 1  # the copy burnt no number: the day's numbers stay without a gap
+        assert await count(runtime, WorkOrder) == 2

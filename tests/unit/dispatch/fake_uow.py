@@ -32,6 +32,9 @@ class FakeOrders:
         found = next((r for r in self.rows.values() if ref in (r.id, r.number)), None)
         return copy.deepcopy(found)
 
+    async def holding_orders(self, incident_ids: list[str]) -> set[str]:
+        return {r.incident_id for r in self.rows.values()} & set(incident_ids)
+
     async def add_new(self, rows: list[dict[str, Any]]) -> set[str]:
         known = {r.incident_id for r in self.rows.values()}
         added = {values["incident_id"] for values in rows if values["incident_id"] not in known}

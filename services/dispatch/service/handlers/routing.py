@@ -47,10 +47,11 @@ async def handle_incident_accepted(event: CloudEvent[IncidentAccepted], *, uow: 
 async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted]], *, uow: DispatchUnitOfWork,
                                     holder: PolicyHolder) -> None:
     """Turn a batch of located incidents into work orders in one transaction, each incident once whatever NATS
-    redelivers. The order's unique incident id is this consumer's inbox: the batch's orders go in one INSERT
-    that skips every incident already holding an order (a redelivered event, a republished incident, an
-    overlapping county group's copy), and only the orders it inserted get their audit row, event and count.
-    A skipped order's number is not reused (numbers may have gaps, shared/counters.py)."""
+    redelivers. The order's unique incident id is this consumer's inbox: incidents already holding an order (a
+    redelivered event, a republished incident, an overlapping county group's copy) are read first and take no
+    number; the rest go in one INSERT that still skips any whose order another process inserted meanwhile, and
+    only the orders it inserted get their audit row, event and count (a number lost to that race is a gap,
+    which shared/counters.py allows)."""
     policy = holder.policy
     decisions: list[tuple[Decision, Any]] = []
     surges: list[Surge] = []
@@ -59,6 +60,10 @@ async def handle_incidents_accepted(events: Sequence[CloudEvent[IncidentAccepted
     for event in events:
         fresh.setdefault(event.data.incident_id, event.data)
     async with uow:
+        for incident_id in await uow.orders.holding_orders(list(fresh)):
+            del fresh[incident_id]
+        if not fresh:
+            return
         now = utcnow()
         numbers = await uow.take_numbers(prefix="GD", day=now.strftime("%Y%m%d"), count=len(fresh))
         built = [_new_order(incident, number, now, policy) for incident, number in zip(fresh.values(), numbers,
