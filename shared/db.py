@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, TypeDecorator, event, false, or_
+from sqlalchemy import ColumnElement, DateTime, String, TypeDecorator, any_, bindparam, event, false, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -185,3 +185,13 @@ def scope_where(scope: Scope, *, county: Any = None, town: Any = None, unit: Any
     if scope.unplaced and county is not None:
         parts.append(county.is_(None))
     return or_(*parts) if parts else false()
+
+
+def one_of(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """`column` is one of the values bound as `name` (a list), for a statement built once per dialect: one
+    bound array on PostgreSQL (`= ANY($1::VARCHAR[])`: one prepared statement whatever the list's length,
+    where an expanding IN renders a cast per value on every execution), an expanding IN on SQLite, which has
+    no arrays."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]

@@ -25,10 +25,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, delete, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from shared.db import one_of
 from shared.events.envelope import utcnow
 from shared.outbox import Outbox
 
@@ -98,8 +98,7 @@ class OutboxRelay:
         self._conn: AsyncConnection | None = None
         # PostgreSQL: `id = ANY(:ids)`, one array: one statement prepared once whatever the number of ids (an
         # IN list is rendered afresh on every call, and is a new prepared statement for every length).
-        self._delete_any = delete(outbox.table).where(
-            outbox.table.c.id == any_(bindparam("ids", type_=ARRAY(String))))
+        self._delete_any = delete(outbox.table).where(one_of(outbox.table.c.id, "ids", "postgresql"))
 
     async def run(self) -> None:
         try:

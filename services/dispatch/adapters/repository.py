@@ -7,8 +7,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.adapters.orm import DispositionDay, OrderAudit, WorkOrder
@@ -22,7 +21,7 @@ from services.dispatch.domain.lifecycle import (
 )
 from services.dispatch.domain.org import Tier
 from services.dispatch.domain.sla import Clock, Duration, TimeUnit, WarningLevel
-from shared.db import upsert_insert
+from shared.db import one_of, upsert_insert
 from shared.errors import Conflict
 
 
@@ -130,13 +129,9 @@ def row_values(row: WorkOrder, decision: Decision, *, next_due_at: datetime | No
 
 ORDERS = WorkOrder.__table__  # type: ignore[attr-defined]
 _ADD_NEW: dict[str, Any] = {}  # add_new's statement per dialect, built once (its cache key is then memoized)
-# holding_orders' statement per dialect, built once: one bound array on PostgreSQL (an expanding IN renders a cast
-# per id on every execution), an expanding IN on SQLite, which has no arrays.
-_HOLDING = {
-    "postgresql": select(ORDERS.c.incident_id).where(
-        ORDERS.c.incident_id == any_(bindparam("ids", type_=postgresql.ARRAY(String)))),
-    "sqlite": select(ORDERS.c.incident_id).where(ORDERS.c.incident_id.in_(bindparam("ids", expanding=True))),
-}
+# holding_orders' statement per dialect, built once (its ids bound by shared.db.one_of).
+_HOLDING = {dialect: select(ORDERS.c.incident_id).where(one_of(ORDERS.c.incident_id, "ids", dialect))
+            for dialect in ("postgresql", "sqlite")}
 
 # What a timer reschedule reads of an open order: to_domain's columns, the version and the current instant.
 _TIMING = ("id", "state", "unit_code", "tier", "lifecycle", "merged_into", "supervised", "signed_at", "closed_at",

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.adapters.orm import Incident, Open311Request, OrderStatus, metadata
 from services.intake.domain import open311
 from shared.counters import next_number
-from shared.db import scope_where
+from shared.db import one_of, scope_where
 from shared.scope import Scope
 
 _INCIDENT = Incident.__table__  # type: ignore[attr-defined]
@@ -24,15 +24,10 @@ _COUNTERS = metadata.tables["counter"]
 
 def _hot_statements(dialect: str) -> dict[str, Any]:
     """The consumers' statements, built once per dialect: a statement object remembers its cache key, where one
-    built per call has SQLAlchemy construct its operators and derive its key again on every message. Keys go
-    as one bound array on PostgreSQL (`= ANY($1::VARCHAR[])`), where an expanding IN renders a cast per key on
-    every execution; SQLite has no arrays."""
+    built per call has SQLAlchemy construct its operators and derive its key again on every message. Keys are
+    bound by `shared.db.one_of` (one array on PostgreSQL)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if dialect == "postgresql":
-        keys = any_(bindparam("keys", type_=postgresql.ARRAY(String)))
-        status_of = _STATUS.c.incident_id == keys
-    else:
-        status_of = _STATUS.c.incident_id.in_(bindparam("keys", expanding=True))
+    status_of = one_of(_STATUS.c.incident_id, "keys", dialect)
     return {
         "new_incidents": insert(_INCIDENT).on_conflict_do_nothing(index_elements=["id"]).returning(_INCIDENT.c.id),
         "statuses_of": select(*_STATUS.c).where(status_of).with_for_update(),

@@ -124,7 +124,8 @@ async def test_requests_counted_together_go_through_when_redis_is_down():
         await redis.aclose()
 
 
-async def test_requests_that_miss_the_key_cache_together_share_one_lookup(runtime):
+async def _issued_key(runtime):
+    """A key issued in the database, and a unit-of-work factory that counts the transactions it opens."""
     table, opened = metadata.tables["api_key"], []
 
     def counting_uow():
@@ -134,6 +135,11 @@ async def test_requests_that_miss_the_key_cache_together_share_one_lookup(runtim
     async with runtime.uow() as uow:
         record, plaintext = await apikeys.issue(uow.session, table, name="网格通", scope_unit=None)
         await uow.commit()
+    return table, record, plaintext, counting_uow, opened
+
+
+async def test_requests_that_miss_the_key_cache_together_share_one_lookup(runtime):
+    table, record, plaintext, counting_uow, opened = await _issued_key(runtime)
     cache = apikeys.KeyCache(ttl_s=60)
     found = await asyncio.gather(*[apikeys.verify_cached(counting_uow, table, plaintext, cache) for _ in range(8)])
     assert {k.id for k in found} == {record.id} and len(opened) == 1 and not cache.lookups
@@ -144,15 +150,7 @@ async def test_requests_that_miss_the_key_cache_together_share_one_lookup(runtim
 
 
 async def test_a_verified_key_is_answered_from_the_cache_until_it_expires_or_its_revoker_forgets_it(runtime):
-    table, opened = metadata.tables["api_key"], []
-
-    def counting_uow():
-        opened.append(1)
-        return runtime.uow()
-
-    async with runtime.uow() as uow:
-        record, plaintext = await apikeys.issue(uow.session, table, name="网格通", scope_unit=None)
-        await uow.commit()
+    table, record, plaintext, counting_uow, opened = await _issued_key(runtime)
     cache = apikeys.KeyCache(ttl_s=60)
     assert (await apikeys.verify_cached(counting_uow, table, plaintext, cache)).id == record.id
     assert (await apikeys.verify_cached(counting_uow, table, plaintext, cache)).id == record.id
